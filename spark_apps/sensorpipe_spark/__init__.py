@@ -1,0 +1,1 @@
+"""sensorpipe component package."""
