@@ -1,0 +1,62 @@
+# sensorpipe: the two commands a fresh machine needs are `make demo` and `make test`.
+# Each installs what it needs by itself into .venv/ and .cache/ (both ignored by git).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+LINT_PATHS := operator edge spark_apps tests hack
+
+.PHONY: help venv setup firmware stack-up stack-down lint types test test-unit test-integration test-e2e demo bench clean
+
+help:
+	@echo "make demo   - set everything up and run the pipeline end to end on this machine"
+	@echo "make test   - set everything up, then lint, type-check and run every test"
+	@echo "make bench  - run every benchmark; results in .cache/bench/results.{json,md}"
+
+venv:
+	bash hack/venv.sh
+
+# Everything the services and tests need: Debian packages, Go-built control plane, helm,
+# Maven-fetched jars, the firmware. Idempotent and quick when .cache/ is warm.
+setup: venv
+	bash hack/setup.sh
+
+firmware: setup
+	$(MAKE) -C firmware
+
+stack-up: setup
+	bash hack/stack.sh up
+
+stack-down:
+	bash hack/stack.sh down
+
+lint: venv
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+
+types: venv
+	$(VENV)/bin/mypy operator/sensorpipe_operator edge/sensorpipe_edge spark_apps/sensorpipe_spark tests
+
+test: setup lint types
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+test-integration: setup
+	$(PY) -m pytest -m integration $(PYTEST_ARGS)
+
+test-e2e: setup
+	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
+
+demo: setup
+	bash hack/demo.sh
+
+bench: setup
+	bash hack/bench.sh
+
+clean:
+	bash hack/stack.sh down
+	rm -rf .cache/stack .cache/bench

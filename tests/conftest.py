@@ -1,0 +1,139 @@
+"""Session fixtures that give every integration and e2e test the real local services.
+
+The stack (hack/stack.sh) is brought up once per test session and taken down at the end,
+but only if this session started it: a developer who keeps the stack up by hand, or
+several test sessions sharing one machine, are left alone. A service that does not come
+up fails the session with its log tail; nothing is ever skipped for a missing service.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STACK_SH = ROOT / "hack" / "stack.sh"
+
+
+def _stack(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        ["bash", str(STACK_SH), *args], capture_output=True, text=True, check=False
+    )
+    if check and proc.returncode != 0:
+        pytest.fail(
+            f"hack/stack.sh {' '.join(args)} failed (exit {proc.returncode}):\n"
+            f"{proc.stderr[-6000:]}\n{proc.stdout[-2000:]}",
+            pytrace=False,
+        )
+    return proc
+
+
+def parse_env(text: str) -> dict[str, str]:
+    """The variables of `hack/stack.sh env`, which prints `export NAME='value'` lines."""
+    env: dict[str, str] = {}
+    for line in text.splitlines():
+        m = re.match(r"export (\w+)='([^']*)'(.*)$", line)
+        if m:
+            env[m.group(1)] = m.group(2) + (
+                os.environ.get("PATH", "") if m.group(3) == '"$PATH"' else ""
+            )
+    return env
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[dict[str, str]]:
+    """The running local services, as the environment `hack/stack.sh env` exports."""
+    already_up = _stack("status", check=False).returncode == 0
+    if already_up:
+        _stack("crds")
+    else:
+        _stack("up")
+    env = parse_env(_stack("env").stdout)
+    os.environ.update(env)
+    try:
+        yield env
+    finally:
+        if not already_up and not os.environ.get("SENSORPIPE_KEEP_STACK"):
+            _stack("down", check=False)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(stack: dict[str, str]) -> str:
+    return stack["KAFKA_BOOTSTRAP"]
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(stack: dict[str, str]) -> str:
+    return stack["PG_DSN"]
+
+
+@pytest.fixture(scope="session")
+def mqtt_url(stack: dict[str, str]) -> str:
+    return stack["MQTT_URL"]
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(stack: dict[str, str]) -> str:
+    return stack["KUBECONFIG"]
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> str:
+    """A short name (DNS-1123 label) that no other test, nor a rerun of this one, uses."""
+    base = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:30].strip("-")
+    return f"{base}-{secrets.token_hex(3)}"
+
+
+def kubectl(*args: str, input_: str | None = None, check: bool = True) -> str:
+    """Run the stack's kubectl as admin; on failure the test fails with kubectl's stderr."""
+    proc = subprocess.run(
+        ["kubectl", *args], capture_output=True, text=True, input=input_, check=False
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+@pytest.fixture
+def kube_namespace(stack: dict[str, str], unique_name: str) -> Iterator[str]:
+    """A fresh namespace for one test, deleted (without waiting) when the test ends."""
+    ns = unique_name
+    kubectl("create", "namespace", ns)
+    try:
+        yield ns
+    finally:
+        kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def kafka_restart(stack: dict[str, str]) -> Callable[[float], None]:
+    """Stop the real Kafka broker, keep it down for `downtime` seconds, start it again.
+
+    Its data directory is kept, so the restart is what a broker outage looks like.
+    """
+
+    def restart(downtime: float = 0.0) -> None:
+        _stack("down", "kafka")
+        if downtime:
+            time.sleep(downtime)
+        _stack("up", "kafka")
+
+    return restart
+
+
+@pytest.fixture(scope="session")
+def service_control(stack: dict[str, str]) -> Callable[[str, str], None]:
+    """`service_control("down"|"up", name)` for fault tests on any stack service."""
+
+    def control(action: str, name: str) -> None:
+        assert action in {"up", "down"}, action
+        _stack(action, name)
+
+    return control
