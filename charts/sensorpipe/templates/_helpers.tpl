@@ -1,0 +1,73 @@
+{{/*
+Names and labels shared by every template, so that objects of one release find each other.
+*/}}
+
+{{- define "sensorpipe.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: release-chart, unless the release name already contains the chart name. */}}
+{{- define "sensorpipe.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "sensorpipe.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sensorpipe.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{- define "sensorpipe.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "sensorpipe.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: sensorpipe
+{{- end }}
+
+{{- define "sensorpipe.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "sensorpipe.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Operator image: a digest pins it; otherwise the tag, defaulting to appVersion. */}}
+{{- define "sensorpipe.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* Watched namespaces as a list: empty when the whole cluster is watched. */}}
+{{- define "sensorpipe.watchNamespaces" -}}
+{{- if eq .Values.watch.scope "namespaces" }}
+{{- default (list .Release.Namespace) .Values.watch.namespaces | uniq | toJson }}
+{{- else }}
+{{- list | toJson }}
+{{- end }}
+{{- end }}
+
+{{/*
+The operator's RBAC rules, read from files/operator-rules.yaml (owned by the operator, the one
+source of truth, see docs/contracts.md §5). Returns {"namespaced": [...], "clusterWide": [...]}.
+*/}}
+{{- define "sensorpipe.rules" -}}
+{{- $rules := .Files.Get "files/operator-rules.yaml" | fromYaml }}
+{{- if hasKey $rules "Error" }}
+{{- fail (printf "files/operator-rules.yaml is not a YAML mapping: %s" (get $rules "Error")) }}
+{{- end }}
+{{- dict "namespaced" (default (list) (get $rules "namespaced")) "clusterWide" (default (list) (get $rules "clusterWide")) | toJson }}
+{{- end }}
