@@ -1,0 +1,33 @@
+"""Pure builders: the model in, Kubernetes manifests (plain dicts) out, one module per kind.
+
+``desired_children`` is the one list the reconciler applies; nothing here talks to an API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sensorpipe_operator.builders import (
+    configmap,
+    consumer,
+    gateway,
+    kafkatopic,
+    serviceaccount,
+    sparkapp,
+)
+from sensorpipe_operator.model import Pipeline
+from sensorpipe_operator.settings import Images
+
+
+def desired_children(pipeline: Pipeline, images: Images) -> list[dict[str, Any]]:
+    """Every child the pipeline needs, in creation order (accounts and config before the
+    workloads that mount them)."""
+    children: list[dict[str, Any]] = []
+    children += serviceaccount.build(pipeline)
+    children += configmap.build(pipeline)
+    if pipeline.kafka.topic_backend == "strimzi":
+        children += kafkatopic.build(pipeline)
+    children.append(sparkapp.build(pipeline, images.spark))
+    children += [gateway.build(pipeline, gw, images.gateway) for gw in pipeline.gateways]
+    children += [consumer.build(pipeline, c, images.consumer) for c in pipeline.consumers]
+    return children

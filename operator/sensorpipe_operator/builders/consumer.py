@@ -1,0 +1,66 @@
+"""Consumer Deployments (``spec.consumers[]``): plain Kafka consumers that the autoscaler may
+scale, each in its own consumer group ``<pipeline>.<consumer>``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sensorpipe_operator import runtime_config as rc
+from sensorpipe_operator.builders.common import (
+    HTTP_PORT,
+    config_map_name,
+    config_volume,
+    consumer_name,
+    hardened_deployment,
+    http_probe,
+    kafka_env,
+    kafka_volumes,
+    service_account_name,
+)
+from sensorpipe_operator.model import Consumer, Pipeline
+
+COMMANDS = {"alert-notifier": "sensorpipe-notify"}
+
+
+def scaled_by_autoscaler(pipeline: Pipeline) -> bool:
+    """When the autoscaler owns consumer replicas, this operator must not write them."""
+    return pipeline.scaling.enabled and pipeline.scaling.target == "consumers"
+
+
+def build(pipeline: Pipeline, consumer: Consumer, default_image: str) -> dict[str, Any]:
+    config_vol, config_mount = config_volume(config_map_name(pipeline))
+    tls_vols, tls_mounts = kafka_volumes(pipeline)
+    container = {
+        "name": "consumer",
+        "image": consumer.image or default_image,
+        "command": [COMMANDS[consumer.type], "--config", rc.CONFIG_PATH],
+        "env": [
+            {"name": "SENSORPIPE_CONFIG", "value": rc.CONFIG_PATH},
+            {"name": "SENSORPIPE_CONSUMER_NAME", "value": consumer.name},
+            {"name": "SENSORPIPE_CONSUMER_GROUP", "value": pipeline.consumer_group(consumer)},
+            *kafka_env(pipeline),
+        ],
+        "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
+        "livenessProbe": http_probe("/healthz", 10),
+        "readinessProbe": http_probe("/readyz", 5),
+        "volumeMounts": [config_mount, {"name": "tmp", "mountPath": "/tmp"}, *tls_mounts],
+    }
+    pod_spec = {
+        "serviceAccountName": service_account_name(pipeline, "consumer"),
+        "automountServiceAccountToken": False,
+        "volumes": [
+            config_vol,
+            {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+            *tls_vols,
+        ],
+    }
+    return hardened_deployment(
+        pipeline,
+        name=consumer_name(pipeline, consumer.name),
+        component="consumer",
+        part=consumer.name,
+        container=container,
+        pod_spec=pod_spec,
+        replicas=None if scaled_by_autoscaler(pipeline) else consumer.replicas,
+        config_digest=rc.digest(rc.render(pipeline), without=("processing",)),
+    )

@@ -1,0 +1,29 @@
+"""ServiceAccounts for the children. Gateways and consumers never call the Kubernetes API, so
+their tokens are not mounted; the Spark driver does (it creates its executors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sensorpipe_operator.builders.common import metadata, service_account_name
+from sensorpipe_operator.model import Pipeline
+
+
+def _account(pipeline: Pipeline, role: str, automount: bool) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": metadata(
+            pipeline, service_account_name(pipeline, role), "serviceaccount", role
+        ),
+        "automountServiceAccountToken": automount,
+    }
+
+
+def build(pipeline: Pipeline) -> list[dict[str, Any]]:
+    accounts = [_account(pipeline, "spark", automount=True)]
+    if pipeline.gateways:
+        accounts.append(_account(pipeline, "gateway", automount=False))
+    if pipeline.consumers:
+        accounts.append(_account(pipeline, "consumer", automount=False))
+    return accounts

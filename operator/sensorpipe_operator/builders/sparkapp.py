@@ -1,0 +1,135 @@
+"""The spark-operator ``SparkApplication`` (sparkoperator.k8s.io/v1beta2) running the
+pipeline's Structured Streaming job.
+
+A streaming job must never stay down, so the restart policy is Always (or OnFailure with
+retries); the job's connector jars are resolved from Maven by version so that they always
+match ``sparkVersion``. When the autoscaler targets Spark, the executor count is left to
+dynamic allocation within the scaling bounds: the spark-operator restarts the whole
+application on a change of ``executor.instances``, but not on what Spark decides itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sensorpipe_operator import runtime_config as rc
+from sensorpipe_operator.builders.common import (
+    CONFIG_HASH_ANNOTATION,
+    config_map_name,
+    config_volume,
+    kafka_env,
+    kafka_volumes,
+    labels,
+    metadata,
+    secret_env,
+    service_account_name,
+    spark_name,
+)
+from sensorpipe_operator.model import Pipeline
+
+API_VERSION = "sparkoperator.k8s.io/v1beta2"
+MAIN_FILE = "local:///opt/sensorpipe/spark_apps/sensorpipe_spark/main.py"
+SCALA = "2.13"
+# Delta Lake release per Spark minor line (Delta's compatibility table).
+DELTA_FOR_SPARK = {"4.0": "4.0.0", "3.5": "3.3.2"}
+
+
+def packages(pipeline: Pipeline) -> list[str]:
+    """Maven coordinates of the Kafka connector (same version as Spark) and, for a Delta lake,
+    the Delta jar of the matching line."""
+    version = pipeline.processing.spark_version
+    scala = SCALA if not version.startswith("3.") else "2.12"
+    out = [f"org.apache.spark:spark-sql-kafka-0-10_{scala}:{version}"]
+    if pipeline.processing.sinks.lake_format == "delta":
+        minor = ".".join(version.split(".")[:2])
+        delta = DELTA_FOR_SPARK.get(minor, DELTA_FOR_SPARK["4.0"])
+        out.append(f"io.delta:delta-spark_{scala}:{delta}")
+    return out
+
+
+def _restart_policy(pipeline: Pipeline) -> dict[str, Any]:
+    policy = pipeline.processing.restart_policy
+    out: dict[str, Any] = {"type": policy.type}
+    if policy.type == "OnFailure":
+        out.update(
+            onFailureRetries=policy.on_failure_retries,
+            onFailureRetryInterval=policy.on_failure_retry_interval,
+            onSubmissionFailureRetries=policy.on_submission_failure_retries,
+            onSubmissionFailureRetryInterval=policy.on_submission_failure_retry_interval,
+        )
+    return out
+
+
+def _spark_conf(pipeline: Pipeline) -> dict[str, str]:
+    conf = {
+        "spark.sql.streaming.checkpointLocation": pipeline.checkpoint_path,
+        "spark.jars.ivy": "/tmp/.ivy2",
+        "spark.sql.session.timeZone": "UTC",
+    }
+    if pipeline.processing.sinks.lake_format == "delta":
+        conf["spark.sql.extensions"] = "io.delta.sql.DeltaSparkSessionExtension"
+        conf["spark.sql.catalog.spark_catalog"] = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    return conf
+
+
+def build(pipeline: Pipeline, default_image: str) -> dict[str, Any]:
+    proc = pipeline.processing
+    config_vol, config_mount = config_volume(config_map_name(pipeline))
+    tls_vols, tls_mounts = kafka_volumes(pipeline)
+    env = kafka_env(pipeline)
+    if proc.sinks.postgres is not None:
+        env.append(
+            secret_env(
+                rc.PG_DSN_ENV, proc.sinks.postgres.secret.name, proc.sinks.postgres.secret.key
+            )
+        )
+    pod_labels = labels(pipeline, "processing")
+    digest = rc.digest(rc.render(pipeline), without=("consumers",))
+    driver: dict[str, Any] = {
+        "cores": proc.driver.cores,
+        "memory": proc.driver.memory,
+        "serviceAccount": service_account_name(pipeline, "spark"),
+        "labels": pod_labels,
+        "annotations": {CONFIG_HASH_ANNOTATION: digest},
+        "volumeMounts": [config_mount, *tls_mounts],
+    }
+    executor: dict[str, Any] = {
+        "cores": proc.executor.cores,
+        "memory": proc.executor.memory,
+        "labels": pod_labels,
+        "volumeMounts": [config_mount, *tls_mounts],
+    }
+    if env:
+        driver["env"] = env
+        executor["env"] = list(env)
+    spec: dict[str, Any] = {
+        "type": "Python",
+        "mode": "cluster",
+        "image": proc.image or default_image,
+        "imagePullPolicy": "IfNotPresent",
+        "mainApplicationFile": MAIN_FILE,
+        "arguments": ["stream", "--config", rc.CONFIG_PATH],
+        "sparkVersion": proc.spark_version,
+        "sparkConf": _spark_conf(pipeline),
+        "deps": {"packages": packages(pipeline)},
+        "restartPolicy": _restart_policy(pipeline),
+        "driver": driver,
+        "executor": executor,
+        "volumes": [config_vol, *tls_vols],
+    }
+    scaling = pipeline.scaling
+    if scaling.enabled and scaling.target == "spark":
+        spec["dynamicAllocation"] = {
+            "enabled": True,
+            "initialExecutors": max(scaling.min_replicas, 1),
+            "minExecutors": scaling.min_replicas,
+            "maxExecutors": scaling.max_replicas,
+        }
+    else:
+        executor["instances"] = proc.executor.instances
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "SparkApplication",
+        "metadata": metadata(pipeline, spark_name(pipeline), "processing"),
+        "spec": spec,
+    }

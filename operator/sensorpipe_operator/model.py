@@ -1,0 +1,738 @@
+"""The typed model of a ``SensorPipeline`` spec (docs/contracts.md §1).
+
+The spec is parsed once, here, into frozen dataclasses with every default applied and every
+duration in seconds; builders and the runtime config only ever read the model, never the raw
+dict, so a default or a check lives in one place. Parsing repeats the CRD's checks (the local
+runner has no API server to run them) and every error names the field path the way the API
+server does (``spec.streams[1].fields[0].min``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sensorpipe_operator.durations import DurationError, parse_duration
+
+NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+FIELD_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+TOPIC_PATTERN = r"^[a-zA-Z0-9._-]+$"
+PIPELINE_NAME_MAX = 40
+CHILD_NAME_MAX = 24
+TOPIC_BACKENDS = ("strimzi", "admin")
+AUTH_TYPES = ("scram-sha-512", "tls")
+SOURCE_TYPES = ("serial", "mqtt", "simulated")
+FIELD_TYPES = ("number", "integer", "boolean")
+SEVERITIES = ("info", "warning", "critical")
+LAKE_FORMATS = ("delta", "parquet")
+CONSUMER_TYPES = ("alert-notifier",)
+SCALING_TARGETS = ("consumers", "spark")
+RESTART_TYPES = ("Always", "OnFailure")
+BAUD_RATES = (300, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
+MAX_WATERMARK_SECONDS = 86400.0
+
+
+class SpecError(ValueError):
+    """An invalid spec; ``path`` is the offending field, as the API server would name it."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+class _Cursor:
+    """Reads typed values out of one mapping while remembering where it is, so that every
+    error can name its field path without each caller building strings."""
+
+    def __init__(self, data: Any, path: str) -> None:
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise SpecError(path, f"must be an object, not {type(data).__name__}")
+        self.data: Mapping[str, Any] = data
+        self.path = path
+
+    def at(self, key: str) -> str:
+        return f"{self.path}.{key}"
+
+    def has(self, key: str) -> bool:
+        return self.data.get(key) is not None
+
+    def obj(self, key: str) -> _Cursor:
+        return _Cursor(self.data.get(key), self.at(key))
+
+    def items(self, key: str, *, min_items: int = 0) -> list[_Cursor]:
+        raw = self.data.get(key) or []
+        if not isinstance(raw, list):
+            raise SpecError(self.at(key), "must be a list")
+        if len(raw) < min_items:
+            raise SpecError(self.at(key), f"must have at least {min_items} item(s)")
+        return [_Cursor(item, f"{self.at(key)}[{i}]") for i, item in enumerate(raw)]
+
+    def string(
+        self,
+        key: str,
+        default: str | None = None,
+        *,
+        pattern: str | None = None,
+        choices: tuple[str, ...] | None = None,
+        max_len: int | None = None,
+    ) -> str:
+        value = self.data.get(key, default)
+        if value is None:
+            raise SpecError(self.at(key), "is required")
+        if not isinstance(value, str):
+            raise SpecError(self.at(key), "must be a string")
+        if choices is not None and value not in choices:
+            raise SpecError(self.at(key), f"must be one of {', '.join(choices)}, not {value!r}")
+        if max_len is not None and len(value) > max_len:
+            raise SpecError(self.at(key), f"must be at most {max_len} characters")
+        if pattern is not None and value and not re.match(pattern, value):
+            raise SpecError(self.at(key), f"{value!r} does not match {pattern}")
+        return value
+
+    def integer(self, key: str, default: int | None, lo: int, hi: int) -> int:
+        value = self.data.get(key, default)
+        if value is None:
+            raise SpecError(self.at(key), "is required")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SpecError(self.at(key), "must be an integer")
+        if not lo <= value <= hi:
+            raise SpecError(self.at(key), f"must be between {lo} and {hi}, not {value}")
+        return int(value)
+
+    def number(self, key: str, default: float | None = None) -> float | None:
+        value = self.data.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SpecError(self.at(key), "must be a number")
+        return float(value) if isinstance(value, float) else int(value)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise SpecError(self.at(key), "must be true or false")
+        return value
+
+    def duration(self, key: str, default: str) -> float:
+        value = self.string(key, default)
+        try:
+            return parse_duration(value)
+        except DurationError as exc:
+            raise SpecError(self.at(key), str(exc)) from None
+
+    def str_map(self, key: str) -> dict[str, str]:
+        raw = self.data.get(key) or {}
+        if not isinstance(raw, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
+        ):
+            raise SpecError(self.at(key), "must map strings to strings")
+        return dict(raw)
+
+    def num_map(self, key: str) -> dict[str, float]:
+        raw = self.data.get(key) or {}
+        if not isinstance(raw, Mapping):
+            raise SpecError(self.at(key), "must be an object")
+        for k, v in raw.items():
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise SpecError(f"{self.at(key)}.{k}", "must be a number")
+        return dict(raw)
+
+
+def _unique(cursors: list[_Cursor], key: str) -> None:
+    """Duplicate names would give two children the same name; refuse them like the CRD does."""
+    seen: set[str] = set()
+    for cur in cursors:
+        name = str(cur.data.get(key))
+        if name in seen:
+            raise SpecError(cur.path, f"duplicate {key} {name!r}")
+        seen.add(name)
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    name: str
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class KafkaAuth:
+    type: str
+    secret: SecretRef
+
+
+@dataclass(frozen=True)
+class TopicDefaults:
+    partitions: int = 3
+    replicas: int = 1
+    retention_seconds: float = 7 * 86400.0
+    min_insync_replicas: int = 1
+
+
+@dataclass(frozen=True)
+class KafkaSpec:
+    bootstrap_servers: str
+    cluster_ref: str = ""
+    topic_backend: str = "strimzi"
+    authentication: KafkaAuth | None = None
+    topic_defaults: TopicDefaults = field(default_factory=TopicDefaults)
+    dead_letter_topic: str = ""
+    aggregates_topic: str = ""
+    alerts_topic: str = ""
+    delete_topics_with_pipeline: bool = False
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str = "number"
+    unit: str = ""
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class Stream:
+    name: str
+    fields: tuple[Field, ...]
+    topic: str = ""
+    partitions: int = 0
+
+
+@dataclass(frozen=True)
+class SerialSource:
+    device: str
+    baud_rate: int = 115200
+
+
+@dataclass(frozen=True)
+class MqttSource:
+    url: str
+    topic_filter: str = "sensors/#"
+    qos: int = 1
+    credentials: SecretRef | None = None
+
+
+@dataclass(frozen=True)
+class SimulatedSource:
+    devices: int = 10
+    interval: float = 1.0
+    duration: float = 0.0
+    seed: int = 1
+    faults: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Source:
+    type: str
+    serial: SerialSource | None = None
+    mqtt: MqttSource | None = None
+    simulated: SimulatedSource | None = None
+
+
+@dataclass(frozen=True)
+class Gateway:
+    name: str
+    source: Source
+    replicas: int = 1
+    image: str = ""
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: tuple[dict[str, Any], ...] = ()
+    resources: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SparkPod:
+    cores: int = 1
+    memory: str = "1g"
+    instances: int = 1
+
+
+@dataclass(frozen=True)
+class Threshold:
+    name: str
+    stream: str
+    field: str
+    above: float | None = None
+    below: float | None = None
+    severity: str = "warning"
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    enabled: bool = True
+    z_score: float = 3.5
+    history: float = 3600.0
+    min_samples: int = 20
+
+
+@dataclass(frozen=True)
+class Jump:
+    enabled: bool = False
+    max_delta: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AfterRule:
+    """The shape shared by the stuck-sensor and silent-device rules."""
+
+    enabled: bool
+    after: float
+
+
+@dataclass(frozen=True)
+class Alerts:
+    thresholds: tuple[Threshold, ...] = ()
+    anomaly: Anomaly = field(default_factory=Anomaly)
+    jump: Jump = field(default_factory=Jump)
+    stuck: AfterRule = field(default_factory=lambda: AfterRule(True, 600.0))
+    silence: AfterRule = field(default_factory=lambda: AfterRule(True, 300.0))
+
+
+@dataclass(frozen=True)
+class Postgres:
+    secret: SecretRef
+    table: str = "sensor_aggregates"
+
+
+@dataclass(frozen=True)
+class Sinks:
+    lake_format: str = "delta"
+    lake_path: str = "/data/lake"
+    postgres: Postgres | None = None
+    aggregates_topic: bool = True
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    type: str = "Always"
+    on_failure_retries: int = 3
+    on_failure_retry_interval: int = 10
+    on_submission_failure_retries: int = 5
+    on_submission_failure_retry_interval: int = 20
+
+
+@dataclass(frozen=True)
+class Processing:
+    image: str = ""
+    spark_version: str = "4.0.1"
+    trigger_interval: float = 10.0
+    window: float = 900.0
+    watermark: float = 600.0
+    driver: SparkPod = field(default_factory=SparkPod)
+    executor: SparkPod = field(default_factory=lambda: SparkPod(memory="2g"))
+    checkpoint_path: str = ""
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
+    alerts: Alerts = field(default_factory=Alerts)
+    sinks: Sinks = field(default_factory=Sinks)
+
+
+@dataclass(frozen=True)
+class Consumer:
+    name: str
+    type: str = "alert-notifier"
+    webhook_url: str = ""
+    replicas: int = 1
+    image: str = ""
+
+
+@dataclass(frozen=True)
+class Scaling:
+    enabled: bool = False
+    target: str = "consumers"
+    min_replicas: int = 1
+    max_replicas: int = 6
+    lag_threshold: int = 1000
+    activation_lag: int = 100
+    poll_interval: float = 10.0
+    catch_up_time: float = 60.0
+    scale_up_stabilization: float = 0.0
+    scale_down_stabilization: float = 120.0
+    cooldown: float = 30.0
+    max_scale_down_step: int = 1
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """One parsed SensorPipeline: what every builder reads."""
+
+    name: str
+    namespace: str
+    kafka: KafkaSpec
+    streams: tuple[Stream, ...]
+    gateways: tuple[Gateway, ...] = ()
+    processing: Processing = field(default_factory=Processing)
+    consumers: tuple[Consumer, ...] = ()
+    scaling: Scaling = field(default_factory=Scaling)
+
+    def stream_topic(self, stream: Stream) -> str:
+        return stream.topic or f"{self.name}.{stream.name}"
+
+    def stream_partitions(self, stream: Stream) -> int:
+        return stream.partitions or self.kafka.topic_defaults.partitions
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return self.kafka.dead_letter_topic or f"{self.name}.deadletter"
+
+    @property
+    def aggregates_topic(self) -> str:
+        return self.kafka.aggregates_topic or f"{self.name}.aggregates"
+
+    @property
+    def alerts_topic(self) -> str:
+        return self.kafka.alerts_topic or f"{self.name}.alerts"
+
+    @property
+    def checkpoint_path(self) -> str:
+        return self.processing.checkpoint_path or f"/data/checkpoints/{self.namespace}/{self.name}"
+
+    def consumer_group(self, consumer: Consumer) -> str:
+        return f"{self.name}.{consumer.name}"
+
+
+# ---------------------------------------------------------------------------------- parsing
+
+
+def parse(spec: Mapping[str, Any] | None, name: str, namespace: str) -> Pipeline:
+    """The model of ``spec`` for the pipeline ``namespace/name``; raises SpecError."""
+    if not re.match(NAME_PATTERN, name) or len(name) > PIPELINE_NAME_MAX:
+        raise SpecError(
+            "metadata.name",
+            f"must be a lowercase DNS label of at most {PIPELINE_NAME_MAX} characters",
+        )
+    root = _Cursor(spec, "spec")
+    streams = _streams(root)
+    pipeline = Pipeline(
+        name=name,
+        namespace=namespace,
+        kafka=_kafka(root.obj("kafka")),
+        streams=streams,
+        gateways=_gateways(root),
+        processing=_processing(root.obj("processing"), streams),
+        consumers=_consumers(root),
+        scaling=_scaling(root.obj("scaling")),
+    )
+    if (
+        pipeline.scaling.enabled
+        and pipeline.scaling.target == "consumers"
+        and not pipeline.consumers
+    ):
+        raise SpecError("spec.scaling.target", "is consumers but spec.consumers is empty")
+    return pipeline
+
+
+def _secret_ref(cur: _Cursor, default_key: str = "") -> SecretRef:
+    return SecretRef(
+        name=cur.string("name", pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"),
+        key=cur.string("key", default_key) if default_key else "",
+    )
+
+
+def _kafka(cur: _Cursor) -> KafkaSpec:
+    backend = cur.string("topicBackend", "strimzi", choices=TOPIC_BACKENDS)
+    cluster_ref = cur.string("clusterRef", "", pattern=NAME_PATTERN)
+    if backend == "strimzi" and not cluster_ref:
+        raise SpecError(cur.at("clusterRef"), "is required when topicBackend is strimzi")
+    auth = None
+    if cur.has("authentication"):
+        acur = cur.obj("authentication")
+        auth = KafkaAuth(
+            type=acur.string("type", choices=AUTH_TYPES),
+            secret=_secret_ref(acur.obj("secretRef")),
+        )
+    dcur = cur.obj("topicDefaults")
+    defaults = TopicDefaults(
+        partitions=dcur.integer("partitions", 3, 1, 1000),
+        replicas=dcur.integer("replicas", 1, 1, 10),
+        retention_seconds=dcur.duration("retention", "7d"),
+        min_insync_replicas=dcur.integer("minInSyncReplicas", 1, 1, 10),
+    )
+    if defaults.min_insync_replicas > defaults.replicas:
+        raise SpecError(dcur.at("minInSyncReplicas"), "must not exceed replicas")
+    tcur = cur.obj("topics")
+    return KafkaSpec(
+        bootstrap_servers=cur.string(
+            "bootstrapServers", pattern=r"^[^,\s]+:[0-9]+(,[^,\s]+:[0-9]+)*$"
+        ),
+        cluster_ref=cluster_ref,
+        topic_backend=backend,
+        authentication=auth,
+        topic_defaults=defaults,
+        dead_letter_topic=tcur.string("deadLetter", "", pattern=TOPIC_PATTERN, max_len=249),
+        aggregates_topic=tcur.string("aggregates", "", pattern=TOPIC_PATTERN, max_len=249),
+        alerts_topic=tcur.string("alerts", "", pattern=TOPIC_PATTERN, max_len=249),
+        delete_topics_with_pipeline=cur.boolean("deleteTopicsWithPipeline", False),
+    )
+
+
+def _fields(scur: _Cursor) -> tuple[Field, ...]:
+    fcurs = scur.items("fields", min_items=1)
+    _unique(fcurs, "name")
+    fields = []
+    for fcur in fcurs:
+        ftype = fcur.string("type", "number", choices=FIELD_TYPES)
+        lo, hi = fcur.number("min"), fcur.number("max")
+        if ftype == "boolean" and (lo is not None or hi is not None):
+            raise SpecError(fcur.at("min" if lo is not None else "max"), "is only for numbers")
+        if lo is not None and hi is not None and lo > hi:
+            raise SpecError(fcur.at("min"), f"{lo} is above max {hi}")
+        fields.append(
+            Field(
+                name=fcur.string("name", pattern=FIELD_NAME_PATTERN, max_len=63),
+                type=ftype,
+                unit=fcur.string("unit", "", max_len=16),
+                min=lo,
+                max=hi,
+            )
+        )
+    return tuple(fields)
+
+
+def _streams(root: _Cursor) -> tuple[Stream, ...]:
+    scurs = root.items("streams", min_items=1)
+    _unique(scurs, "name")
+    return tuple(
+        Stream(
+            name=scur.string("name", pattern=NAME_PATTERN, max_len=CHILD_NAME_MAX),
+            topic=scur.string("topic", "", pattern=TOPIC_PATTERN, max_len=249),
+            partitions=scur.integer("partitions", 0, 0, 1000),
+            fields=_fields(scur),
+        )
+        for scur in scurs
+    )
+
+
+def _source(cur: _Cursor) -> Source:
+    stype = cur.string("type", choices=SOURCE_TYPES)
+    for other in SOURCE_TYPES:
+        if other != stype and cur.has(other):
+            raise SpecError(cur.at(other), f"must not be set when type is {stype}")
+    if not cur.has(stype) and stype != "simulated":
+        raise SpecError(cur.at(stype), f"is required when type is {stype}")
+    block = cur.obj(stype)
+    if stype == "serial":
+        return Source(
+            type=stype,
+            serial=SerialSource(
+                device=block.string("device", pattern=r"^/dev/[A-Za-z0-9._/-]+$"),
+                baud_rate=_baud(block),
+            ),
+        )
+    if stype == "mqtt":
+        creds = block.obj("credentialsSecretRef") if block.has("credentialsSecretRef") else None
+        return Source(
+            type=stype,
+            mqtt=MqttSource(
+                url=block.string(
+                    "url", pattern=r"^(tcp|ssl|ws|wss|mqtt|mqtts)://[^\s/]+(:[0-9]+)?/?$"
+                ),
+                topic_filter=block.string("topicFilter", "sensors/#", max_len=256),
+                qos=block.integer("qos", 1, 0, 2),
+                credentials=_secret_ref(creds) if creds else None,
+            ),
+        )
+    faults = block.num_map("faults")
+    for key, rate in faults.items():
+        if not 0 <= rate <= 1:
+            raise SpecError(f"{block.at('faults')}.{key}", "must be a rate between 0 and 1")
+    interval = block.duration("interval", "1s")
+    if interval <= 0:
+        raise SpecError(block.at("interval"), "must be above zero")
+    return Source(
+        type=stype,
+        simulated=SimulatedSource(
+            devices=block.integer("devices", 10, 1, 100_000),
+            interval=interval,
+            duration=block.duration("duration", "0s"),
+            seed=block.integer("seed", 1, 0, 2**31 - 1),
+            faults=faults,
+        ),
+    )
+
+
+def _baud(block: _Cursor) -> int:
+    baud = block.integer("baudRate", 115200, 300, 921600)
+    if baud not in BAUD_RATES:
+        raise SpecError(block.at("baudRate"), f"must be a standard rate ({BAUD_RATES})")
+    return baud
+
+
+def _resources(cur: _Cursor) -> dict[str, dict[str, str]]:
+    out = {}
+    for section in ("requests", "limits"):
+        raw = cur.obj(section).data
+        if raw:
+            out[section] = {k: str(v) for k, v in raw.items()}
+    return out
+
+
+def _gateways(root: _Cursor) -> tuple[Gateway, ...]:
+    gcurs = root.items("gateways")
+    _unique(gcurs, "name")
+    gateways = []
+    for gcur in gcurs:
+        source = _source(gcur.obj("source"))
+        replicas = gcur.integer("replicas", 1, 0, 100)
+        if source.type == "serial" and replicas > 1:
+            raise SpecError(gcur.at("replicas"), "must be 0 or 1 for a serial source")
+        tolerations = gcur.data.get("tolerations") or []
+        if not isinstance(tolerations, list):
+            raise SpecError(gcur.at("tolerations"), "must be a list")
+        gateways.append(
+            Gateway(
+                name=gcur.string("name", pattern=NAME_PATTERN, max_len=CHILD_NAME_MAX),
+                source=source,
+                replicas=replicas,
+                image=gcur.string("image", ""),
+                node_selector=gcur.str_map("nodeSelector"),
+                tolerations=tuple(tolerations),
+                resources=_resources(gcur.obj("resources")),
+            )
+        )
+    return tuple(gateways)
+
+
+def _spark_pod(cur: _Cursor, memory: str, with_instances: bool) -> SparkPod:
+    return SparkPod(
+        cores=cur.integer("cores", 1, 1, 64),
+        memory=cur.string("memory", memory, pattern=r"^[0-9]+[kmgt]?$"),
+        instances=cur.integer("instances", 1, 1, 1000) if with_instances else 1,
+    )
+
+
+def _alerts(cur: _Cursor, streams: tuple[Stream, ...]) -> Alerts:
+    tcurs = cur.items("thresholds")
+    _unique(tcurs, "name")
+    by_name = {s.name: s for s in streams}
+    thresholds = []
+    for tcur in tcurs:
+        rule = Threshold(
+            name=tcur.string("name", pattern=NAME_PATTERN, max_len=63),
+            stream=tcur.string("stream"),
+            field=tcur.string("field"),
+            above=tcur.number("above"),
+            below=tcur.number("below"),
+            severity=tcur.string("severity", "warning", choices=SEVERITIES),
+        )
+        if rule.stream not in by_name:
+            raise SpecError(tcur.at("stream"), f"names no stream in spec.streams: {rule.stream!r}")
+        if rule.field not in {f.name for f in by_name[rule.stream].fields}:
+            raise SpecError(tcur.at("field"), f"is no field of stream {rule.stream!r}")
+        if rule.above is None and rule.below is None:
+            raise SpecError(tcur.path, "needs above, below or both")
+        thresholds.append(rule)
+    acur, jcur = cur.obj("anomaly"), cur.obj("jump")
+    return Alerts(
+        thresholds=tuple(thresholds),
+        anomaly=Anomaly(
+            enabled=acur.boolean("enabled", True),
+            z_score=_positive(acur, "zScore", 3.5),
+            history=acur.duration("history", "1h"),
+            min_samples=acur.integer("minSamples", 20, 2, 1_000_000),
+        ),
+        jump=Jump(enabled=jcur.boolean("enabled", False), max_delta=jcur.num_map("maxDelta")),
+        stuck=_after(cur.obj("stuck"), "10m"),
+        silence=_after(cur.obj("silence"), "5m"),
+    )
+
+
+def _positive(cur: _Cursor, key: str, default: float) -> float:
+    value = cur.number(key, default)
+    if value is None or value <= 0:
+        raise SpecError(cur.at(key), "must be above zero")
+    return value
+
+
+def _after(cur: _Cursor, default: str) -> AfterRule:
+    after = cur.duration("after", default)
+    if after <= 0:
+        raise SpecError(cur.at("after"), "must be above zero")
+    return AfterRule(enabled=cur.boolean("enabled", True), after=after)
+
+
+def _processing(cur: _Cursor, streams: tuple[Stream, ...]) -> Processing:
+    trigger = cur.duration("triggerInterval", "10s")
+    window = cur.duration("window", "15m")
+    watermark = cur.duration("watermark", "10m")
+    if trigger <= 0:
+        raise SpecError(cur.at("triggerInterval"), "must be above zero")
+    if window < trigger:
+        raise SpecError(cur.at("window"), "must not be shorter than triggerInterval")
+    if watermark > MAX_WATERMARK_SECONDS:
+        raise SpecError(cur.at("watermark"), "must not exceed 24h")
+    rcur, scur = cur.obj("restartPolicy"), cur.obj("sinks")
+    pcur = scur.obj("postgres") if scur.has("postgres") else None
+    lake = scur.obj("lake")
+    return Processing(
+        image=cur.string("image", ""),
+        spark_version=cur.string("sparkVersion", "4.0.1", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$"),
+        trigger_interval=trigger,
+        window=window,
+        watermark=watermark,
+        driver=_spark_pod(cur.obj("driver"), "1g", with_instances=False),
+        executor=_spark_pod(cur.obj("executor"), "2g", with_instances=True),
+        checkpoint_path=cur.string("checkpointPath", "", pattern=r"^(/|[a-z0-9]+://)\S*$"),
+        restart_policy=RestartPolicy(
+            type=rcur.string("type", "Always", choices=RESTART_TYPES),
+            on_failure_retries=rcur.integer("onFailureRetries", 3, 0, 1000),
+            on_failure_retry_interval=rcur.integer("onFailureRetryInterval", 10, 1, 3600),
+            on_submission_failure_retries=rcur.integer("onSubmissionFailureRetries", 5, 0, 1000),
+            on_submission_failure_retry_interval=rcur.integer(
+                "onSubmissionFailureRetryInterval", 20, 1, 3600
+            ),
+        ),
+        alerts=_alerts(cur.obj("alerts"), streams),
+        sinks=Sinks(
+            lake_format=lake.string("format", "delta", choices=LAKE_FORMATS),
+            lake_path=lake.string("path", "/data/lake", pattern=r"^(/|[a-z0-9]+://)\S*$"),
+            postgres=Postgres(
+                secret=_secret_ref(pcur.obj("secretRef"), default_key="dsn"),
+                table=pcur.string("table", "sensor_aggregates", pattern=r"^[a-z_][a-z0-9_]*$"),
+            )
+            if pcur
+            else None,
+            aggregates_topic=scur.boolean("aggregatesTopic", True),
+        ),
+    )
+
+
+def _consumers(root: _Cursor) -> tuple[Consumer, ...]:
+    ccurs = root.items("consumers")
+    _unique(ccurs, "name")
+    return tuple(
+        Consumer(
+            name=ccur.string("name", pattern=NAME_PATTERN, max_len=CHILD_NAME_MAX),
+            type=ccur.string("type", "alert-notifier", choices=CONSUMER_TYPES),
+            webhook_url=ccur.string("webhookUrl", "", pattern=r"^https?://\S+$"),
+            replicas=ccur.integer("replicas", 1, 0, 100),
+            image=ccur.string("image", ""),
+        )
+        for ccur in ccurs
+    )
+
+
+def _scaling(cur: _Cursor) -> Scaling:
+    scaling = Scaling(
+        enabled=cur.boolean("enabled", False),
+        target=cur.string("target", "consumers", choices=SCALING_TARGETS),
+        min_replicas=cur.integer("minReplicas", 1, 0, 1000),
+        max_replicas=cur.integer("maxReplicas", 6, 1, 1000),
+        lag_threshold=cur.integer("lagThreshold", 1000, 1, 2**31 - 1),
+        activation_lag=cur.integer("activationLag", 100, 0, 2**31 - 1),
+        poll_interval=cur.duration("pollInterval", "10s"),
+        catch_up_time=cur.duration("catchUpTime", "60s"),
+        scale_up_stabilization=cur.duration("scaleUpStabilization", "0s"),
+        scale_down_stabilization=cur.duration("scaleDownStabilization", "120s"),
+        cooldown=cur.duration("cooldown", "30s"),
+        max_scale_down_step=cur.integer("maxScaleDownStep", 1, 1, 1000),
+    )
+    if scaling.min_replicas > scaling.max_replicas:
+        raise SpecError(cur.at("minReplicas"), "must not exceed maxReplicas")
+    if scaling.poll_interval <= 0:
+        raise SpecError(cur.at("pollInterval"), "must be above zero")
+    return scaling

@@ -1,0 +1,58 @@
+"""Operator settings read once from the process environment (docs/contracts.md §5).
+
+Builders take the few settings they need (default images) as arguments, so they stay pure;
+only ``main`` reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class Images:
+    """Default child images, used where the spec leaves ``image`` empty."""
+
+    gateway: str = "ghcr.io/sensorpipe/gateway:0.1.0"
+    spark: str = "ghcr.io/sensorpipe/spark:0.1.0"
+    consumer: str = "ghcr.io/sensorpipe/gateway:0.1.0"
+
+
+@dataclass(frozen=True)
+class Settings:
+    images: Images = Images()
+    watch_namespaces: tuple[str, ...] = ()
+    peering: str = ""
+    metrics_port: int = 9090
+    log_level: str = "INFO"
+    # How often each pipeline's status is recomputed from its children (and drift re-checked
+    # as a safety net behind the child watches); in-memory work only, no API writes.
+    resync_seconds: float = 5.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        defaults = Images()
+        level = env.get("SENSORPIPE_LOG_LEVEL", "INFO").upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"SENSORPIPE_LOG_LEVEL must be one of {LOG_LEVELS}, not {level!r}")
+        return cls(
+            images=Images(
+                gateway=env.get("SENSORPIPE_GATEWAY_IMAGE") or defaults.gateway,
+                spark=env.get("SENSORPIPE_SPARK_IMAGE") or defaults.spark,
+                consumer=env.get("SENSORPIPE_CONSUMER_IMAGE") or defaults.consumer,
+            ),
+            watch_namespaces=tuple(
+                ns.strip()
+                for ns in env.get("SENSORPIPE_WATCH_NAMESPACES", "").split(",")
+                if ns.strip()
+            ),
+            peering=env.get("SENSORPIPE_PEERING", ""),
+            metrics_port=int(env.get("SENSORPIPE_METRICS_PORT", "9090")),
+            log_level=level,
+            resync_seconds=float(env.get("SENSORPIPE_RESYNC_SECONDS", "5")),
+        )
