@@ -15,7 +15,9 @@
 # Services: etcd apiserver controller-manager scheduler kwok kafka postgres mosquitto.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-STACK="$CACHE_DIR/stack"
+# SENSORPIPE_STACK_DIR lets a second, independent stack run beside the usual one (tests of
+# stack.sh itself do that, so they never disturb the stack the other tests share).
+STACK="${SENSORPIPE_STACK_DIR:-$CACHE_DIR/stack}"
 PIDS="$STACK/pids"
 LOGS="$STACK/logs"
 PORTS_FILE="$STACK/ports.env"
