@@ -2,13 +2,22 @@
 # Installs and builds everything the local services, the tests and the demo need, once:
 # Debian packages, the virtual environment, the Go-built control plane and helm, the
 # Maven-fetched jars and the firmware. Quick when .cache/ is warm.
+# The downloads (pip, Maven) run beside the CPU-bound Go builds, which keeps a cold run short.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 start=$SECONDS
 apt_install postgresql mosquitto mosquitto-clients openssl curl \
   gcc-avr avr-libc arduino-core-avr libsimavr-dev simavr libelf-dev pkg-config
-bash "$HACK_DIR/venv.sh"
-bash "$HACK_DIR/build-go-tools.sh" all
-bash "$HACK_DIR/fetch-jars.sh"
+
+bash "$HACK_DIR/venv.sh" & venv_pid=$!
+bash "$HACK_DIR/fetch-jars.sh" & jars_pid=$!
+go_rc=0; venv_rc=0; jars_rc=0
+bash "$HACK_DIR/build-go-tools.sh" all || go_rc=$?
+wait "$venv_pid" || venv_rc=$?
+wait "$jars_pid" || jars_rc=$?
+((go_rc == 0)) || die "building the Go tools failed (see above)"
+((venv_rc == 0)) || die "creating the virtual environment failed (see above)"
+((jars_rc == 0)) || die "fetching the jars failed (see above)"
+
 if [[ -f $ROOT_DIR/firmware/Makefile ]]; then
   step firmware make -C "$ROOT_DIR/firmware"
 fi
