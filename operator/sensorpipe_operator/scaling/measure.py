@@ -27,7 +27,6 @@ from sensorpipe_operator.scaling.window import PartitionOffsets, Snapshot
 log = logging.getLogger(__name__)
 
 
-
 def admin_client(conf: Mapping[str, str]) -> AdminClient:
     """An Admin client whose librdkafka log goes to Python logging: while the broker is down it
     reports every failed connection, which belongs at debug level in an operator's log."""
@@ -101,9 +100,7 @@ class LagReader:
         self, group: str, tps: list[tuple[str, int]]
     ) -> dict[tuple[str, int], int | None]:
         request = ConsumerGroupTopicPartitions(group, [TopicPartition(t, p) for t, p in tps])
-        futures = self._admin.list_consumer_group_offsets(
-            [request], request_timeout=self._timeout
-        )
+        futures = self._admin.list_consumer_group_offsets([request], request_timeout=self._timeout)
         result = futures[group].result()
         return {
             (tp.topic, tp.partition): (None if tp.offset < 0 else tp.offset)

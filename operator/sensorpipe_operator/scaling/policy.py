@@ -114,7 +114,8 @@ class _Load:
     show about ``input_rate * commit_interval`` of committed lag, and treating that as backlog
     would size replicas from noise (and, with a capacity derived from the same replicas, ratchet
     up to the maximum). ``saturated`` says the consumers had a real backlog during the whole
-    window, so their consumption rate is their capacity.
+    window, so their consumption rate is their capacity; ``behind`` says they need help: a
+    saturated window, or lag that grew across the window by more than commit delay explains.
     """
 
     lag: int
@@ -123,18 +124,21 @@ class _Load:
     active_partitions: int
     committed: bool
     saturated: bool
+    behind: bool
 
     @classmethod
     def of(cls, config: PolicyConfig, obs: Observation) -> _Load:
         input_rate = obs.input_rate or 0.0
         noise = input_rate * config.commit_interval
+        saturated = obs.min_lag - noise >= max(config.activation_lag, 1)
         return cls(
             lag=obs.total_lag,
             backlog=max(0, round(obs.total_lag - noise)),
             input_rate=input_rate,
             active_partitions=obs.active_partitions,
             committed=obs.committed,
-            saturated=obs.min_lag - noise >= max(config.activation_lag, 1),
+            saturated=saturated,
+            behind=saturated or (obs.window > 0 and obs.lag_growth > max(noise, 1)),
         )
 
 
@@ -198,36 +202,64 @@ class Bounds:
         return cls(lower, upper, text)
 
 
-def recommend(
-    config: PolicyConfig, load: _Load, current: int, capacity: float | None, bounds: Bounds
+def _by_lag(
+    config: PolicyConfig, load: _Load, current: int, bounds: Bounds, why: str
 ) -> tuple[int, str]:
-    """Replicas this observation alone asks for, and the sentence that explains it."""
+    """KEDA's rule, ceil(backlog / lagThreshold), but at most doubling per step."""
+    by_lag = math.ceil(load.backlog / max(config.lag_threshold, 1))
+    n = max(bounds.lower, min(bounds.upper, by_lag, max(2 * current, current + 1)))
+    return n, (
+        f"{why}: backlog {load.backlog} / threshold {config.lag_threshold} = {by_lag}, "
+        f"at most doubling, within {bounds.text}"
+    )
+
+
+def _by_rate(
+    load: _Load, capacity: float, bounds: Bounds, catch_up: float, measured: bool
+) -> tuple[int, str]:
+    """Flink's rule: the fewest replicas whose throughput covers the input rate plus the
+    backlog spread over the catch-up time."""
+    need = load.input_rate + load.backlog / max(catch_up, 1e-9)
+    n = next(
+        (
+            k
+            for k in range(bounds.lower, bounds.upper + 1)
+            if need <= 0 or (k > 0 and throughput(capacity, k, load.active_partitions) >= need)
+        ),
+        bounds.upper,
+    )
+    per = f"{capacity:.1f}/s per replica" if measured else f"at least {capacity:.1f}/s per replica"
+    return n, (
+        f"input {load.input_rate:.1f}/s + backlog {load.backlog} over {catch_up:g}s catch-up"
+        f" = {need:.1f}/s at {per}, within {bounds.text}"
+    )
+
+
+def recommend(
+    config: PolicyConfig,
+    load: _Load,
+    current: int,
+    capacity: float | None,
+    measured: bool,
+    bounds: Bounds,
+) -> tuple[int, str]:
+    """Replicas this observation alone asks for, and the sentence that explains it.
+
+    Rates size whenever a capacity is known. One seen only while the consumers kept up is a
+    lower bound: sizing from it over- rather than under-provisions, and it never scales below
+    what has been seen to keep up, so an unmeasured group does not probe its way down into a
+    backlog and back up (KEDA's flapping). A catch-up long enough to saturate the consumers
+    measures the true rate; status keeps it across operator restarts.
+    """
     if load.lag < config.activation_lag and current <= bounds.lower:
-        return bounds.lower, (f"lag {load.lag} is below the activation lag {config.activation_lag}")
-    if capacity is None or not load.committed:
-        why = "no commits yet" if not load.committed else "no processing rate measured yet"
-        by_lag = math.ceil(load.backlog / max(config.lag_threshold, 1))
-        n = max(bounds.lower, min(bounds.upper, by_lag, max(2 * current, current + 1)))
-        basis = (
-            f"{why}: backlog {load.backlog} / threshold {config.lag_threshold} = {by_lag}, "
-            f"at most doubling, within {bounds.text}"
-        )
+        return bounds.lower, f"lag {load.lag} is below the activation lag {config.activation_lag}"
+    if not load.committed:
+        n, basis = _by_lag(config, load, current, bounds, "no commits yet")
+    elif capacity is not None:
+        n, basis = _by_rate(load, capacity, bounds, config.catch_up_time, measured)
     else:
-        need = load.input_rate + load.backlog / max(config.catch_up_time, 1e-9)
-        n = next(
-            (
-                k
-                for k in range(bounds.lower, bounds.upper + 1)
-                if need <= 0 or (k > 0 and throughput(capacity, k, load.active_partitions) >= need)
-            ),
-            bounds.upper,
-        )
-        basis = (
-            f"input {load.input_rate:.1f}/s + backlog {load.backlog} over "
-            f"{config.catch_up_time:g}s catch-up = {need:.1f}/s at {capacity:.1f}/s per replica,"
-            f" within {bounds.text}"
-        )
-    if n > current and not load.saturated:
+        n, basis = _by_lag(config, load, current, bounds, "no processing rate measured yet")
+    if n > current and not load.behind:
         return current, f"{basis}; consumers keep up (lag {load.lag} is commit delay) -> {current}"
     return n, f"{basis} -> {n}"
 
@@ -240,12 +272,18 @@ def _restart_justified(
     capacity: float | None,
     measured: bool,
 ) -> tuple[bool, str]:
-    """Whether a change worth a restart of ``restart_cost`` seconds pays for itself."""
+    """Whether a change worth a restart of ``restart_cost`` seconds pays for itself.
+
+    Up: only on a capacity measured under backlog (a lower bound would make the current size
+    look slower than it is and buy restarts for surges it absorbs), and only if restarting and
+    draining at the new size beats draining at the current one. Down: only if the backlog that
+    piles up during the restart still drains within the catch-up time at the smaller size.
+    """
     cost = config.restart_cost
-    if capacity is None or not measured:
-        ok = target < current or load.backlog > config.lag_threshold * current
-        return ok, (
-            f"restart cost {cost:g}s; backlog {load.backlog} vs {config.lag_threshold} per executor"
+    if not load.committed or capacity is None or (target > current and not measured):
+        return False, (
+            f"restart cost {cost:g}s: no processing rate measured under backlog yet, "
+            f"so a restart cannot be weighed"
         )
     backlog_after = load.backlog + load.input_rate * cost
     if target > current:
@@ -273,6 +311,9 @@ def decide(
         return Decision(now, current, current, recommended, reason, message), state
 
     if not obs.reachable:
+        # What was recommended before the outage is stale: after it, the stabilisation
+        # windows must fill again with fresh observations before anything scales.
+        state = replace(state, since=None, recommendations=())
         return hold(
             Reason.BROKER_UNREACHABLE,
             f"broker unreachable ({obs.error}): holding {current}, an outage never scales down",
@@ -289,7 +330,7 @@ def decide(
         load.saturated,
         now,
     )
-    rec, basis = recommend(config, load, current, capacity, bounds)
+    rec, basis = recommend(config, load, current, capacity, measured, bounds)
     recs = tuple((t, r) for t, r in state.recommendations if t > now - config.history)
     state = replace(
         state,

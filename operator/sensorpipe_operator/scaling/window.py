@@ -99,7 +99,8 @@ class Observation:
 
     ``input_rate``/``consumption_rate`` are None until the window holds two snapshots;
     ``min_lag`` is the smallest total lag seen in the window, which tells the policy whether
-    the consumers were saturated the whole time (then their rate is their true capacity).
+    the consumers were saturated the whole time (then their rate is their true capacity);
+    ``lag_growth`` is the change of total lag across the window (consumers falling behind).
     """
 
     time: float
@@ -115,6 +116,7 @@ class Observation:
     consumption_rate: float | None
     window: float
     min_lag: int
+    lag_growth: int
 
     @classmethod
     def unreachable(cls, time: float, error: str) -> Observation:
@@ -133,6 +135,7 @@ class Observation:
             consumption_rate=None,
             window=0.0,
             min_lag=0,
+            lag_growth=0,
         )
 
 
@@ -201,4 +204,5 @@ def observe(snapshots: tuple[Snapshot, ...]) -> Observation:
         consumption_rate=consumption_rate,
         window=span,
         min_lag=min(s.total_lag for s in snapshots),
+        lag_growth=last.total_lag - first.total_lag,
     )

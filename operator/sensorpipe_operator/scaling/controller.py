@@ -1,0 +1,172 @@
+"""One poll of one pipeline: measure every target's group, decide, actuate, report.
+
+This is the core the kopf timer calls; it takes the pipeline's body and its memory as
+arguments and knows nothing of kopf, so tests can drive it against the real API server and
+broker as well.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from sensorpipe_operator import model
+from sensorpipe_operator.scaling.actuate import Actuator
+from sensorpipe_operator.scaling.measure import LagReader, admin_client
+from sensorpipe_operator.scaling.policy import PolicyState, decide
+from sensorpipe_operator.scaling.report import announce, record_metrics
+from sensorpipe_operator.scaling.status import TargetReport, scaling_status, timestamp
+from sensorpipe_operator.scaling.targets import ScaleTarget, targets
+from sensorpipe_operator.scaling.window import RateWindow, Snapshot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TargetMemory:
+    """What one target's polls carry over: the rate window and the policy's state."""
+
+    window: RateWindow
+    state: PolicyState = field(default_factory=PolicyState)
+    last_scale: dict[str, Any] | None = None
+
+
+@dataclass
+class PipelineMemory:
+    """Per pipeline, kept in kopf's per-object memo between timer ticks."""
+
+    last_poll: float | None = None
+    targets: dict[tuple[str, str], TargetMemory] = field(default_factory=dict)
+
+    def due(self, now: float, interval: float) -> bool:
+        return self.last_poll is None or now - self.last_poll >= interval - 1e-3
+
+    def for_target(self, target: ScaleTarget, status: Mapping[str, Any]) -> TargetMemory:
+        key = (str(target.kind), target.name)
+        mem = self.targets.get(key)
+        if mem is None:
+            mem = TargetMemory(RateWindow(target.config.rate_window))
+            mem.last_scale, mem.state = resume(target, status)
+            self.targets[key] = mem
+        mem.window.length = target.config.rate_window
+        return mem
+
+
+def _parse_time(text: str) -> float:
+    return float(calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")))
+
+
+def resume(
+    target: ScaleTarget, status: Mapping[str, Any]
+) -> tuple[dict[str, Any] | None, PolicyState]:
+    """The last scaling action recorded in status, so that an operator restart neither forgets
+    it in status nor lets the cool-down and direction guard start from scratch."""
+    for entry in (status.get("scaling") or {}).get("targets") or []:
+        last = entry.get("lastScale")
+        if entry.get("name") != target.name or not last:
+            continue
+        try:
+            when = _parse_time(str(last["time"]))
+            direction = 1 if int(last["to"]) > int(last["from"]) else -1
+        except (KeyError, TypeError, ValueError):
+            return None, PolicyState()
+        return dict(last), PolicyState(last_change=when, last_direction=direction)
+    return None, PolicyState()
+
+
+class ScalingController:
+    """Shared by all pipelines of one operator process: API client and Admin clients."""
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        kafka_conf: Callable[[model.Pipeline], dict[str, str]] | None = None,
+        request_timeout: float = 5.0,
+    ) -> None:
+        self._api = api
+        self._actuator = Actuator(api)
+        self._kafka_conf = kafka_conf or plaintext_conf
+        self._timeout = request_timeout
+        self._readers: dict[tuple[tuple[str, str], ...], LagReader] = {}
+
+    def _reader(self, pipeline: model.Pipeline) -> LagReader:
+        conf = self._kafka_conf(pipeline)
+        key = tuple(sorted(conf.items()))
+        if key not in self._readers:
+            self._readers[key] = LagReader(admin_client(conf), timeout=self._timeout)
+        return self._readers[key]
+
+    def poll(self, body: Mapping[str, Any], memory: PipelineMemory) -> dict[str, Any] | None:
+        """Poll the pipeline if its poll interval has passed; the new ``status.scaling``, or
+        None when nothing was polled (not due, scaling off, or a spec the reconciler refuses)."""
+        meta = body["metadata"]
+        try:
+            pipeline = model.parse(body.get("spec"), meta["name"], meta["namespace"])
+        except model.SpecError:
+            return None  # the reconciler reports the spec error on the status
+        scaled = targets(pipeline)
+        now = time.time()
+        if not scaled or not memory.due(now, pipeline.scaling.poll_interval):
+            return None
+        memory.last_poll = now
+        reader = self._reader(pipeline)
+        status = body.get("status") or {}
+        reports = []
+        for target in scaled:
+            mem = memory.for_target(target, status)
+            report = self._poll_target(
+                body, target, mem, reader.snapshot(target.group, target.topics)
+            )
+            record_metrics(pipeline.namespace, pipeline.name, report)
+            reports.append(report)
+        live = {(str(t.kind), t.name) for t in scaled}
+        memory.targets = {k: v for k, v in memory.targets.items() if k in live}
+        return scaling_status(pipeline.scaling.target, reports, now)
+
+    def _poll_target(
+        self, body: Mapping[str, Any], target: ScaleTarget, mem: TargetMemory, snap: Snapshot
+    ) -> TargetReport:
+        namespace = body["metadata"]["namespace"]
+        obs = mem.window.add(snap)
+        try:
+            current = self._actuator.current(namespace, target)
+        except ApiException as exc:
+            log.warning("cannot read the scale of %s %s: %s", target.kind, target.name, exc)
+            current = None
+            obs = replace(obs, error=f"reading {target.kind}: {exc.status} {exc.reason}")
+        if current is None:
+            return TargetReport(target, obs, None, None, mem.state.capacity, mem.last_scale)
+        decision, state = decide(target.config, mem.state, obs, current)
+        if decision.desired != current:
+            try:
+                self._actuator.set(namespace, target, decision.desired)
+            except ApiException as exc:
+                # The policy's state is not advanced: the change did not happen.
+                log.warning("cannot scale %s %s: %s", target.kind, target.name, exc)
+                obs = replace(obs, error=f"scaling {target.kind}: {exc.status} {exc.reason}")
+                return TargetReport(target, obs, current, None, mem.state.capacity, mem.last_scale)
+            mem.last_scale = {
+                "from": decision.current,
+                "to": decision.desired,
+                "reason": str(decision.reason),
+                "message": decision.message,
+                "time": timestamp(decision.time),
+            }
+            log.info("scaled %s %s: %s", target.kind, target.name, decision.message)
+            announce(self._api, dict(body), target.name, decision)
+        mem.state = state
+        return TargetReport(target, obs, current, decision, mem.state.capacity, mem.last_scale)
+
+
+def plaintext_conf(pipeline: model.Pipeline) -> dict[str, str]:
+    """Admin client settings for a broker without authentication. Pipelines whose spec names
+    authentication need the operator's secret-aware settings, passed as ``kafka_conf``;
+    without them the broker refuses the connection and the status says so."""
+    return {"bootstrap.servers": pipeline.kafka.bootstrap_servers}

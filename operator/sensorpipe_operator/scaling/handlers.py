@@ -1,0 +1,44 @@
+"""The kopf timer that runs the autoscaler; imported by ``sensorpipe_operator.main``.
+
+kopf fixes a timer's interval when the handler is registered, but each pipeline names its own
+``scaling.pollInterval``. So the timer ticks every ``TICK`` seconds on pipelines with scaling
+enabled, and the controller polls a pipeline only when its interval has passed (the per-object
+memo remembers when). Ticks in between cost no API call and write no status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+from kubernetes import client, config
+
+from sensorpipe_operator.scaling.controller import PipelineMemory, ScalingController
+
+GROUP, VERSION, PLURAL = "iot.sensorpipe.dev", "v1alpha1", "sensorpipelines"
+TICK = 1.0
+
+
+def _scaling_enabled(spec: kopf.Spec, **_: Any) -> bool:
+    scaling = spec.get("scaling") or {}
+    return bool(scaling.get("enabled"))
+
+
+@kopf.on.startup()
+def start_scaling(memo: kopf.Memo, **_: Any) -> None:
+    """One controller (API client, Admin clients) for the whole process, shared through the
+    operator memo, of which every object's memo is a copy."""
+    if getattr(memo, "scaling_controller", None) is None:
+        config.load_config()
+        memo.scaling_controller = ScalingController(client.ApiClient())
+
+
+@kopf.timer(GROUP, VERSION, PLURAL, interval=TICK, sharp=True, when=_scaling_enabled)
+def scale_pipeline(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
+    """Measure, decide, actuate and write ``status.scaling`` when the pipeline is due."""
+    if getattr(memo, "scaling_memory", None) is None:
+        memo.scaling_memory = PipelineMemory()
+    controller: ScalingController = memo.scaling_controller
+    status = controller.poll(body, memo.scaling_memory)
+    if status is not None:
+        patch.status["scaling"] = status

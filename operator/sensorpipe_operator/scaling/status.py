@@ -1,0 +1,93 @@
+"""The shape of ``status.scaling`` (docs/contracts.md §6), built from what one poll found.
+
+Pure, so the shape is unit-tested without an API server. The CRD's printer columns read
+``totalLag`` and ``currentReplicas``; everything else is for people and dashboards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sensorpipe_operator.scaling.policy import Decision
+from sensorpipe_operator.scaling.targets import ScaleTarget
+from sensorpipe_operator.scaling.window import Observation
+
+
+def timestamp(seconds: float) -> str:
+    """RFC 3339 UTC, as Kubernetes writes times."""
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class TargetReport:
+    """One target's poll: what was measured and decided; ``current`` is None when the target
+    does not exist yet (the operator has not created it), in which case nothing was decided."""
+
+    target: ScaleTarget
+    observation: Observation
+    current: int | None
+    decision: Decision | None
+    capacity: float | None
+    last_scale: dict[str, Any] | None
+
+
+def _rate(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def decision_dict(decision: Decision) -> dict[str, Any]:
+    return {
+        "action": decision.action,
+        "reason": str(decision.reason),
+        "message": decision.message,
+        "from": decision.current,
+        "to": decision.desired,
+        "recommended": decision.recommended,
+        "time": timestamp(decision.time),
+    }
+
+
+def target_status(report: TargetReport) -> dict[str, Any]:
+    obs = report.observation
+    out: dict[str, Any] = {
+        "kind": str(report.target.kind),
+        "name": report.target.name,
+        "group": report.target.group,
+        "brokerReachable": obs.reachable,
+        "lag": obs.total_lag,
+        "lagByTopic": dict(obs.lag_by_topic),
+        "inputRate": _rate(obs.input_rate),
+        "consumptionRate": _rate(obs.consumption_rate),
+        "capacityPerReplica": _rate(report.capacity),
+        "partitions": obs.partitions,
+        "activePartitions": obs.active_partitions,
+        "committed": obs.committed,
+        "currentReplicas": report.current,
+        "desiredReplicas": report.decision.desired if report.decision else report.current,
+    }
+    if obs.error:
+        out["error"] = obs.error
+    if report.decision is not None:
+        out["lastDecision"] = decision_dict(report.decision)
+    if report.last_scale is not None:
+        out["lastScale"] = report.last_scale
+    return out
+
+
+def scaling_status(target_kind: str, reports: list[TargetReport], now: float) -> dict[str, Any]:
+    """``status.scaling`` for one poll of all the pipeline's targets."""
+    targets = [target_status(r) for r in reports]
+    decisions = [r.decision for r in reports if r.decision is not None]
+    latest = max(decisions, key=lambda d: (d.action != "hold", d.time), default=None)
+    return {
+        "target": target_kind,
+        "observedAt": timestamp(now),
+        "brokerReachable": all(r.observation.reachable for r in reports),
+        "totalLag": sum(r.observation.total_lag for r in reports),
+        "currentReplicas": sum(r.current or 0 for r in reports),
+        "desiredReplicas": sum(t["desiredReplicas"] or 0 for t in targets),
+        "targets": targets,
+        "lastDecision": decision_dict(latest) if latest else None,
+    }
