@@ -1,0 +1,146 @@
+"""The ``admin`` topic backend: topics made directly with Kafka's Admin API (confluent-kafka)
+for clusters without Strimzi.
+
+It does what the Strimzi topic operator would: create missing topics, add partitions, set the
+declared configs, and refuse to decrease partitions (Kafka cannot), reporting each topic's
+state for the TopicsReady condition. Synchronous: the engine runs it in a thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+)
+
+from sensorpipe_operator.topics import TopicPlan
+
+log = logging.getLogger(__name__)
+TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class TopicState:
+    name: str
+    ready: bool
+    partitions: int
+    detail: str
+    refused: str = ""  # a change Kafka cannot make (partition decrease)
+
+
+def client(bootstrap: str, extra: dict[str, str] | None = None) -> AdminClient:
+    return AdminClient(
+        {"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000, **(extra or {})}
+    )
+
+
+def _wait(futures: dict[Any, Any]) -> dict[Any, str]:
+    """Errors by key of a batch of admin futures (empty when all succeeded)."""
+    errors = {}
+    for key, fut in futures.items():
+        try:
+            fut.result(timeout=TIMEOUT)
+        except KafkaException as exc:
+            errors[key] = str(exc.args[0].str() if exc.args else exc)
+    return errors
+
+
+def ensure(admin: AdminClient, plans: Iterable[TopicPlan]) -> list[TopicState]:
+    """Make the broker match ``plans`` where Kafka allows it; one state per planned topic."""
+    plans = list(plans)
+    meta = admin.list_topics(timeout=TIMEOUT).topics
+    missing = [p for p in plans if p.name not in meta]
+    created_errors: dict[Any, str] = {}
+    if missing:
+        log.info("creating topics %s", [p.name for p in missing])
+        created_errors = _wait(
+            admin.create_topics(
+                [
+                    NewTopic(p.name, p.partitions, p.replicas, config=dict(p.config))
+                    for p in missing
+                ],
+                request_timeout=TIMEOUT,
+            )
+        )
+        created_errors = {k: v for k, v in created_errors.items() if "already exists" not in v}
+    grow = [p for p in plans if p.name in meta and len(meta[p.name].partitions) < p.partitions]
+    grow_errors = (
+        _wait(admin.create_partitions([NewPartitions(p.name, p.partitions) for p in grow]))
+        if grow
+        else {}
+    )
+    config_errors = _align_configs(admin, [p for p in plans if p.name in meta])
+    states = []
+    for p in plans:
+        have = len(meta[p.name].partitions) if p.name in meta else p.partitions
+        error = created_errors.get(p.name) or grow_errors.get(p.name) or config_errors.get(p.name)
+        if p.name in meta and have > p.partitions:
+            states.append(
+                TopicState(
+                    p.name,
+                    True,
+                    have,
+                    "exists",
+                    refused=f"topic {p.name} has {have} partitions; decreasing to "
+                    f"{p.partitions} is not possible in Kafka (recreate it to shrink)",
+                )
+            )
+        elif error:
+            states.append(TopicState(p.name, False, have, error))
+        else:
+            states.append(TopicState(p.name, True, max(have, p.partitions), "exists"))
+    return states
+
+
+def _align_configs(admin: AdminClient, plans: list[TopicPlan]) -> dict[str, str]:
+    """Set declared configs that differ on existing topics; other configs are left alone."""
+    if not plans:
+        return {}
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, p.name) for p in plans]
+    described = {
+        res.name: fut
+        for res, fut in admin.describe_configs(resources, request_timeout=TIMEOUT).items()
+    }
+    errors: dict[str, str] = {}
+    to_alter = []
+    for plan in plans:
+        try:
+            entries = described[plan.name].result(timeout=TIMEOUT)
+        except KafkaException as exc:
+            errors[plan.name] = str(exc)
+            continue
+        changed = [k for k, v in plan.config.items() if k not in entries or entries[k].value != v]
+        if changed:
+            to_alter.append(
+                ConfigResource(
+                    ConfigResource.Type.TOPIC,
+                    plan.name,
+                    incremental_configs=[
+                        ConfigEntry(k, plan.config[k], incremental_operation=AlterConfigOpType.SET)
+                        for k in changed
+                    ],
+                )
+            )
+    if to_alter:
+        log.info("altering topic configs of %s", [r.name for r in to_alter])
+        for res, error in _wait(admin.incremental_alter_configs(to_alter)).items():
+            errors[res.name] = error
+    return errors
+
+
+def delete(admin: AdminClient, names: list[str]) -> dict[str, str]:
+    """Delete topics (only when the spec asks for it); errors by topic, missing ones ignored."""
+    if not names:
+        return {}
+    errors = _wait(admin.delete_topics(names, operation_timeout=TIMEOUT))
+    return {k: v for k, v in errors.items() if "UNKNOWN_TOPIC" not in v.upper()}

@@ -1,0 +1,401 @@
+"""Reconciliation: turns a SensorPipeline body into writes to its children and its status.
+
+The engine keeps an in-memory view of every child (fed by the child watches and by the
+results of its own writes), so a reconcile with nothing to change costs no API request at
+all; only drifted or missing children are server-side applied. It runs in kopf's event loop;
+blocking API and Kafka calls go to threads, and one lock per pipeline keeps the watch, timer
+and child-repair paths from interleaving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+
+from sensorpipe_operator import admin_topics, metrics, plan, status
+from sensorpipe_operator.builders import desired_children
+from sensorpipe_operator.builders.common import (
+    PIPELINE_LABEL,
+    consumer_name,
+    gateway_name,
+    spark_name,
+)
+from sensorpipe_operator.builders.kafkatopic import resource_name
+from sensorpipe_operator.kube import KINDS, PIPELINES, Kube, KubeError
+from sensorpipe_operator.model import Pipeline, SpecError, parse
+from sensorpipe_operator.settings import Images
+from sensorpipe_operator.topics import plan as topic_plan
+
+log = logging.getLogger(__name__)
+PipelineKey = tuple[str, str]  # (namespace, name)
+ADMIN_RECHECK_SECONDS = 30.0
+CONDITION_OF_KIND = {
+    "KafkaTopic": status.TOPICS,
+    "Deployment": status.GATEWAYS,
+    "SparkApplication": status.PROCESSING,
+    "ConfigMap": status.PROCESSING,
+    "ServiceAccount": status.PROCESSING,
+}
+
+
+def _event(owner: Mapping[str, Any], *, reason: str, message: str, warning: bool = False) -> None:
+    """A Kubernetes Event on the pipeline (kopf posts it in the background)."""
+    body = kopf.Body(dict(owner))
+    (kopf.warn if warning else kopf.info)(body, reason=reason, message=message)
+
+
+def _rv(obj: Mapping[str, Any]) -> int:
+    try:
+        return int(obj.get("metadata", {}).get("resourceVersion", "0"))
+    except ValueError:
+        return 0
+
+
+@dataclass
+class _AdminMemo:
+    generation: int
+    when: float
+    states: list[admin_topics.TopicState]
+
+
+@dataclass
+class Engine:
+    kube: Kube
+    images: Images
+    children: dict[PipelineKey, dict[plan.ChildKey, dict[str, Any]]] = field(default_factory=dict)
+    pipelines: dict[PipelineKey, dict[str, Any]] = field(default_factory=dict)
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    written_status: dict[str, dict[str, Any]] = field(default_factory=dict)
+    admin_memo: dict[str, _AdminMemo] = field(default_factory=dict)
+    admin_clients: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ the in-memory view
+
+    def observe_child(self, event_type: str | None, body: Mapping[str, Any]) -> PipelineKey | None:
+        """Record a child from a watch event (or a write's response); newer versions win."""
+        meta = body.get("metadata", {})
+        pipeline = (meta.get("labels") or {}).get(PIPELINE_LABEL)
+        if not pipeline:
+            return None
+        pkey = (meta.get("namespace", ""), pipeline)
+        ckey = (body.get("kind", ""), meta.get("name", ""))
+        known = self.children.setdefault(pkey, {})
+        if event_type == "DELETED":
+            if ckey in known and _rv(known[ckey]) <= _rv(body):
+                del known[ckey]
+        elif ckey not in known or _rv(known[ckey]) <= _rv(body):
+            known[ckey] = dict(body)
+        return pkey
+
+    def observe_pipeline(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        meta = body.get("metadata", {})
+        key = (meta.get("namespace", ""), meta.get("name", ""))
+        if event_type == "DELETED":
+            self.forget(key, meta.get("uid", ""))
+        else:
+            self.pipelines[key] = dict(body)
+
+    def forget(self, key: PipelineKey, uid: str) -> None:
+        self.pipelines.pop(key, None)
+        self.children.pop(key, None)
+        self.written_status.pop(uid, None)
+        self.admin_memo.pop(uid, None)
+
+    def lock(self, uid: str) -> asyncio.Lock:
+        return self.locks.setdefault(uid, asyncio.Lock())
+
+    # ---------------------------------------------------------------------- desired state
+
+    def desired(self, body: Mapping[str, Any]) -> tuple[Pipeline, list[dict[str, Any]]]:
+        """The model and the children (owned and labelled) of a pipeline body."""
+        meta = body["metadata"]
+        model = parse(body.get("spec"), meta["name"], meta["namespace"])
+        children = desired_children(model, self.images)
+        kopf.adopt(children, owner=dict(body))  # type: ignore[arg-type]
+        return model, children
+
+    # ---------------------------------------------------------------------------- reconcile
+
+    async def reconcile(
+        self, body: Mapping[str, Any], patch_status: MutableMapping[str, Any], trigger: str
+    ) -> None:
+        """Bring the children and the status of one pipeline in line with its spec."""
+        meta = body["metadata"]
+        if meta.get("deletionTimestamp"):
+            return
+        started = time.monotonic()
+        result = "ok"
+        async with self.lock(meta["uid"]):
+            try:
+                await self._reconcile(body, patch_status)
+            except SpecError as exc:
+                result = "invalid"
+                self._write_status(
+                    body, patch_status, status.invalid(meta.get("generation", 1), str(exc))
+                )
+            except Exception:
+                result = "error"
+                raise
+            finally:
+                metrics.RECONCILES.labels(trigger=trigger, result=result).inc()
+                metrics.RECONCILE_SECONDS.labels(trigger=trigger).observe(
+                    time.monotonic() - started
+                )
+
+    async def _reconcile(
+        self, body: Mapping[str, Any], patch_status: MutableMapping[str, Any]
+    ) -> None:
+        meta = body["metadata"]
+        pkey = (meta["namespace"], meta["name"])
+        model, desired = self.desired(body)
+        live = self.children.setdefault(pkey, {})
+        todo = plan.make(
+            desired, live, meta["uid"], keep_topics=not model.kafka.delete_topics_with_pipeline
+        )
+        errors = await self._carry_out(body, pkey, todo)
+        if model.kafka.topic_backend == "admin":
+            topic_states, refused = await self._admin_topics(body, model)
+            topics_status = [
+                {"name": s.name, "partitions": s.partitions, "ready": s.ready} for s in topic_states
+            ]
+            states = {s.name: (s.ready, s.detail) for s in topic_states}
+        else:
+            refused = todo.refused
+            states, topics_status = {}, []
+            for tp in topic_plan(model):
+                ready, detail = status.strimzi_topic_ready(
+                    live.get(("KafkaTopic", resource_name(model, tp)))
+                )
+                states[tp.name] = (ready, detail)
+                topics_status.append({"name": tp.name, "partitions": tp.partitions, "ready": ready})
+        checks = self._checks(model, pkey, states, refused)
+        for ctype, messages in errors.items():
+            checks[ctype] = status.Check(False, "ApplyFailed", "; ".join(messages), failed=True)
+        new = status.compute(meta.get("generation", 1), checks)
+        new["topics"] = topics_status
+        self._write_status(body, patch_status, new)
+
+    def _checks(
+        self,
+        model: Pipeline,
+        pkey: PipelineKey,
+        topic_states: Mapping[str, tuple[bool, str]],
+        refused: list[str],
+    ) -> dict[str, status.Check]:
+        live = self.children.get(pkey, {})
+        gateways = {
+            g.name: live.get(("Deployment", gateway_name(model, g.name))) for g in model.gateways
+        }
+        consumers = {
+            c.name: live.get(("Deployment", consumer_name(model, c.name))) for c in model.consumers
+        }
+        return {
+            status.TOPICS: status.topics_check(topic_states, refused),
+            status.PROCESSING: status.processing_check(
+                live.get(("SparkApplication", spark_name(model))), consumers
+            ),
+            status.GATEWAYS: status.gateways_check(gateways),
+        }
+
+    def _write_status(
+        self, body: Mapping[str, Any], patch_status: MutableMapping[str, Any], new: dict[str, Any]
+    ) -> None:
+        """The one place status is written. A status we wrote whose watch event has not come
+        back yet is not written twice."""
+        uid = body["metadata"]["uid"]
+        current = dict(body.get("status") or {})
+        pending = self.written_status.get(uid)
+        if pending:
+            current.update(pending)
+        written = status.write(patch_status, current, new)
+        if written:
+            self.written_status[uid] = {**(pending or {}), **written}
+            if "phase" in written:
+                _event(body, reason=f"Phase{written['phase']}", message=self._ready_message(new))
+
+    @staticmethod
+    def _ready_message(new: Mapping[str, Any]) -> str:
+        for cond in new.get("conditions", []):
+            if cond["type"] == status.READY:
+                return str(cond["message"])
+        return ""
+
+    def status_seen(self, body: Mapping[str, Any]) -> None:
+        """Drop the memo of written status once the object shows it."""
+        uid = body.get("metadata", {}).get("uid", "")
+        pending = self.written_status.get(uid)
+        if pending and all((body.get("status") or {}).get(k) == v for k, v in pending.items()):
+            del self.written_status[uid]
+
+    # ----------------------------------------------------------------------- child writes
+
+    async def _carry_out(
+        self, body: Mapping[str, Any], pkey: PipelineKey, todo: plan.Plan
+    ) -> dict[str, list[str]]:
+        """Apply, delete and release as planned; returns error messages by the condition
+        they belong to."""
+        errors: dict[str, list[str]] = {}
+        owner = dict(body)
+        for manifest in todo.apply:
+            key = plan.key_of(manifest)
+            existed = key in self.children.get(pkey, {})
+            try:
+                result = await asyncio.to_thread(self.kube.apply, manifest)
+            except KubeError as exc:
+                errors.setdefault(CONDITION_OF_KIND[key[0]], []).append(
+                    f"{key[0]} {key[1]}: {exc.message}"
+                )
+                _event(
+                    owner,
+                    warning=True,
+                    reason="ApplyFailed",
+                    message=f"{key[0]} {key[1]}: {exc.message}",
+                )
+                continue
+            self.observe_child("MODIFIED", result)
+            verb = "Updated" if existed else "Created"
+            _event(owner, reason=verb, message=f"{verb.lower()} {key[0]} {key[1]}")
+        for key in todo.delete:
+            await self._remove(owner, pkey, key, release=False, errors=errors)
+        for key in todo.release:
+            await self._remove(owner, pkey, key, release=True, errors=errors)
+        return errors
+
+    async def _remove(
+        self,
+        owner: dict[str, Any],
+        pkey: PipelineKey,
+        key: plan.ChildKey,
+        release: bool,
+        errors: dict[str, list[str]],
+    ) -> None:
+        kind = KINDS[key[0]]
+        try:
+            if release:
+                await asyncio.to_thread(
+                    self.kube.merge_patch, kind, pkey[0], key[1], plan.RELEASE_PATCH
+                )
+            else:
+                await asyncio.to_thread(self.kube.delete, kind, pkey[0], key[1])
+        except KubeError as exc:
+            if exc.status != 404:
+                errors.setdefault(CONDITION_OF_KIND[key[0]], []).append(
+                    f"{key[0]} {key[1]}: {exc.message}"
+                )
+                return
+        self.children.get(pkey, {}).pop(key, None)
+        what = "released (kept, no longer owned)" if release else "deleted"
+        _event(
+            owner, reason="Released" if release else "Deleted", message=f"{what} {key[0]} {key[1]}"
+        )
+
+    async def repair_child(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """A child changed or vanished: if its owner still wants it as it was, put it back.
+
+        Called for every child watch event; it only writes when the child drifted.
+        """
+        pkey = self.observe_child(event_type, body)
+        if pkey is None:
+            return
+        owner = self.pipelines.get(pkey)
+        if owner is None or owner["metadata"].get("deletionTimestamp"):
+            return
+        if not plan.owned_by(body, owner["metadata"]["uid"]) and event_type != "DELETED":
+            return
+        async with self.lock(owner["metadata"]["uid"]):
+            if event_type == "DELETED":
+                # The owner may be going away right now (garbage collection): ask the server.
+                fresh = await asyncio.to_thread(self.kube.get, PIPELINES, *pkey)
+                if fresh is None or fresh["metadata"].get("deletionTimestamp"):
+                    return
+                if fresh["metadata"]["uid"] != owner["metadata"]["uid"]:
+                    return
+            try:
+                model, desired = self.desired(owner)
+            except SpecError:
+                return
+            key = plan.key_of(body)
+            wanted = [c for c in desired if plan.key_of(c) == key]
+            live = self.children.get(pkey, {})
+            todo = plan.make(
+                wanted, {k: v for k, v in live.items() if k == key}, owner["metadata"]["uid"], True
+            )
+            if todo.apply:
+                _event(owner, reason="DriftRepaired", message=f"restoring {key[0]} {key[1]}")
+                await self._carry_out(owner, pkey, plan.Plan(apply=todo.apply))
+
+    # --------------------------------------------------------------------------- topics
+
+    def _admin(self, bootstrap: str) -> Any:
+        if bootstrap not in self.admin_clients:
+            self.admin_clients[bootstrap] = admin_topics.client(bootstrap)
+        return self.admin_clients[bootstrap]
+
+    async def _admin_topics(
+        self, body: Mapping[str, Any], model: Pipeline
+    ) -> tuple[list[admin_topics.TopicState], list[str]]:
+        """Ensure the topics through the Admin API, at most every ADMIN_RECHECK_SECONDS unless
+        the spec changed or a topic is not ready yet."""
+        uid, gen = body["metadata"]["uid"], body["metadata"].get("generation", 1)
+        memo = self.admin_memo.get(uid)
+        fresh = (
+            memo is not None
+            and memo.generation == gen
+            and time.monotonic() - memo.when < ADMIN_RECHECK_SECONDS
+        )
+        if memo is None or not fresh or not all(s.ready for s in memo.states):
+            admin = self._admin(model.kafka.bootstrap_servers)
+            try:
+                states = await asyncio.to_thread(admin_topics.ensure, admin, topic_plan(model))
+            except Exception as exc:  # the broker is unreachable or refused: report, retry
+                states = [
+                    admin_topics.TopicState(tp.name, False, 0, f"Kafka admin: {exc}")
+                    for tp in topic_plan(model)
+                ]
+            memo = _AdminMemo(gen, time.monotonic(), states)
+            self.admin_memo[uid] = memo
+        return memo.states, [s.refused for s in memo.states if s.refused]
+
+    # --------------------------------------------------------------------------- deletion
+
+    async def release_topics(self, body: Mapping[str, Any]) -> None:
+        """On pipeline deletion: keep the topics (the default) or delete them (if asked).
+
+        KafkaTopics carry owner references like every child, so keeping them means removing
+        those references before the pipeline's finalizer is released.
+        """
+        meta = body["metadata"]
+        try:
+            model = parse(body.get("spec"), meta["name"], meta["namespace"])
+        except SpecError:
+            return
+        if model.kafka.topic_backend == "admin":
+            if model.kafka.delete_topics_with_pipeline:
+                admin = self._admin(model.kafka.bootstrap_servers)
+                names = [tp.name for tp in topic_plan(model)]
+                errors = await asyncio.to_thread(admin_topics.delete, admin, names)
+                if errors:
+                    raise kopf.TemporaryError(f"deleting topics failed: {errors}", delay=5)
+            return
+        if model.kafka.delete_topics_with_pipeline:
+            return  # owner references: the garbage collector deletes them with the pipeline
+        kind = KINDS["KafkaTopic"]
+        topics = await asyncio.to_thread(
+            self.kube.list, kind, meta["namespace"], f"{PIPELINE_LABEL}={meta['name']}"
+        )
+        for topic in topics:
+            if plan.owned_by(topic, meta["uid"]):
+                await asyncio.to_thread(
+                    self.kube.merge_patch,
+                    kind,
+                    meta["namespace"],
+                    topic["metadata"]["name"],
+                    plan.RELEASE_PATCH,
+                )
+        self.forget((meta["namespace"], meta["name"]), meta["uid"])

@@ -1,0 +1,70 @@
+"""kopf handlers: the wiring between kopf's watches and the engine.
+
+Registered by ``register`` (not at import) so that settings such as the resync interval
+come from the command line. Pipelines are watched with a silent event handler rather than
+create/update handlers: nothing is stored on the object per change, so a converged pipeline
+costs no writes; a deletion handler (and so kopf's finalizer) exists only to keep or delete
+topics as the spec says.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from sensorpipe_operator.engine import Engine
+from sensorpipe_operator.kube import CHILD_KINDS, PIPELINES, Kube
+from sensorpipe_operator.metrics import count_write
+from sensorpipe_operator.settings import Settings
+
+MANAGED = {"app.kubernetes.io/managed-by": "sensorpipe"}
+PREFIX = "iot.sensorpipe.dev"
+
+
+def register(config: Settings, registry: kopf.OperatorRegistry | None = None) -> None:
+    registry = registry or kopf.get_default_registry()
+    group, version, plural = PIPELINES.group, PIPELINES.version, PIPELINES.plural
+
+    @kopf.on.startup(registry=registry)
+    def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+        settings.persistence.finalizer = f"{PREFIX}/finalizer"
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=PREFIX)
+        settings.posting.level = logging.INFO
+        settings.watching.server_timeout = 300
+        settings.networking.request_timeout = 60
+        memo.engine = Engine(Kube.from_environment(on_write=count_write), config.images)
+
+    @kopf.on.event(group, version, plural, registry=registry)
+    async def pipeline_event(
+        type: str | None, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+    ) -> None:
+        engine: Engine = memo.engine
+        engine.observe_pipeline(type, body)
+        if type == "DELETED":
+            return
+        engine.status_seen(body)
+        await engine.reconcile(body, patch.status, trigger="watch")
+
+    @kopf.timer(group, version, plural, interval=config.resync_seconds, registry=registry)
+    async def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+        await memo.engine.reconcile(body, patch.status, trigger="timer")
+
+    @kopf.on.delete(group, version, plural, registry=registry)
+    async def pipeline_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        await memo.engine.release_topics(body)
+
+    for kind in CHILD_KINDS:
+
+        @kopf.on.event(
+            group=kind.group,
+            version=kind.version,
+            plural=kind.plural,
+            labels=MANAGED,
+            registry=registry,
+            id=f"child-{kind.kind}",
+        )
+        async def child_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+            await memo.engine.repair_child(type, body)

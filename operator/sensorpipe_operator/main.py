@@ -1,0 +1,82 @@
+"""``sensorpipe-operator``: runs the kopf operator with health, metrics, JSON logs, and either
+cluster-wide or namespace-scoped watching, standalone or with peering.
+
+Flags override the environment of docs/contracts.md §5, so the chart can use either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Sequence
+
+import kopf
+
+from sensorpipe_operator import handlers, metrics
+from sensorpipe_operator.scaling import handlers as _scaling  # noqa: F401
+from sensorpipe_operator.settings import Settings
+
+
+def _args(argv: Sequence[str] | None, env: Settings) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="sensorpipe-operator", description=__doc__)
+    parser.add_argument(
+        "--namespace",
+        action="append",
+        default=None,
+        help="watch this namespace (repeatable); default: SENSORPIPE_WATCH_NAMESPACES or all",
+    )
+    parser.add_argument(
+        "--peering", default=env.peering, help="kopf peering name; empty = standalone"
+    )
+    parser.add_argument(
+        "--liveness", default=None, help="health endpoint, e.g. http://0.0.0.0:8081/healthz"
+    )
+    parser.add_argument(
+        "--metrics-port", type=int, default=env.metrics_port, help="0 disables /metrics"
+    )
+    parser.add_argument("--resync-seconds", type=float, default=env.resync_seconds)
+    parser.add_argument(
+        "--log-level", default=env.log_level, choices=("DEBUG", "INFO", "WARNING", "ERROR")
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    env = Settings.from_env()
+    args = _args(argv, env)
+    namespaces = tuple(args.namespace) if args.namespace else env.watch_namespaces
+    settings = Settings(
+        images=env.images,
+        watch_namespaces=namespaces,
+        peering=args.peering,
+        metrics_port=args.metrics_port,
+        log_level=args.log_level,
+        resync_seconds=args.resync_seconds,
+    )
+    kopf.configure(
+        verbose=settings.log_level == "DEBUG",
+        quiet=settings.log_level in ("WARNING", "ERROR"),
+        log_format=kopf.LogFormat.JSON,
+        log_refkey="object",
+    )
+    logging.getLogger().setLevel(settings.log_level)
+    handlers.register(settings)
+    metrics.serve(settings.metrics_port)
+    logging.getLogger(__name__).info(
+        "starting: namespaces=%s peering=%s pid=%d",
+        ",".join(namespaces) or "<all>",
+        settings.peering or "<standalone>",
+        os.getpid(),
+    )
+    kopf.run(
+        clusterwide=not namespaces,
+        namespaces=namespaces,
+        standalone=not settings.peering,
+        peering_name=settings.peering or None,
+        liveness_endpoint=args.liveness,
+    )
+
+
+if __name__ == "__main__":
+    main()
