@@ -1,0 +1,114 @@
+"""The gateway's loop: lines in, readings or dead letters out, one thread doing the work.
+
+Sources run in their own threads and hand over batches through a bounded queue; this
+loop parses, validates, encodes and hands records to the sink, serves Kafka's delivery
+callbacks, and every ``maintain_every`` seconds lets the sink probe/replay and saves the
+resume points. Keeping all of that on one thread means no locks on the hot path.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from sensorpipe_edge.metrics import Stats
+from sensorpipe_edge.protocol import Rejected, parse
+from sensorpipe_edge.readings import RecordBuilder
+from sensorpipe_edge.resume import ResumePoints
+from sensorpipe_edge.sink import KafkaSink
+from sensorpipe_edge.sources import Item, Source
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    def __init__(
+        self,
+        builder: RecordBuilder,
+        sink: KafkaSink,
+        stats: Stats,
+        dead_letter_topic: str,
+        resume: ResumePoints | None = None,
+        maintain_every: float = 0.2,
+    ) -> None:
+        self.builder = builder
+        self.sink = sink
+        self.stats = stats
+        self.resume = resume
+        self._dead_letter = dead_letter_topic
+        self._maintain_every = maintain_every
+        self._queue: queue.Queue[tuple[str, list[Item]]] = queue.Queue(maxsize=1000)
+
+    def handle(self, items: Sequence[Item], source: str) -> None:
+        """Turn a batch of lines into records and hand them to the sink."""
+        now = int(time.time() * 1000)
+        builder, send = self.builder, self.sink.send
+        self.stats.readings_in[source] += len(items)
+        for raw, ack in items:
+            try:
+                topic, key, value = builder.reading(parse(raw), now)
+            except Rejected as rej:
+                self.stats.rejected[rej.reason] += 1
+                dl_key, dl_value = builder.dead_letter(raw, rej, source, now)
+                send(self._dead_letter, dl_key, dl_value, ack)
+                continue
+            send(topic, key, value, ack)
+
+    def run(self, sources: Sequence[Source], stop: threading.Event) -> None:
+        """Run until ``stop`` is set, then stop the sources and flush everything."""
+        for src in sources:
+            src.start(self._emitter(src.name))
+        next_maintenance = 0.0
+        try:
+            while not stop.is_set():
+                self._drain(timeout=0.05)
+                now = time.monotonic()
+                if now >= next_maintenance:
+                    self._maintain(sources)
+                    next_maintenance = now + self._maintain_every
+        finally:
+            for src in sources:
+                src.stop()
+            self._drain(timeout=0.0, limit=0)
+            self.sink.close()
+            if self.resume is not None:
+                self.resume.save()
+            log.info("gateway stopped")
+
+    def _emitter(self, name: str) -> Callable[[list[Item]], None]:
+        """What a source calls with a batch: queue it, tagged with the source's name."""
+
+        def emit(items: list[Item]) -> None:
+            self._queue.put((name, items))
+
+        return emit
+
+    def _drain(self, timeout: float, limit: int = 200) -> None:
+        """Handle queued batches: wait up to ``timeout`` for the first, then take at most
+        ``limit`` (so maintenance still runs under full load); limit 0 empties the queue."""
+        try:
+            name, items = self._queue.get(timeout=timeout) if timeout else self._queue.get_nowait()
+        except queue.Empty:
+            self.sink.poll(0)
+            return
+        handled = 0
+        while True:
+            self.handle(items, name)
+            self.sink.poll(0)
+            handled += 1
+            if limit and handled >= limit:
+                return
+            try:
+                name, items = self._queue.get_nowait()
+            except queue.Empty:
+                return
+
+    def _maintain(self, sources: Sequence[Source]) -> None:
+        self.sink.maintain()
+        if self.resume is not None:
+            self.resume.save()
+        self.stats.source_connected = all(s.connected for s in sources)
+        self.stats.heartbeat = time.monotonic()

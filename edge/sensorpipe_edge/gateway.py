@@ -1,0 +1,126 @@
+"""``sensorpipe-gateway``: wires config, source, sink, metrics and runs the loop.
+
+Usable as a library too: ``build(config)`` returns the pieces without starting anything,
+so the local runner can run a gateway in-process, and tests can drive ``Gateway.handle``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from sensorpipe_edge.config import GatewayConfig, kafka_client_config, load
+from sensorpipe_edge.core import Gateway
+from sensorpipe_edge.metrics import Stats, make_registry, serve
+from sensorpipe_edge.readings import RecordBuilder
+from sensorpipe_edge.resume import ResumePoints
+from sensorpipe_edge.schema import compile_validator
+from sensorpipe_edge.simulation import Faults, Fleet
+from sensorpipe_edge.sink import KafkaSink
+from sensorpipe_edge.sources import Source
+from sensorpipe_edge.sources.mqtt import MqttSource
+from sensorpipe_edge.sources.serial import SerialSource
+from sensorpipe_edge.sources.simulated import SimulatedSource
+from sensorpipe_edge.spool import Spool
+
+log = logging.getLogger("sensorpipe_edge.gateway")
+STALL_SECONDS = 30.0
+
+
+@dataclass
+class Built:
+    gateway: Gateway
+    sources: list[Source]
+    registry: CollectorRegistry
+
+
+def make_source(config: GatewayConfig, resume: ResumePoints, env: Mapping[str, str]) -> Source:
+    """The source the document's ``gateway.source`` block describes."""
+    src = config.source
+    kind = src["type"]
+    if kind == "serial":
+        serial = src.get("serial") or {}
+        device = env.get("SENSORPIPE_SERIAL_DEVICE") or serial["device"]
+        return SerialSource(device, int(serial.get("baudRate", 115200)))
+    if kind == "mqtt":
+        m = src.get("mqtt") or {}
+        client_id = env.get("SENSORPIPE_MQTT_CLIENT_ID") or (
+            f"sensorpipe-{config.pipeline}-{config.gateway}"
+        )
+        return MqttSource(
+            env.get("MQTT_URL") or m["url"],
+            m.get("topicFilter", "sensors/#"),
+            client_id,
+            int(m.get("qos", 1)),
+            m.get("credentials"),
+        )
+    if kind == "simulated":
+        sim = src.get("simulated") or {}
+        fleet = Fleet(
+            int(sim.get("devices", 10)),
+            max(1, round(float(sim.get("interval", 1.0)) * 1000)),
+            int(sim.get("seed", 1)),
+            config.streams,
+            Faults.from_mapping(sim.get("faults") or {}),
+            prefix=config.gateway,
+        )
+        return SimulatedSource(fleet, resume, round(float(sim.get("duration", 0)) * 1000))
+    raise ValueError(f"unknown source type {kind!r}")
+
+
+def build(config: GatewayConfig, env: Mapping[str, str] | None = None) -> Built:
+    """Every piece of a gateway for ``config``, nothing started yet."""
+    env = os.environ if env is None else env
+    stats = Stats()
+    registry, latency = make_registry(stats)
+    spool = Spool(config.spool_dir / "spool", config.spool_max_bytes)
+    sink = KafkaSink(
+        kafka_client_config(config.bootstrap_servers, config.kafka_auth),
+        spool,
+        stats,
+        latency,
+        message_timeout_ms=config.message_timeout_ms,
+    )
+    resume = ResumePoints(config.spool_dir / "resume.json")
+    builder = RecordBuilder(config, compile_validator())
+    gateway = Gateway(builder, sink, stats, config.dead_letter_topic, resume)
+    return Built(gateway, [make_source(config, resume, env)], registry)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", help="runtime config JSON (default $SENSORPIPE_CONFIG)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("SENSORPIPE_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    config = load(args.config)
+    built = build(config)
+    stats = built.gateway.stats
+    server = serve(
+        config.http_port,
+        built.registry,
+        live=lambda: time.monotonic() - stats.heartbeat < STALL_SECONDS,
+        ready=lambda: stats.source_connected and stats.kafka_online,
+    )
+    log.info(
+        "gateway %s of %s: source %s, http port %d",
+        config.gateway,
+        config.pipeline,
+        built.sources[0].name,
+        server.server_address[1],
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    built.gateway.run(built.sources, stop)
+    server.shutdown()

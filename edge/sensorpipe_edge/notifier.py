@@ -1,0 +1,175 @@
+"""``sensorpipe-notify``: the alert notifier the operator's consumer Deployments run.
+
+Consumes ``<pipeline>.alerts`` as consumer group ``<pipeline>.<consumer-name>`` and
+delivers each alert to the consumer's webhook (HTTP POST, JSON body) or, without one, to
+the log. Offsets are stored only after an alert was delivered, so a crash redelivers
+rather than loses (at least once); a webhook that fails is retried with backoff and the
+partition does not move on meanwhile. Replicas share the work through the group, which
+is what lets the operator scale them with consumer lag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, Message
+from prometheus_client import CollectorRegistry, Counter
+
+from sensorpipe_edge.config import DEFAULT_CONFIG_PATH, kafka_client_config
+from sensorpipe_edge.metrics import serve
+
+log = logging.getLogger("sensorpipe_edge.notifier")
+Deliver = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class NotifierConfig:
+    bootstrap: str
+    auth: dict[str, Any] | None
+    topic: str
+    group: str
+    webhook_url: str
+    http_port: int
+
+
+def notifier_config(doc: Mapping[str, Any], env: Mapping[str, str]) -> NotifierConfig:
+    """The notifier's settings from the runtime config document and the environment."""
+    pipeline = doc["pipeline"]["name"]
+    name = env.get("SENSORPIPE_CONSUMER_NAME", "notifier")
+    entry: dict[str, Any] = next((c for c in doc.get("consumers", []) if c.get("name") == name), {})
+    return NotifierConfig(
+        bootstrap=env.get("KAFKA_BOOTSTRAP") or doc["kafka"]["bootstrapServers"],
+        auth=doc["kafka"].get("authentication"),
+        topic=doc.get("topics", {}).get("alerts") or f"{pipeline}.alerts",
+        group=env.get("SENSORPIPE_CONSUMER_GROUP") or f"{pipeline}.{name}",
+        webhook_url=env.get("SENSORPIPE_WEBHOOK_URL") or entry.get("webhookUrl", ""),
+        http_port=int(env.get("SENSORPIPE_HTTP_PORT", "8080")),
+    )
+
+
+def webhook(url: str, timeout: float = 10.0) -> Deliver:
+    def deliver(alert: dict[str, Any]) -> None:
+        req = urllib.request.Request(
+            url,
+            data=json.dumps(alert).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            resp.read()
+
+    return deliver
+
+
+def to_log(alert: dict[str, Any]) -> None:
+    log.warning(
+        "ALERT %s %s %s/%s.%s: %s",
+        alert.get("severity"),
+        alert.get("kind"),
+        alert.get("device_id"),
+        alert.get("stream"),
+        alert.get("field"),
+        alert.get("message"),
+    )
+
+
+class Notifier:
+    def __init__(self, cfg: NotifierConfig, deliver: Deliver, registry: CollectorRegistry) -> None:
+        self._consumer = Consumer(
+            {
+                **kafka_client_config(cfg.bootstrap, cfg.auth),
+                "group.id": cfg.group,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        self._topic = cfg.topic
+        self._deliver = deliver
+        self.delivered = Counter(
+            "sensorpipe_notifier_delivered", "Alerts delivered", registry=registry
+        )
+        self.failed = Counter(
+            "sensorpipe_notifier_failures", "Failed delivery attempts", registry=registry
+        )
+        self.heartbeat = time.monotonic()
+        self.assigned = False
+
+    def run(self, stop: threading.Event) -> None:
+        def on_assign(_c: Consumer, parts: list[Any]) -> None:
+            self.assigned = True
+
+        self._consumer.subscribe([self._topic], on_assign=on_assign)
+        try:
+            while not stop.is_set():
+                self.heartbeat = time.monotonic()
+                msg = self._consumer.poll(0.5)
+                if msg is None:
+                    continue
+                if msg.error():
+                    if msg.error().code() != KafkaError._PARTITION_EOF:
+                        log.warning("kafka: %s", msg.error())
+                    continue
+                self._handle(msg, stop)
+        finally:
+            self._consumer.close()
+
+    def _handle(self, msg: Message, stop: threading.Event) -> None:
+        try:
+            alert = json.loads(msg.value())
+        except ValueError:
+            log.error(
+                "undecodable alert at %s[%d]@%d skipped", msg.topic(), msg.partition(), msg.offset()
+            )
+            self._consumer.store_offsets(msg)
+            return
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                self._deliver(alert)
+            except Exception as exc:  # any failure of the target: retry, never drop
+                self.failed.inc()
+                log.warning("alert delivery failed (%s); retrying in %.1fs", exc, backoff)
+                self.heartbeat = time.monotonic()
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            self.delivered.inc()
+            self._consumer.store_offsets(msg)
+            return
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", help="runtime config JSON (default $SENSORPIPE_CONFIG)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("SENSORPIPE_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    path = args.config or os.environ.get("SENSORPIPE_CONFIG") or DEFAULT_CONFIG_PATH
+    cfg = notifier_config(json.loads(Path(path).read_text()), os.environ)
+    registry = CollectorRegistry()
+    notifier = Notifier(cfg, webhook(cfg.webhook_url) if cfg.webhook_url else to_log, registry)
+    server = serve(
+        cfg.http_port,
+        registry,
+        live=lambda: time.monotonic() - notifier.heartbeat < 60,
+        ready=lambda: notifier.assigned,
+    )
+    log.info("notifier: %s as group %s -> %s", cfg.topic, cfg.group, cfg.webhook_url or "log")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    notifier.run(stop)
+    server.shutdown()

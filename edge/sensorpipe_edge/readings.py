@@ -1,0 +1,111 @@
+"""From a verified protocol line to the Kafka record of the contract, or a rejection.
+
+Pure: configuration in, (topic, key, value) out, so the same code serves the gateway's
+hot loop, the benchmark and the unit tests. Checks follow docs/contracts.md §3: the
+stream must be declared, its fields present, typed and inside the declared range, and the
+finished record must satisfy schemas/reading.schema.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from sensorpipe_edge.config import FieldSpec, GatewayConfig, StreamSpec
+from sensorpipe_edge.protocol import Line, Rejected, raw_text
+from sensorpipe_edge.schema import SchemaError, Validator
+
+_NUMBER = re.compile(r"-?(?:0|[1-9]\d{0,15})(?:\.\d{1,9})?(?:[eE][-+]?\d{1,3})?")
+_TRUE = frozenset({"1", "true"})
+_FALSE = frozenset({"0", "false"})
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def convert(spec: FieldSpec, text: str, device_id: str) -> float | int | bool:
+    """One field's text as its declared type, inside its declared range."""
+    if spec.type == "boolean":
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise Rejected("wrong_type", f"{spec.name}={text[:40]!r} is not a boolean", device_id)
+    if not _NUMBER.fullmatch(text):
+        raise Rejected("wrong_type", f"{spec.name}={text[:40]!r} is not a number", device_id)
+    value: float | int = int(text) if text.lstrip("-").isdigit() else float(text)
+    if not math.isfinite(value):
+        raise Rejected("wrong_type", f"{spec.name}={text[:40]!r} is not finite", device_id)
+    if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
+        raise Rejected(
+            "out_of_range", f"{spec.name}={value} outside [{spec.min}, {spec.max}]", device_id
+        )
+    return value
+
+
+def typed_values(stream: StreamSpec, line: Line) -> dict[str, float | int | bool]:
+    """All of the stream's fields, converted; unknown or missing fields are rejected."""
+    fields = stream.fields
+    for name in line.values:
+        if name not in fields:
+            raise Rejected("unknown_field", f"{stream.name} has no field {name!r}", line.device_id)
+    if len(line.values) != len(fields):
+        missing = sorted(set(fields) - set(line.values))
+        raise Rejected("missing_field", f"{stream.name} needs {', '.join(missing)}", line.device_id)
+    return {name: convert(fields[name], text, line.device_id) for name, text in line.values.items()}
+
+
+class RecordBuilder:
+    """Builds reading and dead-letter records for one gateway of one pipeline."""
+
+    def __init__(self, config: GatewayConfig, validate: Validator) -> None:
+        self._streams = config.streams
+        self._gateway = config.gateway
+        self._pipeline = config.pipeline
+        self._validate = validate
+
+    def reading(self, line: Line, received_at: int) -> tuple[str, bytes, bytes]:
+        """(topic, key, value) of the reading in ``line``; Rejected if it breaks a rule."""
+        stream = self._streams.get(line.stream)
+        if stream is None:
+            raise Rejected("unknown_stream", f"no stream {line.stream[:40]!r}", line.device_id)
+        if line.error is not None:
+            raise Rejected("sensor_error", line.error[:80], line.device_id)
+        record: dict[str, Any] = {
+            "v": 1,
+            "device_id": line.device_id,
+            "stream": line.stream,
+            "seq": line.seq,
+            "event_time": line.epoch_ms if line.epoch_ms is not None else received_at,
+            "received_at": received_at,
+            "gateway": self._gateway,
+            "values": typed_values(stream, line),
+        }
+        if line.uptime_ms is not None:
+            record["device_uptime_ms"] = line.uptime_ms
+        try:
+            self._validate(record)
+        except SchemaError as exc:
+            raise Rejected("schema_violation", str(exc)[:200], line.device_id) from None
+        return stream.topic, line.device_id.encode(), _dumps(record).encode()
+
+    def dead_letter(
+        self, raw: bytes, rejected: Rejected, source: str, received_at: int
+    ) -> tuple[bytes | None, bytes]:
+        """(key, value) of the dead-letter record for a rejected input."""
+        record: dict[str, Any] = {
+            "v": 1,
+            "pipeline": self._pipeline,
+            "gateway": self._gateway,
+            "source": source,
+            "received_at": received_at,
+            "stage": "gateway",
+            "reason": rejected.reason,
+            "detail": rejected.detail,
+            "raw": raw_text(raw),
+        }
+        key = None
+        if rejected.device_id is not None:
+            record["device_id"] = rejected.device_id
+            key = rejected.device_id.encode()
+        return key, _dumps(record).encode()

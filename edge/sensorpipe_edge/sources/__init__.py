@@ -1,0 +1,38 @@
+"""Where lines come from: a serial port, an MQTT broker, or simulated devices.
+
+Each source runs its own thread and hands batches of (line, ack) to ``emit``; ``ack`` is
+called once the line's record is safe (in Kafka or the spool) and lets a source release
+its input upstream (MQTT PUBACK) or persist a resume point (simulated devices).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+Ack = Callable[[], object]
+Item = tuple[bytes, Ack | None]
+Emit = Callable[[list[Item]], None]
+
+
+class Source:
+    """Base of the sources: a named thread with a stop flag and a connected state."""
+
+    name = "source"
+
+    def __init__(self) -> None:
+        self.connected = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, emit: Emit) -> None:
+        self._thread = threading.Thread(target=self.run, args=(emit,), name=self.name, daemon=True)
+        self._thread.start()
+
+    def run(self, emit: Emit) -> None:
+        raise NotImplementedError
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
