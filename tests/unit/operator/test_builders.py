@@ -1,0 +1,312 @@
+import json
+
+import pytest
+
+from sensorpipe_operator import runtime_config as rc
+from sensorpipe_operator.builders import (
+    configmap,
+    consumer,
+    desired_children,
+    gateway,
+    kafkatopic,
+    serviceaccount,
+    sparkapp,
+)
+from sensorpipe_operator.model import parse
+from sensorpipe_operator.settings import Images
+
+from .specs import full, minimal, with_change
+
+pytestmark = pytest.mark.unit
+IMAGES = Images(gateway="gw:1", spark="spark:1", consumer="cons:1")
+LABELS = {
+    "app.kubernetes.io/managed-by": "sensorpipe",
+    "app.kubernetes.io/name": "sensorpipe",
+    "app.kubernetes.io/instance": "farm",
+    "iot.sensorpipe.dev/pipeline": "farm",
+}
+
+
+def _p(spec=None):
+    return parse(spec or full(), "farm", "iot")
+
+
+def test_every_child_is_labelled_and_namespaced():
+    children = desired_children(_p(), IMAGES)
+    kinds = [c["kind"] for c in children]
+    assert kinds.count("KafkaTopic") == 6  # 3 streams + dead letter, aggregates, alerts
+    assert kinds.count("SparkApplication") == 1
+    assert kinds.count("Deployment") == 2  # one gateway, one consumer
+    assert kinds.count("ConfigMap") == 2
+    assert kinds.count("ServiceAccount") == 3
+    for child in children:
+        assert child["metadata"]["namespace"] == "iot"
+        assert LABELS.items() <= child["metadata"]["labels"].items()
+        assert child["metadata"]["labels"]["app.kubernetes.io/component"]
+    names = [(c["kind"], c["metadata"]["name"]) for c in children]
+    assert len(names) == len(set(names))
+
+
+def test_admin_backend_writes_no_kafkatopics():
+    spec = with_change(full(), "kafka.topicBackend", "admin")
+    assert not [c for c in desired_children(_p(spec), IMAGES) if c["kind"] == "KafkaTopic"]
+
+
+def test_kafkatopics_carry_cluster_label_partitions_and_config():
+    topics = {t["spec"]["topicName"]: t for t in kafkatopic.build(_p())}
+    assert set(topics) == {
+        "farm.climate",
+        "farm.distance",
+        "farm.motion",
+        "farm.deadletter",
+        "farm.aggregates",
+        "farm.alerts",
+    }
+    climate = topics["farm.climate"]
+    assert climate["apiVersion"] == "kafka.strimzi.io/v1beta2"
+    assert climate["metadata"]["name"] == "farm-stream-climate"
+    assert climate["metadata"]["labels"]["strimzi.io/cluster"] == "sensors"
+    assert climate["spec"]["partitions"] == 6
+    assert climate["spec"]["replicas"] == 3
+    assert climate["spec"]["config"] == {
+        "retention.ms": 604800000,
+        "min.insync.replicas": 2,
+        "cleanup.policy": "delete",
+    }
+
+
+def test_stream_partitions_and_topic_overrides_reach_kafkatopic():
+    spec = with_change(full(), "streams.1.partitions", 12)
+    spec = with_change(spec, "streams.1.topic", "raw_distance")
+    spec = with_change(spec, "processing.sinks.aggregatesTopic", False)
+    topics = {t["metadata"]["name"]: t for t in kafkatopic.build(_p(spec))}
+    assert topics["farm-stream-distance"]["spec"] == {
+        **topics["farm-stream-distance"]["spec"],
+        "partitions": 12,
+        "topicName": "raw_distance",
+    }
+    assert "farm-aggregates" not in topics
+
+
+def test_sparkapplication_runs_the_streaming_job():
+    app = sparkapp.build(_p(), "spark:1")
+    spec = app["spec"]
+    assert app["apiVersion"] == "sparkoperator.k8s.io/v1beta2"
+    assert app["metadata"]["name"] == "farm-processing"
+    assert spec["type"] == "Python"
+    assert (
+        spec["mainApplicationFile"] == "local:///opt/sensorpipe/spark_apps/sensorpipe_spark/main.py"
+    )
+    assert spec["arguments"] == ["stream", "--config", "/etc/sensorpipe/pipeline.json"]
+    assert spec["image"] == "spark:1"
+    assert spec["sparkVersion"] == "4.0.1"
+    assert spec["deps"]["packages"] == [
+        "org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.1",
+        "io.delta:delta-spark_2.13:4.0.0",
+    ]
+    assert spec["restartPolicy"] == {"type": "Always"}
+    assert (
+        spec["sparkConf"]["spark.sql.streaming.checkpointLocation"] == "/data/checkpoints/iot/farm"
+    )
+    assert spec["driver"]["serviceAccount"] == "farm-spark"
+    assert spec["driver"]["memory"] == "1g"
+    assert spec["executor"]["memory"] == "2g"
+    assert spec["executor"]["instances"] == 1
+    assert "dynamicAllocation" not in spec
+    assert spec["volumes"] == [{"name": "config", "configMap": {"name": "farm-config"}}]
+    assert {"name": "PG_DSN", "valueFrom": {"secretKeyRef": {"name": "pg", "key": "dsn"}}} in spec[
+        "driver"
+    ]["env"]
+    assert {
+        "name": "KAFKA_USERNAME",
+        "valueFrom": {"secretKeyRef": {"name": "kafka-user", "key": "username"}},
+    } in spec["executor"]["env"]
+
+
+def test_sparkapplication_options():
+    spec = with_change(
+        full(), "processing.restartPolicy", {"type": "OnFailure", "onFailureRetries": 7}
+    )
+    spec = with_change(spec, "processing.sinks.lake.format", "parquet")
+    spec = with_change(spec, "processing.sinks.postgres", None)
+    spec = with_change(spec, "processing.image", "mine:2")
+    spec = with_change(spec, "kafka.authentication", None)
+    spec = with_change(spec, "scaling.target", "spark")
+    spec = with_change(spec, "scaling.minReplicas", 2)
+    app = sparkapp.build(_p(spec), "spark:1")["spec"]
+    assert app["restartPolicy"] == {
+        "type": "OnFailure",
+        "onFailureRetries": 7,
+        "onFailureRetryInterval": 10,
+        "onSubmissionFailureRetries": 5,
+        "onSubmissionFailureRetryInterval": 20,
+    }
+    assert app["deps"]["packages"] == ["org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.1"]
+    assert "spark.sql.extensions" not in app["sparkConf"]
+    assert app["image"] == "mine:2"
+    assert "env" not in app["driver"]
+    assert app["dynamicAllocation"] == {
+        "enabled": True,
+        "initialExecutors": 2,
+        "minExecutors": 2,
+        "maxExecutors": 6,
+    }
+    assert "instances" not in app["executor"]
+    old = sparkapp.build(_p(with_change(full(), "processing.sparkVersion", "3.5.3")), "s")["spec"]
+    assert old["deps"]["packages"] == [
+        "org.apache.spark:spark-sql-kafka-0-10_2.12:3.5.3",
+        "io.delta:delta-spark_2.12:3.3.2",
+    ]
+
+
+def test_tls_authentication_mounts_the_secret_where_the_config_says():
+    spec = with_change(
+        full(), "kafka.authentication", {"type": "tls", "secretRef": {"name": "kafka-tls"}}
+    )
+    p = _p(spec)
+    dep = gateway.build(p, p.gateways[0], "gw:1")
+    pod = dep["spec"]["template"]["spec"]
+    assert {"name": "kafka-tls", "secret": {"secretName": "kafka-tls"}} in pod["volumes"]
+    assert {"name": "kafka-tls", "mountPath": "/etc/sensorpipe/kafka-tls", "readOnly": True} in pod[
+        "containers"
+    ][0]["volumeMounts"]
+    assert rc.render(p)["kafka"]["authentication"]["caFile"] == "/etc/sensorpipe/kafka-tls/ca.crt"
+
+
+def test_serial_gateway_reads_the_device_without_privilege():
+    p = _p()
+    dep = gateway.build(p, p.gateways[0], "gw:1")
+    assert dep["metadata"]["name"] == "farm-gw-bench"
+    assert dep["spec"]["replicas"] == 1
+    assert dep["spec"]["strategy"] == {"type": "Recreate"}
+    pod = dep["spec"]["template"]["spec"]
+    box = pod["containers"][0]
+    assert box["image"] == "gw:1"
+    assert box["command"] == ["sensorpipe-gateway", "--config", "/etc/sensorpipe/pipeline.json"]
+    assert box["securityContext"]["privileged"] is False
+    assert box["securityContext"]["readOnlyRootFilesystem"] is True
+    assert box["securityContext"]["allowPrivilegeEscalation"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["supplementalGroups"] == [20]
+    assert {"name": "serial", "hostPath": {"path": "/dev/ttyUSB0", "type": "CharDevice"}} in pod[
+        "volumes"
+    ]
+    assert {"name": "serial", "mountPath": "/dev/ttyUSB0"} in box["volumeMounts"]
+    assert pod["nodeSelector"] == {"sensorpipe.dev/edge": "true"}
+    assert box["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert box["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert box["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    assert box["resources"] == {
+        "requests": {"cpu": "50m", "memory": "64Mi"},
+        "limits": {"memory": "256Mi"},
+    }
+    assert dep["spec"]["template"]["metadata"]["annotations"]["prometheus.io/path"] == "/metrics"
+    assert pod["serviceAccountName"] == "farm-gateway"
+    assert (
+        dep["spec"]["selector"]["matchLabels"].items()
+        <= dep["spec"]["template"]["metadata"]["labels"].items()
+    )
+
+
+def test_mqtt_and_simulated_gateways_need_no_device():
+    spec = with_change(
+        full(),
+        "gateways",
+        [
+            {
+                "name": "broker",
+                "source": {
+                    "type": "mqtt",
+                    "mqtt": {"url": "tcp://m:1883", "credentialsSecretRef": {"name": "mq"}},
+                },
+                "replicas": 3,
+                "image": "own:1",
+                "tolerations": [{"key": "edge", "operator": "Exists"}],
+            },
+            {"name": "sim", "source": {"type": "simulated", "simulated": {"devices": 100}}},
+        ],
+    )
+    p = _p(spec)
+    mqtt, sim = (gateway.build(p, g, "gw:1") for g in p.gateways)
+    mpod = mqtt["spec"]["template"]["spec"]
+    assert mqtt["spec"]["replicas"] == 3
+    assert "strategy" not in mqtt["spec"]
+    assert "supplementalGroups" not in mpod["securityContext"]
+    assert not [v for v in mpod["volumes"] if v["name"] == "serial"]
+    assert mpod["containers"][0]["image"] == "own:1"
+    assert mpod["tolerations"] == [{"key": "edge", "operator": "Exists"}]
+    env = {e["name"]: e for e in mpod["containers"][0]["env"]}
+    assert env["MQTT_USERNAME"]["valueFrom"]["secretKeyRef"] == {"name": "mq", "key": "username"}
+    assert "nodeSelector" not in sim["spec"]["template"]["spec"]
+    assert mqtt["spec"]["selector"] != sim["spec"]["selector"]
+
+
+def test_consumer_deployment_and_autoscaler_ownership_of_replicas():
+    p = _p()
+    dep = consumer.build(p, p.consumers[0], "cons:1")
+    box = dep["spec"]["template"]["spec"]["containers"][0]
+    assert dep["metadata"]["name"] == "farm-consumer-notifier"
+    assert box["command"] == ["sensorpipe-notify", "--config", "/etc/sensorpipe/pipeline.json"]
+    assert {"name": "SENSORPIPE_CONSUMER_GROUP", "value": "farm.notifier"} in box["env"]
+    assert "replicas" not in dep["spec"]  # scaling.enabled with target consumers
+    unscaled = _p(with_change(full(), "scaling.enabled", False))
+    assert consumer.build(unscaled, unscaled.consumers[0], "c")["spec"]["replicas"] == 1
+
+
+def test_configmaps_hold_the_runtime_config():
+    p = _p()
+    maps = {m["metadata"]["name"]: m for m in configmap.build(p)}
+    shared = json.loads(maps["farm-config"]["data"]["pipeline.json"])
+    gw = json.loads(maps["farm-gw-bench"]["data"]["pipeline.json"])
+    assert "gateway" not in shared
+    assert gw["gateway"] == {
+        "name": "bench",
+        "source": {"type": "serial", "serial": {"device": "/dev/ttyUSB0", "baudRate": 115200}},
+    }
+    assert {k: v for k, v in gw.items() if k != "gateway"} == shared
+
+
+def test_service_accounts_only_for_present_parts():
+    names = [
+        a["metadata"]["name"]
+        for a in serviceaccount.build(
+            _p(minimal() | {"kafka": {"clusterRef": "c", "bootstrapServers": "k:9"}})
+        )
+    ]
+    assert names == ["farm-spark"]
+    names = [a["metadata"]["name"] for a in serviceaccount.build(_p())]
+    assert names == ["farm-spark", "farm-gateway", "farm-consumer"]
+
+
+def _digest_of(children, kind, name):
+    for c in children:
+        if c["kind"] == kind and c["metadata"]["name"] == name:
+            if kind == "SparkApplication":
+                return c["spec"]["driver"]["annotations"]
+            return c["spec"]["template"]["metadata"]["annotations"]
+    raise AssertionError(name)
+
+
+def test_a_processing_change_rolls_spark_but_not_gateways_or_consumers():
+    before = desired_children(_p(), IMAGES)
+    after = desired_children(_p(with_change(full(), "processing.window", "30m")), IMAGES)
+    assert _digest_of(before, "Deployment", "farm-gw-bench") == _digest_of(
+        after, "Deployment", "farm-gw-bench"
+    )
+    assert _digest_of(before, "Deployment", "farm-consumer-notifier") == _digest_of(
+        after, "Deployment", "farm-consumer-notifier"
+    )
+    assert _digest_of(before, "SparkApplication", "farm-processing") != _digest_of(
+        after, "SparkApplication", "farm-processing"
+    )
+
+
+def test_a_stream_change_rolls_every_reader():
+    before = desired_children(_p(), IMAGES)
+    after = desired_children(_p(with_change(full(), "streams.0.fields.0.max", 90)), IMAGES)
+    for kind, name in [
+        ("Deployment", "farm-gw-bench"),
+        ("Deployment", "farm-consumer-notifier"),
+        ("SparkApplication", "farm-processing"),
+    ]:
+        assert _digest_of(before, kind, name) != _digest_of(after, kind, name)

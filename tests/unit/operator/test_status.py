@@ -1,0 +1,107 @@
+import pytest
+
+from sensorpipe_operator import status
+
+pytestmark = pytest.mark.unit
+
+
+def _dep(replicas=1, available=1, updated=1, generation=2, observed=2):
+    return {
+        "metadata": {"generation": generation},
+        "spec": {"replicas": replicas},
+        "status": {
+            "observedGeneration": observed,
+            "availableReplicas": available,
+            "updatedReplicas": updated,
+        },
+    }
+
+
+def test_deployment_progress():
+    assert status.deployment_progress(_dep())[0]
+    assert not status.deployment_progress(None)[0]
+    assert status.deployment_progress(_dep(available=0))[1] == "0/1 available, 1/1 updated"
+    assert status.deployment_progress(_dep(observed=1))[1] == "rollout not observed yet"
+    assert status.deployment_progress(_dep(replicas=0, available=0, updated=0))[0]
+
+
+def _topic(ready="True", observed=1):
+    return {
+        "metadata": {"generation": 1},
+        "status": {
+            "observedGeneration": observed,
+            "conditions": [{"type": "Ready", "status": ready, "reason": "X", "message": "m"}],
+        },
+    }
+
+
+def test_strimzi_topic_ready():
+    assert status.strimzi_topic_ready(_topic()) == (True, "ready")
+    assert status.strimzi_topic_ready(_topic("False")) == (False, "X: m")
+    assert not status.strimzi_topic_ready(_topic(observed=0))[0]
+    assert not status.strimzi_topic_ready(None)[0]
+
+
+@pytest.mark.parametrize(
+    ("state", "ok", "reason", "failed"),
+    [
+        ("RUNNING", True, "Running", False),
+        ("SUBMITTED", False, "SparkNotRunning", False),
+        ("", False, "SparkNotRunning", False),
+        ("FAILED", False, "SparkFailed", True),
+    ],
+)
+def test_processing_check(state, ok, reason, failed):
+    app = {"status": {"applicationState": {"state": state}}}
+    check = status.processing_check(app, {})
+    assert (check.ok, check.reason, check.failed) == (ok, reason, failed)
+
+
+def test_processing_waits_for_consumers():
+    app = {"status": {"applicationState": {"state": "RUNNING"}}}
+    check = status.processing_check(app, {"n": _dep(available=0)})
+    assert not check.ok
+    assert "consumer n" in check.message
+
+
+def test_compute_phases_and_ready():
+    ok = status.Check(True, "R", "m")
+    wait = status.Check(False, "W", "m")
+    bad = status.Check(False, "B", "m", failed=True)
+    ready = status.compute(3, {status.TOPICS: ok, status.PROCESSING: ok, status.GATEWAYS: ok})
+    assert ready["phase"] == "Ready"
+    assert ready["observedGeneration"] == 3
+    assert [c["type"] for c in ready["conditions"]] == [
+        "TopicsReady",
+        "ProcessingReady",
+        "GatewaysReady",
+        "Ready",
+    ]
+    assert all(c["observedGeneration"] == 3 for c in ready["conditions"])
+    assert status.compute(1, {status.TOPICS: wait, status.PROCESSING: ok})["phase"] == "Progressing"
+    degraded = status.compute(1, {status.TOPICS: bad, status.PROCESSING: wait})
+    assert degraded["phase"] == "Degraded"
+    assert degraded["conditions"][-1]["message"].startswith("TopicsReady failed")
+    assert status.invalid(1, "spec.x: bad")["phase"] == "Failed"
+
+
+def test_write_touches_only_changed_owned_keys_and_keeps_transition_times():
+    desired = status.compute(1, {status.TOPICS: status.Check(True, "R", "m")})
+    patch: dict = {}
+    written = status.write(patch, {"scaling": {"totalLag": 5}}, desired)
+    assert set(written) == {"observedGeneration", "phase", "conditions"}
+    assert "scaling" not in patch
+    current = {**patch, "scaling": {"totalLag": 5}}
+    again: dict = {}
+    assert status.write(again, current, desired) == {}
+    assert again == {}
+    flipped = status.compute(1, {status.TOPICS: status.Check(False, "W", "m")})
+    third: dict = {}
+    status.write(third, current, flipped)
+    old_times = {c["type"]: c["lastTransitionTime"] for c in current["conditions"]}
+    new = {c["type"]: c for c in third["conditions"]}
+    assert new["TopicsReady"]["status"] == "False"
+    kept = status.with_transition_times(
+        desired["conditions"], current["conditions"], now="2000-01-01T00:00:00Z"
+    )
+    assert [c["lastTransitionTime"] for c in kept] == list(old_times.values())
