@@ -1,0 +1,125 @@
+"""``sensorpipe``: the local runner and the small tools around a SensorPipeline manifest.
+
+- ``validate -f FILE``: the operator's model check; exit 1 with the offending field path.
+- ``render -f FILE``: the children the operator would create, as a YAML stream.
+- ``run -f FILE``: the whole pipeline on this machine (see ``sensorpipe_operator.local``).
+- ``report --work-dir DIR``: the report of a local run.
+
+Endpoints default to the environment that ``hack/stack.sh env`` exports, so inside the
+project's shell the commands need no flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from sensorpipe_operator.builders import desired_children
+from sensorpipe_operator.local.manifest import load
+from sensorpipe_operator.model import SpecError
+from sensorpipe_operator.settings import Settings
+
+DEFAULT_WORK_DIR = ".cache/local-run"
+
+
+def _validate(args: argparse.Namespace) -> int:
+    pipeline = load(args.file)
+    print(
+        f"{args.file}: SensorPipeline {pipeline.namespace}/{pipeline.name} is valid "
+        f"({len(pipeline.streams)} streams, {len(pipeline.gateways)} gateways)"
+    )
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    children = desired_children(load(args.file), Settings.from_env().images)
+    yaml.safe_dump_all(children, sys.stdout, sort_keys=False)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sensorpipe_operator.local.runner import Run, RunError, RunOptions
+
+    if not args.bootstrap:
+        print("error: no Kafka: pass --bootstrap or set KAFKA_BOOTSTRAP", file=sys.stderr)
+        return 2
+    opts = RunOptions(
+        manifest=args.file,
+        bootstrap=args.bootstrap,
+        work_dir=args.work_dir,
+        pg_dsn=args.pg_dsn,
+        mqtt_url=args.mqtt_url,
+        duration=args.duration,
+        dashboard_port=args.dashboard_port,
+        firmware_node=args.firmware_node,
+        drain_timeout=args.drain_timeout,
+        report=not args.no_report,
+    )
+    try:
+        return Run(opts).execute()
+    except RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    from sensorpipe_operator.local import report
+    from sensorpipe_operator.local.layout import Layout
+
+    try:
+        print(report.write(Layout(args.work_dir.resolve())))
+    except report.ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    env = os.environ
+    top = argparse.ArgumentParser(prog="sensorpipe", description=__doc__.split("\n\n")[0])
+    sub = top.add_subparsers(dest="command", required=True)
+    for name, helptext in (
+        ("validate", "check a manifest with the operator's model"),
+        ("render", "print the children the operator would create"),
+        ("run", "run the pipeline on this machine"),
+    ):
+        cmd = sub.add_parser(name, help=helptext)
+        cmd.add_argument("-f", "--file", type=Path, required=True, help="SensorPipeline manifest")
+        cmd.set_defaults(func={"validate": _validate, "render": _render, "run": _run}[name])
+    run = sub.choices["run"]
+    run.add_argument("--bootstrap", default=env.get("KAFKA_BOOTSTRAP", ""), help="Kafka host:port")
+    run.add_argument("--pg-dsn", default=env.get("PG_DSN", ""), help="PostgreSQL DSN")
+    run.add_argument("--mqtt-url", default=env.get("MQTT_URL", ""), help="MQTT broker URL")
+    run.add_argument("--work-dir", type=Path, default=Path(DEFAULT_WORK_DIR))
+    run.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = until Ctrl-C")
+    run.add_argument("--dashboard-port", type=int, default=None, help="0 = any free port")
+    run.add_argument(
+        "--firmware-node",
+        default="",
+        help="add a serial gateway of this name fed by the firmware under simavr",
+    )
+    run.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=120.0,
+        help="seconds to let Spark catch up after the gateways stop",
+    )
+    run.add_argument("--no-report", action="store_true")
+    rep = sub.add_parser("report", help="write the report of a local run")
+    rep.add_argument("--work-dir", type=Path, default=Path(DEFAULT_WORK_DIR))
+    rep.set_defaults(func=_report)
+    return top
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        code = args.func(args)
+    except SpecError as exc:
+        print(f"error: {args.file}: {exc}", file=sys.stderr)
+        code = 1
+    sys.exit(code)

@@ -1,0 +1,121 @@
+"""The child processes of a local run, as data: what to start, with which config and env.
+
+Pure: the localised model in, a list of ``Child`` out. The documents come from the
+operator's own ``runtime_config.render`` (a gateway's with its ``gateway`` block, Spark's
+without), so a local run reads exactly what a pod would read from its ConfigMap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sensorpipe_operator import runtime_config as rc
+from sensorpipe_operator.local.layout import Layout
+from sensorpipe_operator.model import Gateway, Pipeline
+
+SPARK_CHILD = "spark"
+DEFAULT_SPARK_MASTER = "local[2]"
+# The world the firmware node's sensors report until someone edits the control file.
+FIRMWARE_WORLD = {"temperature": "22.5", "humidity": "45", "distance": "120", "motion": "0"}
+
+
+@dataclass(frozen=True)
+class Tools:
+    """Where the programs the runner starts live (resolved once by the runner)."""
+
+    gateway: str
+    spark: str
+    firmware_sim: str
+    firmware_elf: str
+
+
+@dataclass(frozen=True)
+class Child:
+    name: str
+    kind: str  # firmware | gateway | spark
+    argv: tuple[str, ...]
+    env: dict[str, str] = field(default_factory=dict)
+    config: dict[str, Any] | None = None  # written to the work dir before the start
+    http_port: int = 0  # a gateway's /metrics port
+    wait_for: Path | None = None  # a path that exists once the child is usable
+
+
+def gateway_child(name: str) -> str:
+    return f"gateway-{name}"
+
+
+def firmware_child(name: str) -> str:
+    return f"firmware-{name}"
+
+
+def firmware_control_text() -> str:
+    return "".join(f"{k}={v}\n" for k, v in FIRMWARE_WORLD.items())
+
+
+def _firmware(gateway: Gateway, layout: Layout, tools: Tools) -> Child:
+    return Child(
+        name=firmware_child(gateway.name),
+        kind="firmware",
+        argv=(
+            tools.firmware_sim,
+            tools.firmware_elf,
+            "--control",
+            str(layout.firmware_control(gateway.name)),
+            "--link",
+            str(layout.firmware_tty(gateway.name)),
+            "--speed",
+            "1",
+        ),
+        wait_for=layout.firmware_tty(gateway.name),
+    )
+
+
+def _gateway(
+    pipeline: Pipeline, gateway: Gateway, layout: Layout, tools: Tools, port: int
+) -> Child:
+    name = gateway_child(gateway.name)
+    return Child(
+        name=name,
+        kind="gateway",
+        argv=(tools.gateway, "--config", str(layout.config(name))),
+        env={
+            "KAFKA_BOOTSTRAP": pipeline.kafka.bootstrap_servers,
+            "SENSORPIPE_SPOOL_DIR": str(layout.spool(gateway.name)),
+            "SENSORPIPE_HTTP_PORT": str(port),
+        },
+        config=rc.render(pipeline, gateway),
+        http_port=port,
+    )
+
+
+def _spark(pipeline: Pipeline, layout: Layout, tools: Tools, pg_dsn: str, master: str) -> Child:
+    env = {"SENSORPIPE_SPARK_MASTER": master}
+    if pipeline.processing.sinks.postgres is not None:
+        env[rc.PG_DSN_ENV] = pg_dsn
+    return Child(
+        name=SPARK_CHILD,
+        kind="spark",
+        argv=(tools.spark, "stream", "--config", str(layout.config(SPARK_CHILD))),
+        env=env,
+        config=rc.render(pipeline),
+    )
+
+
+def build(
+    pipeline: Pipeline,
+    layout: Layout,
+    tools: Tools,
+    ports: dict[str, int],
+    pg_dsn: str = "",
+    spark_master: str = DEFAULT_SPARK_MASTER,
+) -> list[Child]:
+    """Children in start order: Spark first (its JVM takes longest to come up), then each
+    firmware node before the gateway that reads its pty, then the gateways."""
+    children = [_spark(pipeline, layout, tools, pg_dsn, spark_master)]
+    for gw in pipeline.gateways:
+        if gw.source.serial is not None:
+            children.append(_firmware(gw, layout, tools))
+        children.append(_gateway(pipeline, gw, layout, tools, ports[gw.name]))
+    return children

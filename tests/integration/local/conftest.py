@@ -1,0 +1,63 @@
+"""Fixtures of the local runner's tests: a small pipeline manifest and the CLI's path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+SENSORPIPE = str(Path(sys.executable).parent / "sensorpipe")
+
+# Small enough for a 2-core machine shared with other suites: three simulated devices every
+# half second, two-second triggers and ten-second windows so aggregates close during a short
+# run, and a threshold that the firmware node's 22.5 °C crosses so alerts are raised.
+SPEC: dict[str, object] = {
+    "kafka": {
+        "bootstrapServers": "set-by-the-runner:9092",
+        "topicBackend": "admin",
+        "topicDefaults": {"partitions": 2, "replicas": 1},
+    },
+    "streams": [
+        {
+            "name": "climate",
+            "fields": [
+                {"name": "temperature", "type": "number", "unit": "Cel", "min": -40, "max": 80},
+                {"name": "humidity", "type": "number", "unit": "%", "min": 0, "max": 100},
+            ],
+        },
+        {"name": "distance", "fields": [{"name": "distance", "type": "number", "min": 2, "max": 400}]},
+        {"name": "motion", "fields": [{"name": "motion", "type": "boolean"}]},
+    ],
+    "gateways": [
+        {"name": "sim", "source": {"type": "simulated", "simulated": {"devices": 3, "interval": "500ms"}}}
+    ],
+    "processing": {
+        "triggerInterval": "2s",
+        "window": "10s",
+        "watermark": "5s",
+        "alerts": {
+            "thresholds": [
+                {"name": "warm", "stream": "climate", "field": "temperature", "above": 15}
+            ]
+        },
+    },
+}
+
+
+def write_manifest(path: Path, name: str, spec: dict[str, object] | None = None) -> Path:
+    doc = {
+        "apiVersion": "iot.sensorpipe.dev/v1alpha1",
+        "kind": "SensorPipeline",
+        "metadata": {"name": name},
+        "spec": spec if spec is not None else SPEC,
+    }
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def sensorpipe(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SENSORPIPE, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
