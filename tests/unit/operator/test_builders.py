@@ -1,4 +1,5 @@
 import json
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from sensorpipe_operator.builders import (
     serviceaccount,
     sparkapp,
 )
-from sensorpipe_operator.model import parse
+from sensorpipe_operator.model import Pipeline, parse
 from sensorpipe_operator.settings import Images
 
 from .specs import full, minimal, with_change
@@ -27,7 +28,7 @@ LABELS = {
 }
 
 
-def _p(spec=None):
+def _p(spec: dict[str, Any] | None = None) -> Pipeline:
     return parse(spec or full(), "farm", "iot")
 
 
@@ -278,7 +279,7 @@ def test_service_accounts_only_for_present_parts():
     assert names == ["farm-spark", "farm-gateway", "farm-consumer"]
 
 
-def _digest_of(children, kind, name):
+def _digest_of(children: list[dict[str, Any]], kind: str, name: str) -> Any:
     for c in children:
         if c["kind"] == kind and c["metadata"]["name"] == name:
             if kind == "SparkApplication":

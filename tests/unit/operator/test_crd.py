@@ -1,3 +1,6 @@
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 import yaml
 
@@ -8,7 +11,7 @@ from .conftest import CRD
 pytestmark = pytest.mark.unit
 
 
-def _walk(schema, path="spec"):
+def _walk(schema: dict[str, Any], path: str = "spec") -> Iterator[tuple[str, dict[str, Any]]]:
     yield path, schema
     for key, sub in (schema.get("properties") or {}).items():
         yield from _walk(sub, f"{path}.{key}")

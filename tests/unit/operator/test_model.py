@@ -1,4 +1,5 @@
 import copy
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -15,7 +16,7 @@ from .specs import full, minimal, with_change
 pytestmark = pytest.mark.unit
 
 
-def _apply_crd_defaults(schema, value):
+def _apply_crd_defaults(schema: dict[str, Any], value: Any) -> Any:
     """Structural defaulting as the API server does it: defaults of absent properties, then
     recursion into objects and array items."""
     if schema.get("type") == "object" and isinstance(value, dict):

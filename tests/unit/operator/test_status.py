@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 
 from sensorpipe_operator import status
@@ -5,7 +7,9 @@ from sensorpipe_operator import status
 pytestmark = pytest.mark.unit
 
 
-def _dep(replicas=1, available=1, updated=1, generation=2, observed=2):
+def _dep(
+    replicas: int = 1, available: int = 1, updated: int = 1, generation: int = 2, observed: int = 2
+) -> dict[str, Any]:
     return {
         "metadata": {"generation": generation},
         "spec": {"replicas": replicas},
@@ -25,7 +29,7 @@ def test_deployment_progress():
     assert status.deployment_progress(_dep(replicas=0, available=0, updated=0))[0]
 
 
-def _topic(ready="True", observed=1):
+def _topic(ready: str = "True", observed: int = 1) -> dict[str, Any]:
     return {
         "metadata": {"generation": 1},
         "status": {
@@ -87,16 +91,16 @@ def test_compute_phases_and_ready():
 
 def test_write_touches_only_changed_owned_keys_and_keeps_transition_times():
     desired = status.compute(1, {status.TOPICS: status.Check(True, "R", "m")})
-    patch: dict = {}
+    patch: dict[str, Any] = {}
     written = status.write(patch, {"scaling": {"totalLag": 5}}, desired)
     assert set(written) == {"observedGeneration", "phase", "conditions"}
     assert "scaling" not in patch
     current = {**patch, "scaling": {"totalLag": 5}}
-    again: dict = {}
+    again: dict[str, Any] = {}
     assert status.write(again, current, desired) == {}
     assert again == {}
     flipped = status.compute(1, {status.TOPICS: status.Check(False, "W", "m")})
-    third: dict = {}
+    third: dict[str, Any] = {}
     status.write(third, current, flipped)
     old_times = {c["type"]: c["lastTransitionTime"] for c in current["conditions"]}
     new = {c["type"]: c for c in third["conditions"]}
