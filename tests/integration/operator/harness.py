@@ -1,0 +1,298 @@
+"""What the operator's integration tests and benchmark share: an admin API client, a
+ServiceAccount bound to exactly charts/sensorpipe/files/operator-rules.yaml with a kubeconfig
+for its token, the operator as a real subprocess under that identity, pipelines to create,
+and waiting on conditions with a deadline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from kubernetes import client, config
+
+from sensorpipe_operator.kube import KINDS, PIPELINES, Kube
+
+ROOT = Path(__file__).resolve().parents[3]
+RULES = ROOT / "charts" / "sensorpipe" / "files" / "operator-rules.yaml"
+T = TypeVar("T")
+
+
+def admin_kube(stack: dict[str, str]) -> Kube:
+    return Kube(config.new_client_from_config(config_file=stack["KUBECONFIG"]))
+
+
+def rules() -> list[dict[str, Any]]:
+    data = yaml.safe_load(RULES.read_text())
+    return [*data["namespaced"], *data["clusterWide"]]
+
+
+def service_account_kubeconfig(
+    stack: dict[str, str], kube: Kube, workdir: Path
+) -> tuple[Path, str]:
+    """A ServiceAccount with a ClusterRole made of exactly the chart's rules, and a kubeconfig
+    holding a token of it; returns (kubeconfig path, the account's user name)."""
+    suffix = secrets.token_hex(3)
+    ns, name = f"sensorpipe-op-{suffix}", "sensorpipe-operator"
+    core, rbac = client.CoreV1Api(kube.api), client.RbacAuthorizationV1Api(kube.api)
+    core.create_namespace({"metadata": {"name": ns}})
+    core.create_namespaced_service_account(ns, {"metadata": {"name": name}})
+    role = f"sensorpipe-operator-{suffix}"
+    rbac.create_cluster_role({"metadata": {"name": role}, "rules": rules()})
+    rbac.create_cluster_role_binding(
+        {
+            "metadata": {"name": role},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": role,
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
+        }
+    )
+    token = core.create_namespaced_service_account_token(
+        name, ns, {"spec": {"expirationSeconds": 4 * 3600}}
+    ).status.token
+    path = workdir / f"operator-{suffix}.kubeconfig"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": "local",
+                        "cluster": {
+                            "server": stack["KUBE_APISERVER"],
+                            "certificate-authority": stack["KUBE_CA_FILE"],
+                        },
+                    }
+                ],
+                "users": [{"name": name, "user": {"token": token}}],
+                "contexts": [{"name": "op", "context": {"cluster": "local", "user": name}}],
+                "current-context": "op",
+            }
+        )
+    )
+    return path, f"system:serviceaccount:{ns}:{name}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class OperatorProcess:
+    """``sensorpipe-operator`` as a real process watching some namespaces, so that tests can
+    kill it the hard way and start it again."""
+
+    def __init__(self, kubeconfig: Path, namespaces: list[str], log: Path, resync: float = 1.0):
+        self.kubeconfig, self.namespaces, self.log, self.resync = (
+            kubeconfig,
+            namespaces,
+            log,
+            resync,
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> OperatorProcess:
+        port = free_port()
+        args = [sys.executable, "-m", "sensorpipe_operator.main", "--metrics-port", "0"]
+        args += [
+            "--resync-seconds",
+            str(self.resync),
+            "--liveness",
+            f"http://127.0.0.1:{port}/healthz",
+        ]
+        for ns in self.namespaces:
+            args += ["--namespace", ns]
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "SENSORPIPE_LOG_LEVEL": "INFO"}
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        wait_for(lambda: self._healthy(port), 90, "operator liveness endpoint", self)
+        return self
+
+    def _healthy(self, port: int) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"operator exited with {self.proc.returncode}:\n{self.tail()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                return bool(resp.status == 200)
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, as a crash or an OOM kill would be."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def tail(self, lines: int = 60) -> str:
+        if not self.log.exists():
+            return "<no operator log>"
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_for(
+    probe: Callable[[], T | None],
+    timeout: float,
+    what: str,
+    operator: OperatorProcess | None = None,
+) -> T:
+    """Poll ``probe`` until it returns something truthy, or fail naming ``what`` with the
+    operator's log tail. No fixed sleeps: the interval is only the polling cadence."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.2)
+    tail = f"\noperator log:\n{operator.tail()}" if operator else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r}){tail}")
+
+
+def pipeline(name: str, namespace: str, bootstrap: str, **spec: Any) -> dict[str, Any]:
+    """A small but complete pipeline: two streams, a simulated gateway on the edge node, one
+    consumer; ``spec`` replaces top-level sections."""
+    body: dict[str, Any] = {
+        "kafka": {
+            "clusterRef": "local",
+            "bootstrapServers": bootstrap,
+            "topicDefaults": {"partitions": 2, "replicas": 1, "retention": "1d"},
+        },
+        "streams": [
+            {
+                "name": "climate",
+                "fields": [
+                    {"name": "temperature", "unit": "Cel", "min": -40, "max": 80},
+                    {"name": "humidity", "unit": "%", "min": 0, "max": 100},
+                ],
+            },
+            {"name": "motion", "fields": [{"name": "motion", "type": "boolean"}]},
+        ],
+        "gateways": [
+            {
+                "name": "sim",
+                "source": {"type": "simulated", "simulated": {"devices": 3}},
+                "nodeSelector": {"sensorpipe.dev/edge": "true"},
+            }
+        ],
+        "consumers": [{"name": "notifier"}],
+    }
+    body.update(spec)
+    return {
+        "apiVersion": PIPELINES.api_version,
+        "kind": PIPELINES.kind,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": body,
+    }
+
+
+def create_pipeline(kube: Kube, manifest: dict[str, Any]) -> dict[str, Any]:
+    api = client.CustomObjectsApi(kube.api)
+    result: dict[str, Any] = api.create_namespaced_custom_object(
+        PIPELINES.group,
+        PIPELINES.version,
+        manifest["metadata"]["namespace"],
+        PIPELINES.plural,
+        manifest,
+    )
+    return result
+
+
+def get_pipeline(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
+    return kube.get(PIPELINES, namespace, name)
+
+
+def children(
+    kube: Kube, namespace: str, pipeline_name: str
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every object labelled as a child of the pipeline, by (kind, name)."""
+    out = {}
+    for kind in KINDS.values():
+        for obj in kube.list(kind, namespace, f"iot.sensorpipe.dev/pipeline={pipeline_name}"):
+            out[(kind.kind, obj["metadata"]["name"])] = {**obj, "kind": kind.kind}
+    return out
+
+
+def condition(body: dict[str, Any] | None, ctype: str) -> dict[str, Any] | None:
+    for cond in ((body or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == ctype:
+            return dict(cond)
+    return None
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_ready_as_strimzi_and_spark_operator(
+    kube: Kube, namespace: str, pipeline_name: str
+) -> None:
+    """Play Strimzi's topic operator and the spark-operator: mark topics Ready and the
+    application RUNNING through their status subresources. Deployments become available for
+    real, through the controller-manager and kwok."""
+    for (kind, name), obj in children(kube, namespace, pipeline_name).items():
+        if kind == "KafkaTopic":
+            kube.merge_patch(
+                KINDS[kind],
+                namespace,
+                name,
+                {
+                    "status": {
+                        "observedGeneration": obj["metadata"]["generation"],
+                        "topicName": obj["spec"]["topicName"],
+                        "conditions": [
+                            {"type": "Ready", "status": "True", "lastTransitionTime": now()}
+                        ],
+                    }
+                },
+                subresource="status",
+            )
+        elif kind == "SparkApplication":
+            kube.merge_patch(
+                KINDS[kind],
+                namespace,
+                name,
+                {
+                    "status": {
+                        "applicationState": {"state": "RUNNING"},
+                        "sparkApplicationId": "spark-1",
+                    }
+                },
+                subresource="status",
+            )
+
+
+def delete_pipeline(kube: Kube, namespace: str, name: str) -> None:
+    try:
+        client.CustomObjectsApi(kube.api).delete_namespaced_custom_object(
+            PIPELINES.group, PIPELINES.version, namespace, PIPELINES.plural, name
+        )
+    except client.exceptions.ApiException as exc:
+        if exc.status != 404:
+            raise

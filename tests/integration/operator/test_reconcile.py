@@ -1,0 +1,308 @@
+"""The operator against the real API server (and, for the admin backend, the real broker),
+running under exactly the chart's RBAC rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from sensorpipe_operator.builders import desired_children
+from sensorpipe_operator.kube import KINDS, PIPELINES, Kube
+from sensorpipe_operator.model import parse
+from sensorpipe_operator.settings import Images
+
+from .harness import (
+    OperatorProcess,
+    children,
+    condition,
+    create_pipeline,
+    delete_pipeline,
+    get_pipeline,
+    make_ready_as_strimzi_and_spark_operator,
+    pipeline,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+TIMEOUT = 60
+Children = dict[tuple[str, str], dict[str, Any]]
+
+
+def _expected_keys(manifest: dict[str, Any]) -> set[tuple[str, str]]:
+    meta = manifest["metadata"]
+    model = parse(manifest["spec"], meta["name"], meta["namespace"])
+    return {(c["kind"], c["metadata"]["name"]) for c in desired_children(model, Images())}
+
+
+def _all_children(
+    admin: Kube, ns: str, name: str, want: set[tuple[str, str]], operator: OperatorProcess
+) -> Children:
+    def probe() -> Children | None:
+        found = children(admin, ns, name)
+        return found if want <= set(found) else None
+
+    return wait_for(probe, TIMEOUT, f"children {sorted(want)}", operator)
+
+
+def _ready(admin: Kube, ns: str, name: str, operator: OperatorProcess) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        body = get_pipeline(admin, ns, name)
+        ready = condition(body, "Ready")
+        if (
+            body
+            and ready
+            and ready["status"] == "True"
+            and body["status"]["observedGeneration"] == body["metadata"]["generation"]
+        ):
+            return body
+        return None
+
+    return wait_for(probe, TIMEOUT, f"pipeline {name} Ready", operator)
+
+
+def _converged(
+    admin: Kube, ns: str, name: str, generation: int, operator: OperatorProcess
+) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        body = get_pipeline(admin, ns, name)
+        return (
+            body
+            if body and (body.get("status") or {}).get("observedGeneration") == generation
+            else None
+        )
+
+    return wait_for(probe, TIMEOUT, f"status of generation {generation}", operator)
+
+
+def test_create_makes_owned_children_and_becomes_ready(
+    admin, kube_namespace, kafka_bootstrap, operator, unique_name
+):
+    name = "farm"
+    manifest = pipeline(name, kube_namespace, kafka_bootstrap)
+    created = create_pipeline(admin, manifest)
+    want = _expected_keys(manifest)
+    found = _all_children(admin, kube_namespace, name, want, operator)
+    assert set(found) == want
+    for obj in found.values():
+        refs = obj["metadata"]["ownerReferences"]
+        assert refs == [
+            {
+                "apiVersion": "iot.sensorpipe.dev/v1alpha1",
+                "kind": "SensorPipeline",
+                "name": name,
+                "uid": created["metadata"]["uid"],
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+        assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "sensorpipe"
+        assert obj["metadata"]["labels"]["iot.sensorpipe.dev/pipeline"] == name
+    topic = found[("KafkaTopic", "farm-stream-climate")]
+    assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "local"
+    assert topic["spec"] == {
+        **topic["spec"],
+        "topicName": "farm.climate",
+        "partitions": 2,
+        "replicas": 1,
+    }
+    spark = found[("SparkApplication", "farm-processing")]["spec"]
+    assert spark["type"] == "Python"
+    assert spark["restartPolicy"]["type"] == "Always"
+    not_yet = condition(get_pipeline(admin, kube_namespace, name), "TopicsReady")
+    assert not_yet is None or not_yet["status"] == "False"
+
+    make_ready_as_strimzi_and_spark_operator(admin, kube_namespace, name)
+    body = _ready(admin, kube_namespace, name, operator)
+    assert body["status"]["phase"] == "Ready"
+    conds = {c["type"]: c for c in body["status"]["conditions"]}
+    assert {t: c["status"] for t, c in conds.items()} == {
+        "TopicsReady": "True",
+        "ProcessingReady": "True",
+        "GatewaysReady": "True",
+        "Ready": "True",
+    }
+    assert all(c["lastTransitionTime"] and c["reason"] and c["message"] for c in conds.values())
+    assert {t["name"] for t in body["status"]["topics"]} >= {
+        "farm.climate",
+        "farm.motion",
+        "farm.alerts",
+    }
+    events = client.CoreV1Api(admin.api).list_namespaced_event(kube_namespace).items
+    reasons = {e.reason for e in events if e.involved_object.name == name}
+    assert {"Created", "PhaseReady"} <= reasons
+
+
+def _versions(found: Children) -> dict[tuple[str, str], Any]:
+    """What changes when someone writes an object's spec: generation where the kind has one
+    (status updates do not count), resourceVersion otherwise."""
+    return {
+        k: obj["metadata"].get("generation") or obj["metadata"]["resourceVersion"]
+        for k, obj in found.items()
+    }
+
+
+def test_spec_update_changes_exactly_the_affected_children(
+    admin, kube_namespace, kafka_bootstrap, operator
+):
+    name = "farm"
+    manifest = pipeline(name, kube_namespace, kafka_bootstrap)
+    create_pipeline(admin, manifest)
+    want = _expected_keys(manifest)
+    _all_children(admin, kube_namespace, name, want, operator)
+    make_ready_as_strimzi_and_spark_operator(admin, kube_namespace, name)
+    body = _ready(admin, kube_namespace, name, operator)
+    before = _versions(children(admin, kube_namespace, name))
+
+    gateways = body["spec"]["gateways"]
+    gateways[0]["replicas"] = 2
+    admin.merge_patch(PIPELINES, kube_namespace, name, {"spec": {"gateways": gateways}})
+    _converged(admin, kube_namespace, name, body["metadata"]["generation"] + 1, operator)
+    wait_for(
+        lambda: children(admin, kube_namespace, name)[("Deployment", "farm-gw-sim")]["spec"][
+            "replicas"
+        ]
+        == 2,
+        TIMEOUT,
+        "gateway scaled to 2",
+        operator,
+    )
+    after = _versions(children(admin, kube_namespace, name))
+    changed = {k for k in before if before[k] != after.get(k)}
+    assert changed == {("Deployment", "farm-gw-sim")}
+
+    fresh = get_pipeline(admin, kube_namespace, name)
+    assert fresh is not None
+    body = fresh
+    admin.merge_patch(
+        PIPELINES,
+        kube_namespace,
+        name,
+        {
+            "spec": {
+                "kafka": {
+                    **body["spec"]["kafka"],
+                    "topicDefaults": {**body["spec"]["kafka"]["topicDefaults"], "retention": "2d"},
+                }
+            }
+        },
+    )
+    _converged(admin, kube_namespace, name, body["metadata"]["generation"] + 1, operator)
+    wait_for(
+        lambda: children(admin, kube_namespace, name)[("KafkaTopic", "farm-alerts")]["spec"][
+            "config"
+        ]["retention.ms"]
+        == 172800000,
+        TIMEOUT,
+        "topics with the new retention",
+        operator,
+    )
+    final = _versions(children(admin, kube_namespace, name))
+    changed = {k for k in after if after[k] != final.get(k)}
+    assert changed == {k for k in want if k[0] == "KafkaTopic"}
+
+
+def test_hand_edits_and_deletes_are_restored(admin, kube_namespace, kafka_bootstrap, operator):
+    name = "farm"
+    manifest = pipeline(name, kube_namespace, kafka_bootstrap)
+    create_pipeline(admin, manifest)
+    found = _all_children(admin, kube_namespace, name, _expected_keys(manifest), operator)
+    original = found[("ConfigMap", "farm-config")]["data"]["pipeline.json"]
+
+    admin.merge_patch(
+        KINDS["ConfigMap"], kube_namespace, "farm-config", {"data": {"pipeline.json": "{}"}}
+    )
+    admin.merge_patch(KINDS["Deployment"], kube_namespace, "farm-gw-sim", {"spec": {"replicas": 5}})
+    admin.merge_patch(
+        KINDS["KafkaTopic"], kube_namespace, "farm-alerts", {"spec": {"partitions": 9}}
+    )
+    spark_uid = found[("SparkApplication", "farm-processing")]["metadata"]["uid"]
+    client.CustomObjectsApi(admin.api).delete_namespaced_custom_object(
+        "sparkoperator.k8s.io", "v1beta2", kube_namespace, "sparkapplications", "farm-processing"
+    )
+    sa_uid = found[("ServiceAccount", "farm-gateway")]["metadata"]["uid"]
+    client.CoreV1Api(admin.api).delete_namespaced_service_account("farm-gateway", kube_namespace)
+
+    def restored() -> bool:
+        now = children(admin, kube_namespace, name)
+        spark = now.get(("SparkApplication", "farm-processing"))
+        account = now.get(("ServiceAccount", "farm-gateway"))
+        return (
+            now[("ConfigMap", "farm-config")]["data"]["pipeline.json"] == original
+            and now[("Deployment", "farm-gw-sim")]["spec"]["replicas"] == 1
+            and spark is not None
+            and spark["metadata"]["uid"] != spark_uid
+            and account is not None
+            and account["metadata"]["uid"] != sa_uid
+        )
+
+    wait_for(restored, 20, "hand edits and deletions undone", operator)
+    # A partition count raised by hand cannot be undone in Kafka: the operator keeps it and says so.
+    topic = children(admin, kube_namespace, name)[("KafkaTopic", "farm-alerts")]
+    assert topic["spec"]["partitions"] == 9
+    cond = wait_for(
+        lambda: (c := condition(get_pipeline(admin, kube_namespace, name), "TopicsReady"))
+        and c["reason"] == "PartitionDecreaseRefused"
+        and c,
+        TIMEOUT,
+        "PartitionDecreaseRefused",
+        operator,
+    )
+    assert "farm.alerts has 9 partitions; decreasing to 2 is not possible" in cond["message"]
+
+
+def test_delete_removes_children_but_keeps_topics(admin, kube_namespace, kafka_bootstrap, operator):
+    keep = pipeline("keep", kube_namespace, kafka_bootstrap)
+    drop = pipeline("drop", kube_namespace, kafka_bootstrap)
+    drop["spec"]["kafka"]["deleteTopicsWithPipeline"] = True
+    for manifest in (keep, drop):
+        create_pipeline(admin, manifest)
+    for manifest in (keep, drop):
+        _all_children(
+            admin, kube_namespace, manifest["metadata"]["name"], _expected_keys(manifest), operator
+        )
+    for manifest in (keep, drop):
+        delete_pipeline(admin, kube_namespace, manifest["metadata"]["name"])
+    for name in ("keep", "drop"):
+        wait_for(
+            lambda n=name: get_pipeline(admin, kube_namespace, n) is None,  # type: ignore[misc]
+            TIMEOUT,
+            f"{name} deleted",
+            operator,
+        )
+
+    def gone(name: str, kinds: set[str]) -> bool:
+        return not [k for k in children(admin, kube_namespace, name) if k[0] in kinds]
+
+    workloads = {"Deployment", "ConfigMap", "ServiceAccount", "SparkApplication"}
+    wait_for(
+        lambda: gone("drop", workloads | {"KafkaTopic"}),
+        TIMEOUT,
+        "all children of drop collected",
+        operator,
+    )
+    wait_for(lambda: gone("keep", workloads), TIMEOUT, "workloads of keep collected", operator)
+    kept = client.CustomObjectsApi(admin.api).list_namespaced_custom_object(
+        "kafka.strimzi.io", "v1beta2", kube_namespace, "kafkatopics"
+    )["items"]
+    names = sorted(t["metadata"]["name"] for t in kept)
+    assert names == sorted(k[1] for k in _expected_keys(keep) if k[0] == "KafkaTopic")
+    assert all(not t["metadata"].get("ownerReferences") for t in kept)
+
+
+def test_operator_runs_under_the_chart_rules_only(admin, operator_identity):
+    review = client.AuthorizationV1Api(admin.api).create_subject_access_review(
+        {
+            "spec": {
+                "user": operator_identity[1],
+                "groups": ["system:serviceaccounts", "system:authenticated"],
+                "resourceAttributes": {
+                    "verb": "list",
+                    "resource": "secrets",
+                    "namespace": "default",
+                },
+            }
+        }
+    )
+    assert review.status.allowed is False

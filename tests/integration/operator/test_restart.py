@@ -1,0 +1,50 @@
+"""An operator killed in the middle of creating children converges after a restart, with no
+duplicate and no orphaned child."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sensorpipe_operator.builders import desired_children
+from sensorpipe_operator.model import parse
+from sensorpipe_operator.settings import Images
+
+from .harness import children, create_pipeline, pipeline, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def test_killed_mid_reconcile_then_restarted_converges(
+    admin, kube_namespace, kafka_bootstrap, operator
+):
+    streams = [{"name": f"s{i}", "fields": [{"name": "v"}]} for i in range(12)]
+    gateways = [
+        {
+            "name": f"g{i}",
+            "source": {"type": "simulated"},
+            "nodeSelector": {"sensorpipe.dev/edge": "true"},
+        }
+        for i in range(6)
+    ]
+    manifest = pipeline("big", kube_namespace, kafka_bootstrap, streams=streams, gateways=gateways)
+    created = create_pipeline(admin, manifest)
+    model = parse(manifest["spec"], "big", kube_namespace)
+    want = {(c["kind"], c["metadata"]["name"]) for c in desired_children(model, Images())}
+
+    wait_for(lambda: len(children(admin, kube_namespace, "big")) >= 1, 60, "first child", operator)
+    operator.kill()
+    partial = set(children(admin, kube_namespace, "big"))
+    assert partial <= want
+    operator.start()
+
+    def converged() -> dict[tuple[str, str], dict[str, Any]] | None:
+        now = children(admin, kube_namespace, "big")
+        return now if set(now) == want else None
+
+    found = wait_for(converged, 60, "all children after restart", operator)
+    uid = created["metadata"]["uid"]
+    assert all(
+        [r["uid"] for r in obj["metadata"]["ownerReferences"]] == [uid] for obj in found.values()
+    )
