@@ -43,16 +43,21 @@ OTHER_FILE = "operator.yaml"
 FILE_ORDER = ("namespace.yaml", "crds.yaml", "rbac.yaml", OTHER_FILE)
 
 
+def pinned_versions() -> dict[str, str]:
+    """hack/versions.env as a dict: the Kubernetes and Helm versions everything is built for."""
+    return dict(
+        line.split("=", 1)
+        for line in (ROOT / "hack" / "versions.env").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+
+
 def find_helm() -> str:
     """Helm from PATH (the stack's SENSORPIPE_BIN), else the pinned build in .cache."""
     found = shutil.which("helm")
     if found:
         return found
-    versions = dict(
-        line.split("=", 1)
-        for line in (ROOT / "hack" / "versions.env").read_text().splitlines()
-        if "=" in line and not line.startswith("#")
-    )
+    versions = pinned_versions()
     cached = ROOT / ".cache" / "bin" / f"helm-{versions['HELM_VERSION']}" / "helm"
     if not cached.exists():
         raise SystemExit(
@@ -61,16 +66,25 @@ def find_helm() -> str:
     return str(cached)
 
 
-def helm_template(helm: str, *extra: str) -> str:
-    """`helm template` of the chart as a user of install.yaml would get it."""
+def helm_template(
+    helm: str,
+    *extra: str,
+    release: str = RELEASE,
+    namespace: str = NAMESPACE,
+    include_crds: bool = True,
+) -> str:
+    """`helm template` of the chart (with crds/ unless told), as a user of install.yaml gets it."""
     cmd = [
         helm,
         "template",
-        RELEASE,
+        release,
         str(CHART),
         "--namespace",
-        NAMESPACE,
-        "--include-crds",
+        namespace,
+        *(["--include-crds"] if include_crds else []),
+        # Without a cluster helm assumes an old Kubernetes, which the chart's kubeVersion refuses.
+        "--kube-version",
+        pinned_versions()["KUBERNETES_VERSION"],
         *extra,
     ]
     return subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ).stdout
