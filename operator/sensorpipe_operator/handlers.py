@@ -37,7 +37,7 @@ def register(config: Settings, registry: kopf.OperatorRegistry | None = None) ->
         settings.networking.request_timeout = 60
         memo.engine = Engine(Kube.from_environment(on_write=count_write), config.images)
 
-    @kopf.on.event(group, version, plural, registry=registry)
+    @kopf.on.event(group, version, plural, id="pipeline", registry=registry)
     async def pipeline_event(
         type: str | None, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any
     ) -> None:
@@ -48,11 +48,13 @@ def register(config: Settings, registry: kopf.OperatorRegistry | None = None) ->
         engine.status_seen(body)
         await engine.reconcile(body, patch.status, trigger="watch")
 
-    @kopf.timer(group, version, plural, interval=config.resync_seconds, registry=registry)
+    @kopf.timer(
+        group, version, plural, id="resync", interval=config.resync_seconds, registry=registry
+    )
     async def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
         await memo.engine.reconcile(body, patch.status, trigger="timer")
 
-    @kopf.on.delete(group, version, plural, registry=registry)
+    @kopf.on.delete(group, version, plural, id="topics-on-delete", registry=registry)
     async def pipeline_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         await memo.engine.release_topics(body)
 
