@@ -5,6 +5,9 @@
 # Kubernetes' own go.mod points its staging modules at local folders, so it is
 # built through a small wrapper module that replaces each with its published tag.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# Concurrent callers (make targets, developers) wait for one another instead of building twice.
+exec 8>"$CACHE_DIR/.build-go-tools.lock"
+flock 8
 
 BIN_ROOT="$CACHE_DIR/bin"
 SRC_ROOT="$CACHE_DIR/src"

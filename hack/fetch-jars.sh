@@ -2,6 +2,9 @@
 # Fetches the Kafka broker classpath and Spark's Kafka connector + Delta jars with Maven
 # into .cache/jars/, keyed by version. Idempotent: a complete folder is kept.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# Concurrent callers (make targets, developers) wait for one another instead of building twice.
+exec 8>"$CACHE_DIR/.fetch-jars.lock"
+flock 8
 
 JARS="$CACHE_DIR/jars"
 mkdir -p "$JARS"

@@ -117,8 +117,36 @@ stop_service() {
 
 # ---------------------------------------------------------------- prerequisites
 
+# What a service needs built before it can start.
+prerequisites() {
+  case $1 in
+    etcd) echo "$ETCD_BIN" ;;
+    apiserver) echo "$K8S_BIN/kube-apiserver $K8S_BIN/kubectl" ;;
+    controller-manager) echo "$K8S_BIN/kube-controller-manager" ;;
+    scheduler) echo "$K8S_BIN/kube-scheduler" ;;
+    kwok) echo "$KWOK_BIN" ;;
+    kafka) echo "$KAFKA_JARS/.complete $ROOT_DIR/.venv/bin/python" ;;
+    postgres) echo "/usr/lib/postgresql" ;;
+    mosquitto) echo "/usr/sbin/mosquitto /usr/bin/mosquitto_pub" ;;
+  esac
+}
+
+# Runs the (idempotent, but not instant) set-up only when something the requested services
+# need is missing, so `up` of a built stack starts at once.
 ensure_built() {
-  bash "$HACK_DIR/setup.sh"
+  local s f
+  for s in "$@"; do
+    for f in $(prerequisites "$s"); do
+      if [[ ! -e $f ]]; then
+        bash "$HACK_DIR/setup.sh"
+        PG_BIN=""
+        for v in 17 16 15; do
+          [[ -x /usr/lib/postgresql/$v/bin/postgres ]] && { PG_BIN=/usr/lib/postgresql/$v/bin; break; }
+        done
+        return 0
+      fi
+    done
+  done
 }
 
 # The API server's certificates, service-account keys and the admin's static token,
@@ -290,14 +318,10 @@ EOF
   wait_for kafka 120 "$ROOT_DIR/.venv/bin/python" "$HACK_DIR/kafka_ready.py" "127.0.0.1:$KAFKA_PORT"
 }
 
-# PostgreSQL refuses to run as root, so as root it runs as Debian's `postgres` user.
-as_pg_user() {
-  if [[ $(id -u) == 0 ]]; then
-    setpriv --reuid=postgres --regid=postgres --init-groups "$@"
-  else
-    "$@"
-  fi
-}
+# PostgreSQL refuses to run as root, so as root it runs as Debian's `postgres` user; setpriv
+# execs, so the recorded pid is the postmaster's.
+AS_PG_USER=()
+[[ $(id -u) == 0 ]] && AS_PG_USER=(setpriv --reuid=postgres --regid=postgres --init-groups)
 
 start_postgres() {
   [[ -n $PG_BIN ]] || die "PostgreSQL server binaries not found under /usr/lib/postgresql"
@@ -305,10 +329,10 @@ start_postgres() {
   mkdir -p "$dir"
   [[ $(id -u) == 0 ]] && chown postgres:postgres "$dir"
   if [[ ! -f $dir/data/PG_VERSION ]]; then
-    as_pg_user "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+    "${AS_PG_USER[@]}" "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
       >"$LOGS/postgres-initdb.log" 2>&1 || fail_with_log postgres-initdb "initdb failed"
   fi
-  launch postgres as_pg_user "$PG_BIN/postgres" -D "$dir/data" -h 127.0.0.1 -p "$PG_PORT" -k "$dir" \
+  launch postgres "${AS_PG_USER[@]}" "$PG_BIN/postgres" -D "$dir/data" -h 127.0.0.1 -p "$PG_PORT" -k "$dir" \
     -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200
   wait_for postgres 60 "$PG_BIN/pg_isready" -h 127.0.0.1 -p "$PG_PORT" -U postgres
   if ! "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc \
@@ -385,7 +409,8 @@ install_crds() {
 services_or_all() { if (($#)); then echo "$@"; else echo "${ALL_SERVICES[@]}"; fi; }
 
 cmd_up() {
-  ensure_built
+  # shellcheck disable=SC2046
+  ensure_built $(services_or_all "$@")
   load_ports
   ensure_pki
   local s
