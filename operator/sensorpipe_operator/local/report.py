@@ -1,26 +1,36 @@
 """``sensorpipe report``: what a local run produced, from Kafka and the lake.
 
-Counts in and out (records each gateway put on Kafka and the gateway's own counters, rows
-in the lake, dead letters by stage and reason), statistics per device from the lake, the
-alerts raised, and plots of temperature and humidity per device with the alerts marked.
-Written to ``<work dir>/report/`` as ``report.json`` (for scripts and tests), PNGs and an
-HTML page that embeds them. Everything is read back from where the pipeline wrote it, so
-the report also works after the run, from another process, with only the work dir.
+Counts in and out (records each gateway put on Kafka and the gateway's own counters, rows in
+the lake, dead letters by stage and reason), the alerts raised, statistics per device, and
+plots of temperature and humidity per device with the alerts marked. Statistics per device
+come from the Spark package's own batch report (``sensorpipe-spark report``, run once per day
+in the lake), so the seeds' analyses are written once; this module adds what only a run
+knows (what went in, what came out, the alerts) and the per-device plots.
+
+Written to ``<work dir>/report/``: ``report.json`` (for scripts and tests), PNGs and an HTML
+page that embeds them. Everything is read back from where the pipeline wrote it, so the
+report also works after the run, from another process, with only the work dir.
 """
 
 from __future__ import annotations
 
+import csv
 import html
 import json
+import os
+import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sensorpipe_operator.local import lakeread, summary, topicread
+from sensorpipe_operator.local import lakeread, plan, summary, topicread
 from sensorpipe_operator.local.layout import Layout
+from sensorpipe_operator.local.supervisor import log_tail
 
 MAX_PLOTS = 12
 LAKE_COLUMNS = ("device_id", "stream", "seq", "event_time", "values")
+SPARK_REPORT_TIMEOUT = 600
+DEVICE_TABLE = "device_averages.csv"
 
 
 class ReportError(RuntimeError):
@@ -39,8 +49,8 @@ class Report:
     dead_letter_by_reason: dict[str, int]
     aggregate_records: int
     alerts_by_kind: dict[str, int]
-    device_stats: list[dict[str, Any]]
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    days: dict[str, str] = field(default_factory=dict)  # day -> Spark report folder or error
     plots: dict[str, str] = field(default_factory=dict)  # device -> PNG file name
 
 
@@ -56,19 +66,24 @@ def _lake_rows(lake_path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def gather(layout: Layout) -> tuple[Report, dict[str, dict[str, list[tuple[int, float]]]]]:
-    """The report's figures and the plotted series, read from Kafka and the lake."""
+def _run_file(layout: Layout) -> dict[str, Any]:
     try:
-        run = json.loads(layout.run_file.read_text())
+        run: dict[str, Any] = json.loads(layout.run_file.read_text())
     except OSError:
         raise ReportError(f"{layout.root} holds no local run (no {layout.run_file.name})") from None
+    return run
+
+
+def gather(layout: Layout) -> tuple[Report, list[dict[str, Any]]]:
+    """The report's figures, and the lake's rows (for plots and the per-day reports)."""
+    run = _run_file(layout)
     status = json.loads(layout.status_file.read_text()) if layout.status_file.exists() else {}
     doc = run["runtimeConfig"]
     topics = doc["topics"]
-    by_topic: dict[str, list[dict[str, Any]]] = {}
     wanted = [*topics["streams"].values(), topics["deadLetter"], topics["alerts"]]
     if doc["processing"]["sinks"]["aggregatesTopic"]:
         wanted.append(topics["aggregates"])
+    by_topic: dict[str, list[dict[str, Any]]] = {}
     for topic, value in topicread.read_all(run["bootstrap"], wanted):
         by_topic.setdefault(topic, []).append(value if isinstance(value, dict) else {})
     readings = [r for t in topics["streams"].values() for r in by_topic.get(t, [])]
@@ -87,10 +102,46 @@ def gather(layout: Layout) -> tuple[Report, dict[str, dict[str, list[tuple[int, 
         ),
         aggregate_records=len(by_topic.get(topics["aggregates"], [])),
         alerts_by_kind=summary.count_by(alerts, "kind"),
-        device_stats=summary.field_stats(rows),
         alerts=alerts,
     )
-    return report, summary.series(rows)
+    return report, rows
+
+
+def spark_day_report(layout: Layout, run: dict[str, Any], day: str) -> str:
+    """Run the Spark package's batch report for one day; its folder name, or the error."""
+    spark = next(c for c in run["children"] if c["kind"] == "spark")
+    out = layout.report_dir / f"spark-{day}"
+    log = layout.log(f"spark-report-{day}")
+    env = {**os.environ, "SENSORPIPE_SPARK_MASTER": plan.DEFAULT_SPARK_MASTER}
+    with log.open("wb") as sink:
+        result = subprocess.run(
+            [
+                spark["argv"][0],
+                "report",
+                "--config",
+                str(layout.config(plan.SPARK_CHILD)),
+                "--date",
+                day,
+                "--out",
+                str(out),
+            ],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            timeout=SPARK_REPORT_TIMEOUT,
+            check=False,
+        )
+    if result.returncode != 0:
+        return f"error: sensorpipe-spark report exited {result.returncode}: {log_tail(log, 800)}"
+    return out.name
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    try:
+        with path.open(newline="") as f:
+            return list(csv.DictReader(f))
+    except OSError:
+        return []
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -102,11 +153,32 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
 
 
 def _fmt(value: Any) -> str:
-    return f"{value:.2f}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    try:
+        return f"{float(value):.2f}" if "." in str(value) else str(value)
+    except ValueError:
+        return str(value)
 
 
-def render_html(report: Report) -> str:
-    """The report page; pure, so its content is testable without a run."""
+def _day_section(report_dir: Path, day: str, folder: str) -> str:
+    if folder.startswith("error"):
+        return f"<h3>{html.escape(day)}</h3><p>{html.escape(folder)}</p>"
+    stats = _read_csv(report_dir / folder / DEVICE_TABLE)
+    cols = ["device_id", "stream", "field", "count", "mean", "min", "max", "stddev"]
+    images = "".join(
+        f'<figure><img src="{html.escape(folder)}/{html.escape(p.name)}" alt="{p.stem}"></figure>'
+        for p in sorted((report_dir / folder).glob("*.png"))
+    )
+    return (
+        f"<h3>{html.escape(day)} (Spark batch report: "
+        f'<a href="{html.escape(folder)}/">{html.escape(folder)}</a>)</h3>'
+        f"{_table(cols, [[s.get(c, '') for c in cols] for s in stats])}{images}"
+    )
+
+
+def render_html(report: Report, report_dir: Path) -> str:
+    """The report page."""
     counts = [
         *[[f"on Kafka from gateway {g}", n] for g, n in report.on_kafka_by_gateway.items()],
         *[
@@ -120,10 +192,6 @@ def render_html(report: Report) -> str:
         ["aggregate records on Kafka", report.aggregate_records],
         *[[f"alerts: {k}", n] for k, n in report.alerts_by_kind.items()],
     ]
-    stats = [
-        [s["device_id"], s["stream"], s["field"], s["count"], s["min"], s["max"], s["mean"]]
-        for s in report.device_stats
-    ]
     alerts = [
         [a.get("device_id"), a.get("kind"), a.get("field"), a.get("value"), a.get("message")]
         for a in report.alerts[:200]
@@ -132,6 +200,7 @@ def render_html(report: Report) -> str:
         f'<figure><img src="{html.escape(f)}" alt="{html.escape(d)}"></figure>'
         for d, f in report.plots.items()
     )
+    days = "".join(_day_section(report_dir, d, f) for d, f in report.days.items())
     title = f"sensorpipe report: {html.escape(report.pipeline)}"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -140,8 +209,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}th{{background:#ee
 figure{{display:inline-block;margin:4px}}</style></head><body>
 <h1>Pipeline {html.escape(report.pipeline)}</h1>
 <h2>Counts in and out</h2>{_table(["what", "records"], counts)}
-<h2>Per device (whole run, from the lake)</h2>
-{_table(["device", "stream", "field", "count", "min", "max", "mean"], stats)}
+<h2>Per device</h2>{days or "<p>no readings in the lake</p>"}
 <h2>Alerts raised ({len(report.alerts)})</h2>
 {_table(["device", "kind", "field", "value", "message"], alerts)}
 <h2>Temperature and humidity per device (alerts in red)</h2>{images}
@@ -153,9 +221,12 @@ def write(layout: Layout) -> Path:
     """Write the report into the work dir; returns the HTML page's path."""
     from sensorpipe_operator.local import plots
 
-    report, by_device = gather(layout)
+    report, rows = gather(layout)
     out = layout.report_dir
     out.mkdir(parents=True, exist_ok=True)
+    run = _run_file(layout)
+    report.days = {day: spark_day_report(layout, run, day) for day in summary.days(rows)}
+    by_device = summary.series(rows)
     for device in summary.devices_to_plot(by_device, report.alerts, MAX_PLOTS):
         name = f"device-{''.join(c if c.isalnum() or c in '-_' else '_' for c in device)}.png"
         device_alerts = [a for a in report.alerts if a.get("device_id") == device]
@@ -165,5 +236,5 @@ def write(layout: Layout) -> Path:
         report.plots[device] = name
     (out / "report.json").write_text(json.dumps(asdict(report), indent=2, default=str) + "\n")
     page = out / "report.html"
-    page.write_text(render_html(report))
+    page.write_text(render_html(report, out))
     return page

@@ -1,4 +1,4 @@
-"""Pure summaries for the report: counts, per-device statistics and time series.
+"""Pure summaries for the report: counts, days, time series and which devices to plot.
 
 Inputs are plain records (lake rows and Kafka values as dicts), outputs JSON-ready values,
 so each figure of the report can be checked against a hand computation in a unit test.
@@ -6,7 +6,7 @@ so each figure of the report can be checked against a hand computation in a unit
 
 from __future__ import annotations
 
-import math
+import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -20,39 +20,14 @@ def count_by(records: Iterable[dict[str, Any]], *keys: str) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def field_stats(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """count, min, max, mean and (population) standard deviation per device, stream and field,
-    over every reading in ``rows`` (each with ``device_id``, ``stream`` and ``values``)."""
-    acc: dict[tuple[str, str, str], list[float]] = defaultdict(
-        lambda: [0, 0.0, 0.0, math.inf, -math.inf]
+def days(rows: Iterable[dict[str, Any]]) -> list[str]:
+    """The UTC dates (YYYY-MM-DD) the readings' event times fall on: the lake's partitions."""
+    return sorted(
+        {
+            dt.datetime.fromtimestamp(int(r["event_time"]) / 1000, dt.UTC).date().isoformat()
+            for r in rows
+        }
     )
-    for row in rows:
-        for name, value in row["values"].items():
-            if value is None:
-                continue
-            v = float(value)
-            a = acc[(str(row["device_id"]), str(row["stream"]), name)]
-            a[0] += 1
-            a[1] += v
-            a[2] += v * v
-            a[3] = min(a[3], v)
-            a[4] = max(a[4], v)
-    out = []
-    for (device, stream, name), (n, total, squares, lo, hi) in sorted(acc.items()):
-        mean = total / n
-        out.append(
-            {
-                "device_id": device,
-                "stream": stream,
-                "field": name,
-                "count": int(n),
-                "min": lo,
-                "max": hi,
-                "mean": mean,
-                "stddev": math.sqrt(max(0.0, squares / n - mean * mean)),
-            }
-        )
-    return out
 
 
 def series(
