@@ -1,0 +1,68 @@
+"""Building the SparkSession the jobs share.
+
+On Kubernetes the spark-operator sets the master and the jars in the image are already on
+the classpath; locally (tests, demo, benchmarks) the session runs in `local[N]` mode with the
+Kafka connector and Delta jars passed by absolute path in `spark.jars`, so nothing is
+resolved from the network at run time. Small shuffle partitions and no UI keep a 2-core
+machine responsive.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pyspark.sql import SparkSession
+
+JARS_ENV = "SENSORPIPE_SPARK_JARS"
+MASTER_ENV = "SENSORPIPE_SPARK_MASTER"
+
+# Settings that make small local runs fast and Delta usable; the operator's SparkApplication
+# may override any of them through sparkConf.
+BASE_CONF: dict[str, str] = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.streaming.stateStore.providerClass": (
+        "org.apache.spark.sql.execution.streaming.state.HDFSBackedStateStoreProvider"
+    ),
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.databricks.delta.schema.autoMerge.enabled": "false",
+    "spark.databricks.delta.snapshotPartitions": "2",
+    "spark.sql.streaming.noDataMicroBatches.enabled": "true",
+}
+
+LOCAL_CONF: dict[str, str] = {
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.driver.memory": "1g",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
+    "spark.driver.extraJavaOptions": "-XX:+UseParallelGC -Dlog4j2.level=warn",
+}
+
+
+def build(
+    app_name: str, master: str | None = None, extra: dict[str, str] | None = None
+) -> SparkSession:
+    """Create (or return the running) session with Delta and, locally, the connector jars.
+
+    ``master`` defaults to ``$SENSORPIPE_SPARK_MASTER``; when neither is set the master is
+    left to spark-submit (the spark-operator's case).
+    """
+    builder = SparkSession.builder.appName(app_name)
+    master = master or os.environ.get(MASTER_ENV)
+    conf = dict(BASE_CONF)
+    if master:
+        builder = builder.master(master)
+        if master.startswith("local"):
+            conf.update(LOCAL_CONF)
+    jars = os.environ.get(JARS_ENV, "")
+    if jars:
+        conf["spark.jars"] = jars
+    conf.update(extra or {})
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

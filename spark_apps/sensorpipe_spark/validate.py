@@ -1,0 +1,247 @@
+"""Parse Kafka records into readings and decide, per record, whether it is valid and why not.
+
+Everything here is a column expression, so parsing and validation run inside Spark's JVM
+at the speed of `from_json`, with no Python round trip per record. Each record is parsed
+twice: once into the typed struct derived from the reading schema and the spec's fields,
+once into text maps that keep every key as written. Comparing the two tells a missing key
+from a key of the wrong type, which a single parse cannot. The first failing check, in a
+fixed order, gives the record its dead-letter reason (docs/contracts.md §3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from sensorpipe_spark.config import JobConfig, StreamSpec
+from sensorpipe_spark.schema import VALUES_PROPERTY, PropertyRule, ReadingSchema
+
+_SPARK_TYPES: dict[str, T.DataType] = {
+    "string": T.StringType(),
+    "integer": T.LongType(),
+    "number": T.DoubleType(),
+    "boolean": T.BooleanType(),
+}
+# from_json accepts a map type at run time; its type hints only name struct and array.
+_TEXT_MAP: Any = T.MapType(T.StringType(), T.StringType())
+
+
+class SchemaConflict(ValueError):
+    """Two streams declare the same field name with different types."""
+
+
+def value_fields(streams: Iterable[StreamSpec]) -> dict[str, str]:
+    """Every field name across the streams with its type; one name must keep one type."""
+    types: dict[str, str] = {}
+    for stream in streams:
+        for f in stream.fields:
+            known = types.setdefault(f.name, f.type)
+            if known != f.type:
+                raise SchemaConflict(
+                    f"field {f.name!r} is {known} in one stream, {f.type} in another"
+                )
+    return types
+
+
+def reading_struct(schema: ReadingSchema, streams: Iterable[StreamSpec]) -> T.StructType:
+    """The typed Spark schema of a reading: the file's properties, `values` from the spec."""
+    values = T.StructType(
+        [T.StructField(name, _SPARK_TYPES[kind]) for name, kind in value_fields(streams).items()]
+    )
+    return T.StructType(
+        [
+            T.StructField(p.name, values if p.name == VALUES_PROPERTY else _SPARK_TYPES[p.type])
+            for p in schema.properties
+        ]
+    )
+
+
+def _names(column: Column) -> Column:
+    return F.concat_ws(",", F.array_sort(column))
+
+
+def _property_checks(
+    schema: ReadingSchema, typed: Column, keys: Column, text: Column
+) -> list[tuple[Column, Column]]:
+    """(failed?, detail) pairs for the schema's top-level rules, in a stable order."""
+    checks: list[tuple[Column, Column]] = [
+        (text.isNull(), F.lit("not a JSON object")),
+    ]
+    if not schema.additional_properties:
+        extra = F.array_except(keys, F.array(*[F.lit(n) for n in schema.names]))
+        checks.append(
+            (F.size(extra) > 0, F.concat(F.lit("unexpected properties: "), _names(extra)))
+        )
+    for name in sorted(schema.required):
+        checks.append((text[name].isNull(), F.lit(f"missing required property {name}")))
+    for rule in schema.properties:
+        checks.extend(_rule_checks(rule, typed[rule.name], text[rule.name]))
+    return checks
+
+
+def _rule_checks(rule: PropertyRule, value: Column, raw: Column) -> list[tuple[Column, Column]]:
+    checks: list[tuple[Column, Column]] = []
+    if rule.name != VALUES_PROPERTY:
+        checks.append(
+            (
+                raw.isNotNull() & value.isNull(),
+                F.lit(f"property {rule.name} is not of type {rule.type}"),
+            )
+        )
+    if rule.const is not None:
+        checks.append(
+            (value != F.lit(rule.const), F.lit(f"property {rule.name} must be {rule.const!r}"))
+        )
+    if rule.pattern is not None:
+        checks.append(
+            (
+                ~value.rlike(rule.pattern),
+                F.lit(f"property {rule.name} does not match {rule.pattern}"),
+            )
+        )
+    if rule.minimum is not None:
+        checks.append(
+            (value < F.lit(rule.minimum), F.lit(f"property {rule.name} is below {rule.minimum}"))
+        )
+    if rule.maximum is not None:
+        checks.append(
+            (value > F.lit(rule.maximum), F.lit(f"property {rule.name} is above {rule.maximum}"))
+        )
+    return checks
+
+
+def _switch(key: Column, cases: Iterable[tuple[str, Column]]) -> Column:
+    """A CASE expression: the value of the first case whose match equals ``key``, else null."""
+    expr: Column | None = None
+    for match, value in cases:
+        expr = F.when(key == match, value) if expr is None else expr.when(key == match, value)
+    if expr is None:
+        raise ValueError("no cases")
+    return expr
+
+
+def _field_failures(
+    streams: tuple[StreamSpec, ...], stream: Column, typed: Column, raw: Column
+) -> tuple[Column, Column, Column]:
+    """Arrays of field names with the wrong type, a sensor error (NaN, ±inf), or out of range."""
+    wrong: list[Column] = []
+    broken: list[Column] = []
+    outside: list[Column] = []
+    for s in streams:
+        on = stream == s.name
+        for f in s.fields:
+            v = typed[f.name]
+            wrong.append(F.when(on & raw[f.name].isNotNull() & v.isNull(), F.lit(f.name)))
+            if f.is_boolean:
+                continue
+            broken.append(F.when(on & (F.isnan(v) | (F.abs(v) == float("inf"))), F.lit(f.name)))
+            bounds: list[Column] = []
+            if f.min is not None:
+                bounds.append(v < F.lit(f.min))
+            if f.max is not None:
+                bounds.append(v > F.lit(f.max))
+            for b in bounds:
+                outside.append(
+                    F.when(
+                        on & b,
+                        F.format_string(
+                            f"{f.name}=%s outside [{f.min}, {f.max}]", v.cast("string")
+                        ),
+                    )
+                )
+
+    def compact(items: list[Column]) -> Column:
+        return F.array_compact(F.array(*items)) if items else F.array().cast("array<string>")
+
+    return compact(wrong), compact(broken), compact(outside)
+
+
+def parse_and_validate(records: DataFrame, cfg: JobConfig, schema: ReadingSchema) -> DataFrame:
+    """Kafka records (topic, value, timestamp) → readings with `reason` and `detail`.
+
+    `reason` is null for a valid reading and otherwise the first failing check's code;
+    valid rows carry `values` as a map of field → double (booleans as 0/1) for the lake.
+    """
+    streams = cfg.streams
+    struct = reading_struct(schema, streams)
+    text_value = F.col("value").cast("string")
+    df = records.select(
+        F.col("topic"),
+        F.col("timestamp").alias("kafka_ts"),
+        F.col("value").alias("raw_value"),
+        F.is_valid_utf8(text_value).alias("_utf8"),
+        F.from_json(text_value, struct).alias("r"),
+        F.from_json(text_value, _TEXT_MAP).alias("_text"),
+    ).withColumn("_values_text", F.from_json(F.col("_text")[VALUES_PROPERTY], _TEXT_MAP))
+
+    typed, text, vtext = F.col("r"), F.col("_text"), F.col("_values_text")
+    keys = F.map_keys(text)
+    vkeys = F.coalesce(F.map_keys(vtext), F.array().cast("array<string>"))
+    stream = typed["stream"]
+    by_topic = _switch(F.col("topic"), [(s.topic, F.lit(s.name)) for s in streams])
+    expected = _switch(
+        stream, [(s.name, F.array(*[F.lit(f.name) for f in s.fields])) for s in streams]
+    )
+    missing = F.array_except(expected, vkeys)
+    unknown = F.array_except(vkeys, expected)
+    wrong, broken, outside = _field_failures(streams, stream, typed[VALUES_PROPERTY], vtext)
+
+    checks: list[tuple[str, Column, Column]] = [
+        ("not_utf8", ~F.col("_utf8"), F.lit("value is not valid UTF-8")),
+    ]
+    checks += [("schema_violation", c, d) for c, d in _property_checks(schema, typed, keys, text)]
+    checks += [
+        ("schema_violation", vtext.isNull(), F.lit("values is not an object")),
+        ("unknown_stream", expected.isNull(), F.concat(F.lit("unknown stream "), stream)),
+        (
+            "unknown_stream",
+            by_topic.isNull() | (by_topic != stream),
+            F.concat(F.lit("stream "), stream, F.lit(" read from topic "), F.col("topic")),
+        ),
+        (
+            "missing_field",
+            F.size(missing) > 0,
+            F.concat(F.lit("missing fields: "), _names(missing)),
+        ),
+        (
+            "unknown_field",
+            F.size(unknown) > 0,
+            F.concat(F.lit("unknown fields: "), _names(unknown)),
+        ),
+        ("wrong_type", F.size(wrong) > 0, F.concat(F.lit("wrong type: "), _names(wrong))),
+        (
+            "sensor_error",
+            F.size(broken) > 0,
+            F.concat(F.lit("sensor error value in: "), _names(broken)),
+        ),
+        ("out_of_range", F.size(outside) > 0, F.concat_ws("; ", outside)),
+    ]
+    # A failed check is only `true`; a check whose inputs are null (because an earlier one
+    # failed) is skipped by coalesce, so the first real failure names the record.
+    reason = F.coalesce(*[F.when(c, F.lit(code)) for code, c, _ in checks])
+    detail = F.coalesce(*[F.when(c, d) for _, c, d in checks])
+
+    fields = value_fields(streams)
+    as_double = F.map_filter(
+        F.create_map(
+            *[
+                x
+                for name in fields
+                for x in (F.lit(name), typed[VALUES_PROPERTY][name].cast("double"))
+            ]
+        ),
+        lambda _k, v: v.isNotNull(),
+    )
+    return df.select(
+        "topic",
+        "kafka_ts",
+        "raw_value",
+        *[typed[p.name].alias(p.name) for p in schema.properties if p.name != VALUES_PROPERTY],
+        as_double.alias("values"),
+        reason.alias("reason"),
+        detail.alias("detail"),
+    )

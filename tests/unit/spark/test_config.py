@@ -1,0 +1,120 @@
+"""The runtime config document resolves into the jobs' settings, with only local overrides."""
+
+import pytest
+
+from sensorpipe_spark import config
+
+pytestmark = pytest.mark.unit
+
+DOC = {
+    "version": 1,
+    "pipeline": {"name": "farm", "namespace": "iot"},
+    "kafka": {"bootstrapServers": "k:9092", "authentication": None},
+    "topics": {
+        "streams": {"climate": "farm.climate-x"},
+        "deadLetter": "farm.dl",
+        "aggregates": "farm.agg",
+        "alerts": "farm.al",
+    },
+    "streams": [
+        {
+            "name": "climate",
+            "fields": [
+                {"name": "temperature", "type": "number", "unit": "Cel", "min": -40, "max": 80},
+                {"name": "humidity", "type": "number", "min": 0, "max": 100},
+            ],
+        },
+        {"name": "motion", "fields": [{"name": "motion", "type": "boolean"}]},
+    ],
+    "processing": {
+        "triggerInterval": 5.0,
+        "window": 900.0,
+        "watermark": 600.0,
+        "alerts": {
+            "thresholds": [
+                {
+                    "name": "hot",
+                    "stream": "climate",
+                    "field": "temperature",
+                    "above": 70,
+                    "severity": "critical",
+                }
+            ],
+            "anomaly": {"enabled": True, "zScore": 4, "history": 1800.0, "minSamples": 10},
+            "jump": {"enabled": True, "maxDelta": {"temperature": 10}},
+            "stuck": {"enabled": False, "after": 60.0},
+            "silence": {"enabled": True, "after": 120.0},
+        },
+        "sinks": {
+            "lake": {"format": "delta", "path": "/data/lake"},
+            "postgres": {"dsnEnv": "PG_DSN", "table": "agg"},
+            "aggregatesTopic": True,
+        },
+    },
+}
+
+
+def test_document_resolves_topics_fields_and_rules():
+    cfg = config.from_document(DOC)
+    assert cfg.pipeline == "farm"
+    assert [s.topic for s in cfg.streams] == ["farm.climate-x", "farm.motion"]
+    assert cfg.dead_letter_topic == "farm.dl"
+    assert cfg.aggregates_topic == "farm.agg"
+    climate, motion = cfg.stream("climate"), cfg.stream("motion")
+    assert climate is not None
+    assert motion is not None
+    assert climate.fields[0].max == 80.0
+    assert motion.fields[0].is_boolean
+    assert cfg.stream("nope") is None
+    assert cfg.alerts.thresholds[0].above == 70.0
+    assert cfg.alerts.z_score == 4.0
+    assert cfg.alerts.max_delta == {"temperature": 10.0}
+    assert not cfg.alerts.stuck_enabled
+    assert cfg.alerts.silence_after == 120.0
+    assert cfg.checkpoint_path == "/data/checkpoints/iot/farm"
+    assert cfg.checkpoint("ingest") == "/data/checkpoints/iot/farm/ingest"
+    assert cfg.readings_path == "/data/lake/readings"
+    assert cfg.postgres == config.PostgresSink(dsn_env="PG_DSN", table="agg")
+
+
+def test_overrides_change_only_local_paths_and_endpoints():
+    cfg = config.from_document(DOC).with_overrides(
+        lake_path="/tmp/l/",
+        checkpoint_path="/tmp/c",
+        bootstrap_servers="127.0.0.1:1",
+        pg_dsn_env="X",
+    )
+    assert cfg.aggregates_path == "/tmp/l/aggregates"
+    assert cfg.checkpoint("alerts") == "/tmp/c/alerts"
+    assert cfg.bootstrap_servers == "127.0.0.1:1"
+    assert cfg.postgres is not None
+    assert cfg.postgres.dsn_env == "X"
+    assert cfg.window == 900.0
+
+
+def test_defaults_follow_design_names_and_optional_sinks():
+    doc = {
+        "pipeline": {"name": "p"},
+        "kafka": {"bootstrapServers": "k:1"},
+        "streams": [{"name": "distance", "fields": [{"name": "distance"}]}],
+        "processing": {"sinks": {"aggregatesTopic": False}},
+    }
+    cfg = config.from_document(doc)
+    assert cfg.streams[0].topic == "p.distance"
+    assert cfg.alerts_topic == "p.alerts"
+    assert cfg.aggregates_topic is None
+    assert cfg.postgres is None
+    assert cfg.alerts == config.AlertSpec()
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"kafka": {"bootstrapServers": "k:1"}, "streams": [{"name": "a"}]},
+        {"pipeline": {"name": "p"}, "kafka": {"bootstrapServers": "k:1"}, "streams": []},
+        {"pipeline": {"name": "p"}, "streams": [{"name": "a"}]},
+    ],
+)
+def test_incomplete_documents_are_refused(doc):
+    with pytest.raises(config.ConfigError):
+        config.from_document(doc)
