@@ -27,10 +27,16 @@ def pipeline_document(name: str = "farm", bootstrap: str = "127.0.0.1:9") -> dic
                     {"name": "humidity", "type": "number", "unit": "%", "min": 0, "max": 100},
                 ],
             },
-            {"name": "distance", "fields": [{"name": "distance", "type": "number", "min": 2, "max": 400}]},
+            {
+                "name": "distance",
+                "fields": [{"name": "distance", "type": "number", "min": 2, "max": 400}],
+            },
             {"name": "motion", "fields": [{"name": "motion", "type": "boolean"}]},
         ],
-        "gateway": {"name": "bench", "source": {"type": "serial", "serial": {"device": "/dev/null"}}},
+        "gateway": {
+            "name": "bench",
+            "source": {"type": "serial", "serial": {"device": "/dev/null"}},
+        },
     }
 
 

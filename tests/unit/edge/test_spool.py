@@ -20,7 +20,12 @@ def test_fifo_commit_and_truncate_when_drained(tmp_path):
     assert first == [("t", b"k0", b"v0"), ("t", b"k1", b"v1")]
     s.commit(pos)
     rest, pos = s.peek(100)
-    assert rest == [("t", b"k2", b"v2"), ("t", b"k3", b"v3"), ("t", b"k4", b"v4"), ("t2", None, b"")]
+    assert rest == [
+        ("t", b"k2", b"v2"),
+        ("t", b"k3", b"v3"),
+        ("t", b"k4", b"v4"),
+        ("t2", None, b""),
+    ]
     s.commit(pos)
     assert len(s) == 0
     assert (tmp_path / "spool.bin").stat().st_size == 0
