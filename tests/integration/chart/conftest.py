@@ -1,0 +1,102 @@
+"""Fixtures of the chart's integration tests: helm and kubectl against the real local API server.
+
+One namespace-scoped release is installed per module and shared by its tests (a `helm install`
+is the expensive step); tests that must install or uninstall for themselves use their own
+release names, so nothing here collides with another test or another engineer's run.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from deploy.render import CHART
+from tests.conftest import kubectl
+
+
+def helm(*args: str, check: bool = True) -> str:
+    """Run the stack's helm; on failure the test fails with helm's own message."""
+    proc = subprocess.run(["helm", *args], capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"helm {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    namespace: str  # where the operator runs
+    watched: str  # the namespace it watches (a Role there, nothing cluster-wide)
+
+    @property
+    def fullname(self) -> str:
+        return f"{self.name}-sensorpipe"
+
+    @property
+    def user(self) -> str:
+        return f"system:serviceaccount:{self.namespace}:{self.fullname}"
+
+
+def install(release: Release, *values: str) -> str:
+    """`helm install --wait`: the Deployment must become available (Pods run through kwok)."""
+    return helm(
+        "install", release.name, str(CHART), "--namespace", release.namespace,
+        "--wait", "--timeout", "120s", *values,
+    )  # fmt: skip
+
+
+def service_account_kubeconfig(stack: dict[str, str], release: Release, path: Path) -> Path:
+    """A kubeconfig holding a TokenRequest token of the chart's ServiceAccount: the identity
+    the operator Pod has in a cluster, and nothing more."""
+    token = kubectl(
+        "create", "token", release.fullname, "-n", release.namespace, "--duration", "2h"
+    ).strip()
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": "local",
+                        "cluster": {
+                            "server": stack["KUBE_APISERVER"],
+                            "certificate-authority": stack["KUBE_CA_FILE"],
+                        },
+                    }
+                ],
+                "users": [{"name": "chart-sa", "user": {"token": token}}],
+                "contexts": [
+                    {"name": "chart", "context": {"cluster": "local", "user": "chart-sa"}}
+                ],
+                "current-context": "chart",
+            }
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def namespaced_release(stack: dict[str, str]) -> Iterator[Release]:
+    """The chart installed with defaults but watching one namespace, as a tenant would."""
+    suffix = secrets.token_hex(3)
+    release = Release(f"sp{suffix}", f"chart-op-{suffix}", f"chart-iot-{suffix}")
+    for ns in (release.namespace, release.watched):
+        kubectl("create", "namespace", ns)
+    try:
+        install(
+            release,
+            "--set", "watch.scope=namespaces",
+            "--set", f"watch.namespaces[0]={release.watched}",
+        )  # fmt: skip
+        yield release
+    finally:
+        helm("uninstall", release.name, "-n", release.namespace, "--wait", check=False)
+        for ns in (release.namespace, release.watched):
+            kubectl("delete", "namespace", ns, "--wait=false", check=False)

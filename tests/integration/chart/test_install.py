@@ -1,0 +1,216 @@
+"""The chart, install.yaml and the examples against the real local API server (RBAC on).
+
+helm install/upgrade/uninstall for real, every rendered object through server-side dry-run,
+an RBAC audit of what the chart's ServiceAccount can really do, and the operator started with
+that ServiceAccount's token reconciling every example to Ready.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from deploy.render import CHART, ROOT, helm_template, parse_documents
+from tests.conftest import kubectl
+from tests.integration.operator.harness import (
+    OperatorProcess,
+    admin_kube,
+    condition,
+    get_pipeline,
+    make_ready_as_strimzi_and_spark_operator,
+    wait_for,
+)
+
+from .conftest import Release, helm, install, service_account_kubeconfig
+
+pytestmark = pytest.mark.integration
+
+RULES = yaml.safe_load((CHART / "files" / "operator-rules.yaml").read_text())
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+MANIFESTS = Path(__file__).parent / "manifests"
+
+
+def dump(docs: list[dict[str, Any]]) -> str:
+    return "".join("---\n" + yaml.safe_dump(doc) for doc in docs)
+
+
+def server_dry_run(docs: list[dict[str, Any]]) -> str:
+    """Server-side apply in dry-run: admission, schema and RBAC escalation checks, no change."""
+    return kubectl(
+        "apply", "--server-side", "--dry-run=server", "--force-conflicts",
+        "--field-manager", "chart-test", "-f", "-", input_=dump(docs),
+    )  # fmt: skip
+
+
+def rule_pairs(rules: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(resource as `kubectl auth can-i --list` names it, verb) for every rule."""
+    pairs = set()
+    for rule in rules:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                base, _, sub = resource.partition("/")
+                name = f"{base}.{group}" if group else base
+                name = f"{name}/{sub}" if sub else name
+                pairs |= {(name, verb) for verb in rule["verbs"]}
+    return pairs
+
+
+def can_i_list(user: str, namespace: str) -> set[tuple[str, str]]:
+    """What `user` may do in `namespace`, as (resource, verb), from the API server itself."""
+    out = kubectl("auth", "can-i", "--list", f"--as={user}", "-n", namespace, "--no-headers")
+    pairs = set()
+    for line in out.splitlines():
+        columns = re.split(r"\s{2,}", line.strip())
+        if len(columns) != 4 or columns[1] != "[]":
+            continue  # non-resource URLs (/healthz, /api/*) are every user's discovery rights
+        resource, _, _, verbs = columns
+        pairs |= {(resource, verb) for verb in verbs.strip("[]").split()}
+    return pairs
+
+
+def granted(release: Release, namespace: str) -> set[tuple[str, str]]:
+    """The rights the chart adds: the ServiceAccount's minus those of an account with none."""
+    nobody = f"system:serviceaccount:{release.namespace}:nobody-{secrets.token_hex(3)}"
+    return can_i_list(release.user, namespace) - can_i_list(nobody, namespace)
+
+
+def assert_no_wildcards(pairs: set[tuple[str, str]]) -> None:
+    wild = {p for p in pairs if "*" in p[0] or p[1] == "*"}
+    assert not wild, f"wildcard rights: {sorted(wild)}"
+
+
+@pytest.fixture(scope="module")
+def servicemonitor_crd(stack: dict[str, str]) -> None:
+    """prometheus-operator's ServiceMonitor CRD (a small copy covering the fields the chart
+    writes), so the monitoring values can be dry-run like everything else."""
+    kubectl("apply", "--server-side", "-f", str(MANIFESTS / "servicemonitors-crd.yaml"))
+    kubectl("wait", "--for=condition=Established", "crd/servicemonitors.monitoring.coreos.com")
+
+
+CI_VALUES = sorted((CHART / "ci").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("values", [None, *CI_VALUES], ids=lambda v: v.name if v else "defaults")
+@pytest.mark.usefixtures("servicemonitor_crd")
+def test_every_rendered_object_passes_server_side_dry_run(
+    kube_namespace: str, values: Path | None
+) -> None:
+    args = ["-f", str(values)] if values else []
+    if values and values.name == "namespaced-values.yaml":
+        args += ["--set", f"watch.namespaces={{{kube_namespace}}}"]
+    with_crds = not (values and values.name == "crds-upgrade-values.yaml")
+    docs = parse_documents(
+        helm_template(
+            "helm", *args, release="dry", namespace=kube_namespace, include_crds=with_crds
+        )
+    )
+    out = server_dry_run(docs)
+    assert out.count("(server dry run)") == len(docs), out
+
+
+def test_install_yaml_and_kustomize_base_pass_server_side_dry_run(kube_namespace: str) -> None:
+    """install.yaml into a namespace of the test's (its own Namespace cannot be dry-run first)."""
+    installed = parse_documents((ROOT / "deploy" / "install.yaml").read_text())
+    text = dump([d for d in installed if d["kind"] != "Namespace"])
+    docs = parse_documents(
+        text.replace("namespace: sensorpipe-system", f"namespace: {kube_namespace}")
+    )
+    out = server_dry_run(docs)
+    assert out.count("(server dry run)") == len(docs), out
+    kustomized = parse_documents(kubectl("kustomize", str(ROOT / "deploy" / "kustomize")))
+    key = lambda d: (d["kind"], d["metadata"]["name"])  # noqa: E731
+    assert sorted(kustomized, key=key) == sorted(installed, key=key)
+
+
+def test_cluster_scope_install_rbac_upgrade_uninstall(stack: dict[str, str]) -> None:
+    suffix = secrets.token_hex(3)
+    release = Release(f"cl{suffix}", f"chart-cl-{suffix}", "")
+    kubectl("create", "namespace", release.namespace)
+    try:
+        install(release)
+        deployment = json.loads(
+            kubectl("get", "deployment", release.fullname, "-n", release.namespace, "-o", "json")
+        )
+        assert deployment["status"]["availableReplicas"] == 1
+        manifest = parse_documents(helm("get", "manifest", release.name, "-n", release.namespace))
+        for doc in manifest:
+            ns = ["-n", doc["metadata"]["namespace"]] if "namespace" in doc["metadata"] else []
+            kubectl("get", doc["kind"], doc["metadata"]["name"], *ns)
+
+        # RBAC audit: exactly the operator's rules, in any namespace, and no wildcard.
+        rights = granted(release, "default")
+        assert_no_wildcards(rights)
+        assert rights == rule_pairs(RULES["namespaced"] + RULES["clusterWide"])
+
+        helm(
+            "upgrade", release.name, str(CHART), "-n", release.namespace, "--reuse-values",
+            "--set", "operator.logLevel=DEBUG", "--wait", "--timeout", "120s",
+        )  # fmt: skip
+        status = json.loads(helm("status", release.name, "-n", release.namespace, "-o", "json"))
+        assert (status["version"], status["info"]["status"]) == (2, "deployed")
+        env = json.loads(
+            kubectl("get", "deployment", release.fullname, "-n", release.namespace, "-o", "json")
+        )["spec"]["template"]["spec"]["containers"][0]["env"]
+        assert {"name": "SENSORPIPE_LOG_LEVEL", "value": "DEBUG"} in env
+
+        helm("uninstall", release.name, "-n", release.namespace, "--wait")
+        for doc in manifest:
+            ns = ["-n", doc["metadata"]["namespace"]] if "namespace" in doc["metadata"] else []
+            left = kubectl("get", doc["kind"], doc["metadata"]["name"], *ns, "--ignore-not-found")
+            assert not left.strip(), f"{doc['kind']} {doc['metadata']['name']} left after uninstall"
+        # Helm never deletes crds/: deleting it would delete every SensorPipeline.
+        kubectl("get", "crd", "sensorpipelines.iot.sensorpipe.dev")
+    finally:
+        helm("uninstall", release.name, "-n", release.namespace, check=False)
+        kubectl("delete", "namespace", release.namespace, "--wait=false", check=False)
+
+
+def test_namespaced_rbac_grants_only_the_watched_namespace(namespaced_release: Release) -> None:
+    inside = granted(namespaced_release, namespaced_release.watched)
+    assert_no_wildcards(inside)
+    assert inside == rule_pairs(RULES["namespaced"])
+    assert granted(namespaced_release, namespaced_release.namespace) == set()
+    assert granted(namespaced_release, "default") == set()
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_applies_server_side(kube_namespace: str, path: Path) -> None:
+    out = kubectl("apply", "--server-side", "-n", kube_namespace, "-f", str(path))
+    assert "serverside-applied" in out
+    created = json.loads(
+        kubectl("get", "sensorpipeline", path.stem, "-n", kube_namespace, "-o", "json")
+    )
+    assert created["spec"]["gateways"], "the API server kept the spec"
+
+
+def test_operator_with_chart_service_account_reconciles_every_example(
+    stack: dict[str, str], namespaced_release: Release, tmp_path: Path
+) -> None:
+    """The operator as the chart runs it: the chart ServiceAccount's token, watching the
+    release's namespace. Children are made ready as Strimzi, the spark-operator and kwok would."""
+    kubeconfig = service_account_kubeconfig(stack, namespaced_release, tmp_path / "sa.kubeconfig")
+    ns = namespaced_release.watched
+    operator = OperatorProcess(kubeconfig, [ns], tmp_path / "operator.log").start()
+    try:
+        for path in EXAMPLES:
+            kubectl("apply", "--server-side", "-n", ns, "-f", str(path))
+        admin = admin_kube(stack)
+        names = [p.stem for p in EXAMPLES]
+
+        def all_ready() -> bool:
+            states = []
+            for name in names:
+                make_ready_as_strimzi_and_spark_operator(admin, ns, name)
+                ready = condition(get_pipeline(admin, ns, name), "Ready")
+                states.append(bool(ready and ready["status"] == "True"))
+            return all(states)
+
+        wait_for(all_ready, 150, f"every example Ready in {ns}", operator)
+    finally:
+        operator.stop()
