@@ -1,7 +1,8 @@
 -- Argo CD health check for iot.sensorpipe.dev/SensorPipeline.
 -- Reads the status the operator writes: nothing observed yet, or an older generation observed,
--- is Progressing; condition Ready=True is Healthy; a Stalled condition or phase Failed is
--- Degraded (a person must act); Ready=False otherwise is still Progressing (children starting).
+-- is Progressing; condition Ready=True is Healthy; a Stalled condition, or phase Failed (a spec
+-- it cannot act on) or Degraded (a child failed), is Degraded: a person must act; Ready=False
+-- otherwise is still Progressing (children starting).
 local hs = {status = "Progressing", message = "Waiting for the operator to report status"}
 if obj.status == nil then
   return hs
@@ -25,7 +26,7 @@ if obj.status.conditions ~= nil then
     end
   end
 end
-if obj.status.phase == "Failed" then
+if obj.status.phase == "Failed" or obj.status.phase == "Degraded" then
   hs.status = "Degraded"
   hs.message = (ready and (ready.message or ready.reason)) or "Pipeline failed"
   return hs

@@ -104,17 +104,21 @@ HEALTH_CASES = {
     "no-status": (pipeline(), "Progressing"),
     "old-generation": (pipeline(observedGeneration=1, conditions=[ready("True")]), "Progressing"),
     "ready": (
-        pipeline(observedGeneration=2, phase="Running", conditions=[ready("True")]),
+        pipeline(observedGeneration=2, phase="Ready", conditions=[ready("True")]),
         "Healthy",
     ),
     "not-ready-yet": (
         pipeline(
-            observedGeneration=2, phase="Pending", conditions=[ready("False", "TopicsPending")]
+            observedGeneration=2, phase="Progressing", conditions=[ready("False", "Progressing")]
         ),
         "Progressing",
     ),
+    "degraded-phase": (
+        pipeline(observedGeneration=2, phase="Degraded", conditions=[ready("False", "Degraded")]),
+        "Degraded",
+    ),
     "failed-phase": (
-        pipeline(observedGeneration=2, phase="Failed", conditions=[ready("False", "SparkFailed")]),
+        pipeline(observedGeneration=2, phase="Failed", conditions=[ready("False", "InvalidSpec")]),
         "Degraded",
     ),
     "stalled": (
@@ -132,7 +136,7 @@ HEALTH_CASES = {
         ),
         "Degraded",
     ),
-    "no-conditions": (pipeline(observedGeneration=2, phase="Pending"), "Progressing"),
+    "no-conditions": (pipeline(observedGeneration=2, phase="Progressing"), "Progressing"),
 }
 
 
