@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
 from deploy.render import CHART
 from tests.conftest import kubectl
@@ -57,28 +56,12 @@ def service_account_kubeconfig(stack: dict[str, str], release: Release, path: Pa
     token = kubectl(
         "create", "token", release.fullname, "-n", release.namespace, "--duration", "2h"
     ).strip()
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {
-                        "name": "local",
-                        "cluster": {
-                            "server": stack["KUBE_APISERVER"],
-                            "certificate-authority": stack["KUBE_CA_FILE"],
-                        },
-                    }
-                ],
-                "users": [{"name": "chart-sa", "user": {"token": token}}],
-                "contexts": [
-                    {"name": "chart", "context": {"cluster": "local", "user": "chart-sa"}}
-                ],
-                "current-context": "chart",
-            }
-        )
-    )
+    config = f"--kubeconfig={path}"
+    kubectl("config", config, "set-cluster", "local", f"--server={stack['KUBE_APISERVER']}",
+            f"--certificate-authority={stack['KUBE_CA_FILE']}")  # fmt: skip
+    kubectl("config", config, "set-credentials", "chart-sa", f"--token={token}")
+    kubectl("config", config, "set-context", "chart", "--cluster=local", "--user=chart-sa")
+    kubectl("config", config, "use-context", "chart")
     return path
 
 
