@@ -60,7 +60,7 @@ def find_helm() -> str:
     versions = pinned_versions()
     cached = ROOT / ".cache" / "bin" / f"helm-{versions['HELM_VERSION']}" / "helm"
     if not cached.exists():
-        raise SystemExit(
+        raise FileNotFoundError(
             f"helm not found on PATH nor at {cached}: run bash hack/build-go-tools.sh helm"
         )
     return str(cached)
