@@ -8,6 +8,7 @@ file, and the generated files (chart CRDs, install.yaml, README) never drift fro
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -274,3 +275,27 @@ def test_every_value_is_documented() -> None:
     for row in rows:
         description = row.rstrip("|").rsplit("|", 1)[1].strip()
         assert description, f"undocumented value: {row}"
+
+
+def exported_metric_names() -> set[str]:
+    """Every sample name the operator's Prometheus registry can expose."""
+    from prometheus_client import REGISTRY
+
+    import sensorpipe_operator.metrics
+    import sensorpipe_operator.scaling.report  # noqa: F401
+
+    suffixes = ("", "_total", "_bucket", "_count", "_sum", "_created")
+    return {family.name + suffix for family in REGISTRY.collect() for suffix in suffixes}
+
+
+def test_dashboard_queries_only_metrics_the_operator_exports() -> None:
+    dashboard = json.loads((CHART / "files" / "dashboards" / "sensorpipe.json").read_text())
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bsensorpipe_\w+", target["expr"])
+    }
+    assert queried
+    missing = queried - exported_metric_names()
+    assert not missing, f"the dashboard queries metrics nobody exports: {sorted(missing)}"
