@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# `make demo`: the whole pipeline on this machine.
+#  1. start the real local services (hack/stack.sh up);
+#  2. run the operator against the local API server and apply the demo SensorPipeline, so
+#     `kubectl get sp` shows it reconciled (topics through the Admin API, gateway Deployments
+#     made available by kwok, the SparkApplication reported running while the local job runs);
+#  3. run the same spec with the local runner: a simulated fleet, one firmware node under
+#     simavr, the Spark streaming job, PostgreSQL and Delta sinks, a live dashboard;
+#  4. end with the report: counts in and out, aggregates per device, alerts, plots (PNG, HTML).
+# DEMO_DURATION (seconds of data, default 120) sets how long the devices send.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT_DIR"
+DEMO_DURATION=${DEMO_DURATION:-120}
+WORK="$CACHE_DIR/demo"
+rm -rf "$WORK"; mkdir -p "$WORK"
+start=$SECONDS
+
+started_stack=0
+if ! bash "$HACK_DIR/stack.sh" status >/dev/null; then
+  bash "$HACK_DIR/stack.sh" up
+  started_stack=1
+fi
+eval "$(bash "$HACK_DIR/stack.sh" env)"
+
+operator_pid=""
+spark_reporter_pid=""
+cleanup() {
+  local rc=$?
+  [[ -n $spark_reporter_pid ]] && kill "$spark_reporter_pid" 2>/dev/null
+  if [[ -n $operator_pid ]]; then
+    kill -TERM "$operator_pid" 2>/dev/null && wait "$operator_pid" 2>/dev/null
+  fi
+  if ((started_stack)) && [[ -z ${DEMO_KEEP_STACK:-} ]]; then bash "$HACK_DIR/stack.sh" down; fi
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+log "rendering the demo pipeline for Kafka at $KAFKA_BOOTSTRAP"
+sed "s|\${KAFKA_BOOTSTRAP}|$KAFKA_BOOTSTRAP|" hack/demo/pipeline.yaml >"$WORK/pipeline.yaml"
+.venv/bin/sensorpipe validate -f "$WORK/pipeline.yaml"
+
+log "starting the operator against the local API server (log: $WORK/operator.log)"
+kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n demo create secret generic demo-pg --from-literal=dsn="$PG_DSN" \
+  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+.venv/bin/sensorpipe-operator --namespace demo --metrics-port 0 >"$WORK/operator.log" 2>&1 &
+operator_pid=$!
+kubectl apply --server-side -f "$WORK/pipeline.yaml"
+
+# The local runner plays the spark-operator's part for its own job: while that job's
+# process is alive, the SparkApplication's state says RUNNING.
+report_spark_state() {
+  local app=""
+  while [[ -z $app ]]; do
+    app=$(kubectl -n demo get sparkapplications -l iot.sensorpipe.dev/pipeline=demo -o name 2>/dev/null | head -n 1)
+    sleep 1
+  done
+  while true; do
+    local state=SUBMITTED pidf="$WORK/run/pids/spark.pid"
+    [[ -f $pidf ]] && kill -0 "$(cat "$pidf")" 2>/dev/null && state=RUNNING
+    kubectl -n demo patch "$app" --subresource=status --type=merge \
+      -p "{\"status\":{\"applicationState\":{\"state\":\"$state\"}}}" >/dev/null 2>&1 || true
+    sleep 5
+  done
+}
+report_spark_state &
+spark_reporter_pid=$!
+
+log "running the pipeline with the local runner for ${DEMO_DURATION}s of data (work dir: $WORK/run)"
+.venv/bin/sensorpipe run -f "$WORK/pipeline.yaml" --work-dir "$WORK/run" \
+  --duration "$DEMO_DURATION" --firmware-node bench-node --dashboard-port 0 \
+  --pg-dsn "$PG_DSN" &
+run_pid=$!
+
+# Ready needs the Spark job up, which takes the runner a little while.
+if kubectl -n demo wait sp/demo --for condition=Ready --timeout=300s >/dev/null; then
+  log "the operator reports the pipeline Ready:"
+else
+  log "the pipeline did not become Ready within 5 minutes; its status:"
+fi
+kubectl -n demo get sp demo
+kubectl -n demo get kafkatopics,sparkapplications,deployments,configmaps -l iot.sensorpipe.dev/pipeline=demo 2>/dev/null || true
+
+wait "$run_pid"
+echo
+log "demo finished in $((SECONDS - start))s; report: $WORK/run/report/index.html"
