@@ -331,7 +331,7 @@ def decide(
         now,
     )
     rec, basis = recommend(config, load, current, capacity, measured, bounds)
-    recs = tuple((t, r) for t, r in state.recommendations if t > now - config.history)
+    recs = tuple((t, r) for t, r in state.recommendations if t >= now - config.history)
     state = replace(
         state,
         since=now if state.since is None else state.since,

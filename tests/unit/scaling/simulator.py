@@ -102,8 +102,13 @@ class KedaScaler:
     at the partition count and maxReplicaCount, scale up at once, scale down to the highest
     recommendation of the last 300 s."""
 
-    def __init__(self, lag_threshold: int, max_replicas: int, min_replicas: int = 1,
-                 down_window: float = 300.0) -> None:
+    def __init__(
+        self,
+        lag_threshold: int,
+        max_replicas: int,
+        min_replicas: int = 1,
+        down_window: float = 300.0,
+    ) -> None:
         self.lag_threshold = lag_threshold
         self.max_replicas = max_replicas
         self.min_replicas = min_replicas
