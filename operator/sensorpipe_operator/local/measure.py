@@ -12,6 +12,7 @@ import json
 import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
@@ -85,36 +86,82 @@ class TopicOffsets:
 
 
 def _latest_batch(folder: Path) -> int | None:
-    ids = [int(p.name) for p in folder.glob("[0-9]*") if p.name.isdigit()]
+    return _latest_batch_of(folder, "[0-9]*")
+
+
+def _latest_batch_of(folder: Path, pattern: str) -> int | None:
+    """The highest number among file names (without suffix) matching ``pattern``."""
+    ids = [int(p.stem) for p in folder.glob(pattern) if p.stem.isdigit()]
     return max(ids) if ids else None
 
 
-def query_positions(query_dir: Path) -> dict[str, dict[int, int]]:
-    """The Kafka positions of one streaming query at its last committed batch.
+def committed_sources(query_dir: Path) -> list[dict[str, Any]]:
+    """The source offsets of one streaming query at its last committed batch.
 
-    Spark writes ``offsets/<batch>`` (what a batch will read up to: a version line, a
-    metadata line, then one JSON line per source mapping topic -> partition -> next offset)
-    and ``commits/<batch>`` once that batch is done; only committed batches count.
+    Spark writes ``offsets/<batch>`` (what a batch reads up to: a version line, a metadata
+    line, then one JSON line per source) and ``commits/<batch>`` once that batch is done;
+    only committed batches count.
     """
     batch = _latest_batch(query_dir / "commits")
     if batch is None:
-        return {}
+        return []
     try:
         lines = (query_dir / "offsets" / str(batch)).read_text().splitlines()
     except OSError:
-        return {}
-    out: dict[str, dict[int, int]] = {}
+        return []
+    out = []
     for line in lines[2:]:
         try:
             source = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if not isinstance(source, dict):
-            continue
+        if isinstance(source, dict):
+            out.append(source)
+    return out
+
+
+def query_positions(query_dir: Path) -> dict[str, dict[int, int]]:
+    """Kafka positions of one query: topic -> partition -> next offset to read."""
+    out: dict[str, dict[int, int]] = {}
+    for source in committed_sources(query_dir):
         for topic, parts in source.items():
             if isinstance(parts, dict):
                 out[topic] = {int(p): int(o) for p, o in parts.items()}
     return out
+
+
+def table_version(table: Path) -> int | None:
+    """The latest commit of the Delta table at ``table`` (None if it has none)."""
+    return _latest_batch_of(table / "_delta_log", "*.json")
+
+
+def delta_readers_caught_up(checkpoints: Path, table: Path) -> bool:
+    """Whether every query that streams from the Delta table at ``table`` has committed a
+    batch that reaches its latest version. A Delta source offset names a table version and a
+    file index in it; index -1 means "before the first file of that version"."""
+    latest = table_version(table)
+    if latest is None:
+        return True
+    for offsets_dir in checkpoints.glob("**/offsets"):
+        if not _reads_delta(offsets_dir):
+            continue
+        delta = [s for s in committed_sources(offsets_dir.parent) if "reservoirVersion" in s]
+        if not delta:
+            return False  # planned a batch on the table, committed none yet
+        for source in delta:
+            version, index = int(source["reservoirVersion"]), int(source.get("index", -1))
+            if version < latest or (version == latest and index < 0):
+                return False
+    return True
+
+
+def _reads_delta(offsets_dir: Path) -> bool:
+    """Whether the query's latest planned batch reads a Delta table."""
+    batch = _latest_batch(offsets_dir)
+    try:
+        return "reservoirVersion" in (offsets_dir / str(batch)).read_text()
+    except OSError:
+        return False
 
 
 def spark_positions(checkpoints: Path, topics: set[str]) -> dict[str, dict[int, int]]:

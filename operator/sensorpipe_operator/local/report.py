@@ -55,7 +55,7 @@ class Report:
 
 
 def _lake_rows(lake_path: Path) -> list[dict[str, Any]]:
-    table = lakeread.read_table(lake_path / "readings")
+    table = lakeread.read_table(lake_path / lakeread.READINGS_TABLE)
     if table is None:
         return []
     rows: list[dict[str, Any]] = table.select(

@@ -23,7 +23,7 @@ from types import FrameType
 from typing import TextIO
 
 from sensorpipe_operator import admin_topics, topics
-from sensorpipe_operator.local import dashboard, plan, progress
+from sensorpipe_operator.local import dashboard, lakeread, measure, plan, progress
 from sensorpipe_operator.local.feed import Feed
 from sensorpipe_operator.local.layout import Layout
 from sensorpipe_operator.local.localize import LocalOptions, localize
@@ -34,8 +34,6 @@ from sensorpipe_operator.local.view import PipelineView
 from sensorpipe_operator.model import Pipeline
 
 ROOT = Path(__file__).resolve().parents[3]
-SETTLE_TRIGGERS = 3
-SETTLE_MIN_SECONDS = 5.0
 
 
 class RunError(RuntimeError):
@@ -105,7 +103,8 @@ class Run:
         self.opts = opts
         self.out = out
         self.layout = Layout(opts.work_dir.resolve())
-        self.stop = threading.Event()
+        self.stop = threading.Event()  # first signal or end of duration: wind down
+        self.hurry = threading.Event()  # second signal: do not wait for Spark to catch up
         self.pipeline = localize(
             load(opts.manifest),
             LocalOptions(
@@ -125,8 +124,13 @@ class Run:
         print(text, file=self.out, flush=True)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        self.say(f"{signal.Signals(signum).name}: stopping")
-        self.stop.set()
+        name = signal.Signals(signum).name
+        if self.stop.is_set():
+            self.say(f"{name} again: not waiting for Spark")
+            self.hurry.set()
+        else:
+            self.say(f"{name}: stopping (send it again to skip waiting for Spark)")
+            self.stop.set()
 
     def execute(self) -> int:
         self.layout.create()
@@ -148,8 +152,11 @@ class Run:
                 self.say(f"dashboard: http://127.0.0.1:{server.server_address[1]}/")
             self._write_run_file(children, server.server_address[1] if server else None)
             self._watch(offsets)
+            self.stop.set()
             self.say("stopping gateways")
-            self.supervisor.stop(kinds=("gateway", "firmware"), grace=self.opts.stop_grace)
+            # gateways before the firmware they read, so none sees its device vanish
+            self.supervisor.stop(kinds=("gateway",), grace=self.opts.stop_grace)
+            self.supervisor.stop(kinds=("firmware",), grace=self.opts.stop_grace)
             self._drain(offsets)
         except ChildFailed as exc:
             self.say(f"error: {exc}")
@@ -208,22 +215,22 @@ class Run:
             self.stop.wait(min(self.opts.progress_interval, max(0.0, end - time.monotonic())))
 
     def _drain(self, offsets: TopicOffsets) -> None:
-        """Let Spark finish what the gateways published (bounded; a second signal skips).
-
-        The checkpoint shows when the ingest query has put every reading in the lake; the
-        aggregates and alerts queries read the lake, so they get a few more triggers after.
-        """
-        self.stop.clear()
+        """Let Spark finish what the gateways published (bounded; a second signal skips it):
+        the ingest query has every reading in the lake (no lag on the stream topics) and the
+        queries that read the lake (aggregates, alerts) have reached its latest version."""
+        if self.hurry.is_set():
+            return
         deadline = time.monotonic() + self.opts.drain_timeout
-        settle = max(
-            SETTLE_MIN_SECONDS, SETTLE_TRIGGERS * self.pipeline.processing.trigger_interval
-        )
+        readings = Path(self.pipeline.processing.sinks.lake_path) / lakeread.READINGS_TABLE
         self.say("waiting for Spark to process what was published")
-        while not self.stop.is_set() and time.monotonic() < deadline:
+        while not self.hurry.is_set() and time.monotonic() < deadline:
             snap = self._tick(offsets)
-            if snap.lag == 0 and not snap.kafka_error:
-                self.stop.wait(min(settle, max(0.0, deadline - time.monotonic())))
-                self._tick(offsets)
+            if (
+                snap.lag == 0
+                and not snap.kafka_error
+                and measure.delta_readers_caught_up(self.layout.checkpoints, readings)
+            ):
                 return
-            self.stop.wait(self.opts.progress_interval)
-        self.say("Spark did not catch up before the drain timeout; stopping it anyway")
+            self.hurry.wait(self.opts.progress_interval)
+        if not self.hurry.is_set():
+            self.say("Spark did not catch up before the drain timeout; stopping it anyway")

@@ -27,11 +27,17 @@ SPEC: dict[str, object] = {
                 {"name": "humidity", "type": "number", "unit": "%", "min": 0, "max": 100},
             ],
         },
-        {"name": "distance", "fields": [{"name": "distance", "type": "number", "min": 2, "max": 400}]},
+        {
+            "name": "distance",
+            "fields": [{"name": "distance", "type": "number", "min": 2, "max": 400}],
+        },
         {"name": "motion", "fields": [{"name": "motion", "type": "boolean"}]},
     ],
     "gateways": [
-        {"name": "sim", "source": {"type": "simulated", "simulated": {"devices": 3, "interval": "500ms"}}}
+        {
+            "name": "sim",
+            "source": {"type": "simulated", "simulated": {"devices": 3, "interval": "500ms"}},
+        }
     ],
     "processing": {
         "triggerInterval": "2s",
