@@ -189,3 +189,22 @@ def simulate(
             run.replicas.append(group.replicas)
             run.lags.append(group.lag)
     return run
+
+
+def replay(trace: list[Snapshot], t: float) -> Snapshot:
+    """The newest snapshot of a recorded trace taken at or before ``t``."""
+    return [s for s in trace if s.time <= t][-1]
+
+
+def reaction(
+    trace: list[Snapshot], scaler: Scaler, poll: float, phase: float, threshold: int
+) -> float | None:
+    """Replaying a recorded trace with one replica: seconds from the lag first crossing
+    ``threshold`` to the first poll (every ``poll`` s from ``phase``) that scales up."""
+    crossed = next(s.time for s in trace if s.total_lag >= threshold)
+    t = trace[0].time + phase
+    while t <= trace[-1].time:
+        if scaler(replay(trace, t), 1) > 1:
+            return max(0.0, t - crossed)
+        t += poll
+    return None
