@@ -66,18 +66,24 @@ def _parse_time(text: str) -> float:
 def resume(
     target: ScaleTarget, status: Mapping[str, Any]
 ) -> tuple[dict[str, Any] | None, PolicyState]:
-    """The last scaling action recorded in status, so that an operator restart neither forgets
-    it in status nor lets the cool-down and direction guard start from scratch."""
+    """What status recorded of the target, so that an operator restart neither forgets the
+    last action nor lets the cool-down, the direction guard and the measured capacity start
+    from scratch."""
     for entry in (status.get("scaling") or {}).get("targets") or []:
-        last = entry.get("lastScale")
-        if entry.get("name") != target.name or not last:
+        if entry.get("name") != target.name:
             continue
+        capacity = entry.get("capacityPerReplica")
+        state = PolicyState(
+            capacity=float(capacity) if capacity else None,
+            capacity_measured=bool(capacity) and bool(entry.get("capacityMeasured")),
+        )
+        last = entry.get("lastScale")
         try:
             when = _parse_time(str(last["time"]))
             direction = 1 if int(last["to"]) > int(last["from"]) else -1
         except (KeyError, TypeError, ValueError):
-            return None, PolicyState()
-        return dict(last), PolicyState(last_change=when, last_direction=direction)
+            return None, state
+        return dict(last), replace(state, last_change=when, last_direction=direction)
     return None, PolicyState()
 
 
@@ -142,7 +148,7 @@ class ScalingController:
             current = None
             obs = replace(obs, error=f"reading {target.kind}: {exc.status} {exc.reason}")
         if current is None:
-            return TargetReport(target, obs, None, None, mem.state.capacity, mem.last_scale)
+            return TargetReport(target, obs, None, None, mem.state, mem.last_scale)
         decision, state = decide(target.config, mem.state, obs, current)
         if decision.desired != current:
             try:
@@ -151,7 +157,7 @@ class ScalingController:
                 # The policy's state is not advanced: the change did not happen.
                 log.warning("cannot scale %s %s: %s", target.kind, target.name, exc)
                 obs = replace(obs, error=f"scaling {target.kind}: {exc.status} {exc.reason}")
-                return TargetReport(target, obs, current, None, mem.state.capacity, mem.last_scale)
+                return TargetReport(target, obs, current, None, mem.state, mem.last_scale)
             mem.last_scale = {
                 "from": decision.current,
                 "to": decision.desired,
@@ -162,7 +168,7 @@ class ScalingController:
             log.info("scaled %s %s: %s", target.kind, target.name, decision.message)
             announce(self._api, dict(body), target.name, decision)
         mem.state = state
-        return TargetReport(target, obs, current, decision, mem.state.capacity, mem.last_scale)
+        return TargetReport(target, obs, current, decision, mem.state, mem.last_scale)
 
 
 def plaintext_conf(pipeline: model.Pipeline) -> dict[str, str]:

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sensorpipe_operator.scaling.policy import Decision
+from sensorpipe_operator.scaling.policy import Decision, PolicyState
 from sensorpipe_operator.scaling.targets import ScaleTarget
 from sensorpipe_operator.scaling.window import Observation
 
@@ -29,7 +29,7 @@ class TargetReport:
     observation: Observation
     current: int | None
     decision: Decision | None
-    capacity: float | None
+    state: PolicyState
     last_scale: dict[str, Any] | None
 
 
@@ -60,7 +60,8 @@ def target_status(report: TargetReport) -> dict[str, Any]:
         "lagByTopic": dict(obs.lag_by_topic),
         "inputRate": _rate(obs.input_rate),
         "consumptionRate": _rate(obs.consumption_rate),
-        "capacityPerReplica": _rate(report.capacity),
+        "capacityPerReplica": _rate(report.state.capacity),
+        "capacityMeasured": report.state.capacity_measured,
         "partitions": obs.partitions,
         "activePartitions": obs.active_partitions,
         "committed": obs.committed,
