@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from sensorpipe_operator.model import Scaling
 from sensorpipe_operator.scaling.window import Observation
 
 
@@ -46,19 +47,11 @@ class Reason(StrEnum):
 
 
 @dataclass(frozen=True)
-class PolicyConfig:
-    """The spec's scaling block in seconds and counts (see docs/contracts.md §1)."""
+class PolicyConfig(Scaling):
+    """The spec's scaling block (the operator's model of docs/contracts.md §1, in seconds and
+    counts) plus what the kind of target adds: the seconds a change costs in restart, the
+    smallest change worth making, and how often the measured group commits."""
 
-    min_replicas: int = 1
-    max_replicas: int = 6
-    lag_threshold: int = 1000
-    activation_lag: int = 100
-    poll_interval: float = 10.0
-    catch_up_time: float = 60.0
-    scale_up_stabilization: float = 0.0
-    scale_down_stabilization: float = 120.0
-    cooldown: float = 30.0
-    max_scale_down_step: int = 1
     restart_cost: float = 0.0
     min_step: int = 1
     commit_interval: float = 5.0

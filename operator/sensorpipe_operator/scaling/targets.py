@@ -6,7 +6,7 @@ the operator's builders; this module only reuses those names and the consumer gr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 
 from sensorpipe_operator.builders.common import consumer_name, spark_name
@@ -54,19 +54,9 @@ def consumer_topics(pipeline: Pipeline, consumer: Consumer) -> tuple[str, ...]:
 
 def policy_config(pipeline: Pipeline, kind: Kind) -> PolicyConfig:
     """The spec's scaling block for the policy; Spark adds its restart cost and step."""
-    s = pipeline.scaling
     spark = kind is Kind.SPARK
     return PolicyConfig(
-        min_replicas=s.min_replicas,
-        max_replicas=s.max_replicas,
-        lag_threshold=s.lag_threshold,
-        activation_lag=s.activation_lag,
-        poll_interval=s.poll_interval,
-        catch_up_time=s.catch_up_time,
-        scale_up_stabilization=s.scale_up_stabilization,
-        scale_down_stabilization=s.scale_down_stabilization,
-        cooldown=s.cooldown,
-        max_scale_down_step=s.max_scale_down_step,
+        **asdict(pipeline.scaling),
         restart_cost=SPARK_RESTART_COST if spark else 0.0,
         min_step=SPARK_MIN_STEP if spark else 1,
         # Spark commits once per micro-batch, consumers on librdkafka's auto-commit timer.
