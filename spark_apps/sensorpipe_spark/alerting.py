@@ -74,7 +74,8 @@ def make_handler(pipeline: str, rules: Rules) -> Any:
         deadline = det.silence_deadline()
         if deadline is not None and not det.state.get("silent"):
             state.setTimeoutTimestamp(max(deadline, state.getCurrentWatermarkMs() + 1))
-        yield _frame(pipeline, alerts)
+        if alerts:
+            yield _frame(pipeline, alerts)
 
     return handle
 

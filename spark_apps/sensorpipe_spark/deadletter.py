@@ -7,19 +7,23 @@ with undecodable bytes written as `\\xNN` like the gateway does.
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from sensorpipe_spark.config import JobConfig
 
+# Valid UTF-8 is kept as text; otherwise ASCII bytes stay and every other byte becomes
+# `\xNN`. Done in SQL rather than a Python UDF so a batch never waits for a Python worker.
+_ESCAPED_SQL = (
+    "array_join(transform(regexp_extract_all(hex(raw_value), '(..)', 1), "
+    "h -> CASE WHEN conv(h, 16, 10) < 128 THEN decode(unhex(h), 'US-ASCII') "
+    "ELSE concat('\\\\x', lower(h)) END), '')"
+)
 
-def raw_text(value: bytes | None) -> str | None:
-    """The record's bytes as text, invalid UTF-8 bytes as `\\xNN` escapes."""
-    return None if value is None else bytes(value).decode("utf-8", errors="backslashreplace")
 
-
-_raw_text = F.udf(raw_text, T.StringType())
+def raw_text(raw_value: Column, utf8: Column) -> Column:
+    """The record's bytes as text; undecodable input with non-ASCII bytes as `\\xNN`."""
+    return F.when(utf8, raw_value.cast("string")).otherwise(F.expr(_ESCAPED_SQL))
 
 
 def records(rejects: DataFrame, cfg: JobConfig) -> DataFrame:
@@ -34,6 +38,6 @@ def records(rejects: DataFrame, cfg: JobConfig) -> DataFrame:
         F.lit("spark").alias("stage"),
         F.col("reason"),
         F.col("detail"),
-        _raw_text(F.col("raw_value")).alias("raw"),
+        raw_text(F.col("raw_value"), F.col("utf8")).alias("raw"),
         F.col("device_id"),
     )

@@ -240,6 +240,7 @@ def parse_and_validate(records: DataFrame, cfg: JobConfig, schema: ReadingSchema
         "topic",
         "kafka_ts",
         "raw_value",
+        F.col("_utf8").alias("utf8"),
         *[typed[p.name].alias(p.name) for p in schema.properties if p.name != VALUES_PROPERTY],
         as_double.alias("values"),
         reason.alias("reason"),
