@@ -8,6 +8,7 @@
 #   hack/stack.sh down [SERVICE...]    stop what this script started (by recorded pid)
 #   hack/stack.sh restart SERVICE...   down then up, data kept
 #   hack/stack.sh status               one line per service (exit 3 if any is stopped)
+#   hack/stack.sh pin | unpin          keep the stack up through `down` (shared by several sessions)
 #   hack/stack.sh crds                 (re)install crds/ and crds/third-party/ into the API server
 #   hack/stack.sh env                  export lines: eval "$(hack/stack.sh env)"
 #   hack/stack.sh logs SERVICE         the tail of a service's log
@@ -421,6 +422,12 @@ cmd_up() {
 
 cmd_down() {
   local order=() s
+  # A developer who shares one stack between several test sessions pins it with
+  # `hack/stack.sh pin`: then a session's closing `down` leaves it running.
+  if (($# == 0)) && [[ -f $STACK/pinned ]]; then
+    log "stack is pinned ($STACK/pinned): not stopping it; 'hack/stack.sh unpin' first"
+    return 0
+  fi
   # Stop in reverse order of start, so nothing loses its dependency while still running.
   for s in $(services_or_all "$@"); do order=("$s" "${order[@]}"); done
   for s in "${order[@]}"; do stop_service "$s"; done
@@ -480,7 +487,9 @@ case $cmd in
   restart) cmd_down "$@"; load_ports; for s in $(services_or_all "$@"); do start_one "$s"; done ;;
   status) cmd_status ;;
   crds) load_ports; install_crds ;;
+  pin) touch "$STACK/pinned" ;;
+  unpin) rm -f "$STACK/pinned" ;;
   env) cmd_env ;;
   logs) tail -n "${LINES_:-60}" "$LOGS/${1:?service}.log" ;;
-  *) die "usage: hack/stack.sh up|down|restart|status|env|logs [SERVICE...]" ;;
+  *) die "usage: hack/stack.sh up|down|restart|status|env|logs|crds|pin|unpin [SERVICE...]" ;;
 esac
