@@ -40,9 +40,15 @@ def _constraints(schema: dict[str, Any]) -> str:
         parts.append(f"default `{json.dumps(schema['default'])}`")
     if "enum" in schema:
         parts.append("one of " + ", ".join(f"`{v}`" for v in schema["enum"]))
-    for key, label in (("minimum", "min"), ("maximum", "max"), ("minLength", "min length"),
-                       ("maxLength", "max length"), ("minItems", "min items"),
-                       ("maxItems", "max items"), ("pattern", "pattern")):
+    for key, label in (
+        ("minimum", "min"),
+        ("maximum", "max"),
+        ("minLength", "min length"),
+        ("maxLength", "max length"),
+        ("minItems", "min items"),
+        ("maxItems", "max items"),
+        ("pattern", "pattern"),
+    ):
         if key in schema:
             parts.append(f"{label} `{schema[key]}`")
     return "; ".join(parts)
@@ -52,10 +58,13 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _walk(schema: dict[str, Any], path: str, required: set[str], rows: list[str],
-          rules: list[str]) -> None:
+def _walk(
+    schema: dict[str, Any], path: str, required: set[str], rows: list[str], rules: list[str]
+) -> None:
     for rule in schema.get("x-kubernetes-validations", []):
-        rules.append(f"| `{path or '.'}` | `{_cell(rule['rule'])}` | {_cell(rule.get('message', ''))} |")
+        rules.append(
+            f"| `{path or '.'}` | `{_cell(rule['rule'])}` | {_cell(rule.get('message', ''))} |"
+        )
     for name, sub in schema.get("properties", {}).items():
         if path == "" and name in {"apiVersion", "kind", "metadata"}:
             continue
@@ -69,7 +78,9 @@ def _walk(schema: dict[str, Any], path: str, required: set[str], rows: list[str]
         child_path = f"{p}[]" if sub.get("type") == "array" else p
         if target is not sub:
             for rule in sub.get("x-kubernetes-validations", []):
-                rules.append(f"| `{p}` | `{_cell(rule['rule'])}` | {_cell(rule.get('message', ''))} |")
+                rules.append(
+                    f"| `{p}` | `{_cell(rule['rule'])}` | {_cell(rule.get('message', ''))} |"
+                )
         _walk(target, child_path, set(target.get("required", [])), rows, rules)
 
 
@@ -91,16 +102,31 @@ def render() -> str:
         out += ["", f"## {version['name']}", "", _cell(schema.get("description", "")), ""]
         cols = version.get("additionalPrinterColumns", [])
         if cols:
-            out += ["Printer columns: " + ", ".join(f"`{c['name']}` (`{c['jsonPath']}`)" for c in cols), ""]
+            out += [
+                "Printer columns: " + ", ".join(f"`{c['name']}` (`{c['jsonPath']}`)" for c in cols),
+                "",
+            ]
         rows: list[str] = []
         rules: list[str] = []
         _walk(schema, "", set(schema.get("required", [])), rows, rules)
-        out += ["| field | type | required | description | constraints |",
-                "| --- | --- | --- | --- | --- |", *rows, ""]
+        out += [
+            "| field | type | required | description | constraints |",
+            "| --- | --- | --- | --- | --- |",
+            *rows,
+            "",
+        ]
         if rules:
-            out += ["### Validation rules (CEL)", "",
-                    "Checked by the API server at `kubectl apply`; a violation is refused with the message.",
-                    "", "| on | rule | message |", "| --- | --- | --- |", *rules, ""]
+            out += [
+                "### Validation rules (CEL)",
+                "",
+                "Checked by the API server at `kubectl apply`; a violation is refused"
+                " with the message.",
+                "",
+                "| on | rule | message |",
+                "| --- | --- | --- |",
+                *rules,
+                "",
+            ]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -108,8 +134,10 @@ def main() -> int:
     text = render()
     if "--check" in sys.argv:
         if not OUT.exists() or OUT.read_text() != text:
-            print(f"{OUT.relative_to(ROOT)} is out of date: run python hack/gen-api-docs.py",
-                  file=sys.stderr)
+            print(
+                f"{OUT.relative_to(ROOT)} is out of date: run python hack/gen-api-docs.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     OUT.write_text(text)

@@ -32,14 +32,29 @@ def compile_minimal_sketch(tmp: Path) -> Path:
     src.write_text(SKETCH)
     obj, elf = tmp / "minimal.o", tmp / "minimal.elf"
     flags = [
-        "-mmcu=atmega328p", "-DF_CPU=16000000L", "-DARDUINO=10819", "-DARDUINO_AVR_UNO",
-        "-DARDUINO_ARCH_AVR", "-DDECIMAL_DIG=__DECIMAL_DIG__", "-Os",
-        f"-I{ARDUINO_AVR / 'cores' / 'arduino'}", f"-I{ARDUINO_AVR / 'variants' / 'standard'}",
+        "-mmcu=atmega328p",
+        "-DF_CPU=16000000L",
+        "-DARDUINO=10819",
+        "-DARDUINO_AVR_UNO",
+        "-DARDUINO_ARCH_AVR",
+        "-DDECIMAL_DIG=__DECIMAL_DIG__",
+        "-Os",
+        f"-I{ARDUINO_AVR / 'cores' / 'arduino'}",
+        f"-I{ARDUINO_AVR / 'variants' / 'standard'}",
     ]
     subprocess.run(["avr-g++", *flags, "-c", str(src), "-o", str(obj)], check=True)
     subprocess.run(
-        ["avr-gcc", "-mmcu=atmega328p", "-Os", "-Wl,--gc-sections", "-o", str(elf), str(obj),
-         str(core), "-lm"],
+        [
+            "avr-gcc",
+            "-mmcu=atmega328p",
+            "-Os",
+            "-Wl,--gc-sections",
+            "-o",
+            str(elf),
+            str(obj),
+            str(core),
+            "-lm",
+        ],
         check=True,
     )
     size = subprocess.run(["avr-size", str(elf)], check=True, capture_output=True, text=True)
@@ -53,14 +68,22 @@ def test_minimal_sketch_serial_output_through_a_pty(tmp_path):
     control = tmp_path / "control"
     control.write_text("")
     sim = subprocess.Popen(
-        [str(ROOT / "firmware" / "build" / "sensornode-sim"), str(elf), "--control",
-         str(control), "--link", str(link)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            str(ROOT / "firmware" / "build" / "sensornode-sim"),
+            str(elf),
+            "--control",
+            str(control),
+            "--link",
+            str(link),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 20
         while not link.exists():
-            assert sim.poll() is None, f"simavr host exited: {sim.stderr.read()}"
+            assert sim.poll() is None, f"simavr host exited: {sim.communicate()[1]}"
             assert time.monotonic() < deadline, "simavr host made no pty"
             time.sleep(0.05)
         numbers: list[int] = []

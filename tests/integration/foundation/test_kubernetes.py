@@ -85,7 +85,12 @@ def test_rbac_limits_a_service_account_to_its_role(kube_namespace):
     kubectl("-n", ns, "create", "serviceaccount", "reader")
     kubectl("-n", ns, "create", "role", "cm-reader", "--verb=get,list", "--resource=configmaps")
     kubectl(
-        "-n", ns, "create", "rolebinding", "reader", "--role=cm-reader",
+        "-n",
+        ns,
+        "create",
+        "rolebinding",
+        "reader",
+        "--role=cm-reader",
         f"--serviceaccount={ns}:reader",
     )
     kubectl("-n", ns, "create", "secret", "generic", "s", "--from-literal=k=v")
@@ -95,7 +100,9 @@ def test_rbac_limits_a_service_account_to_its_role(kube_namespace):
     def can_i(verb: str, resource: str) -> str:
         proc = subprocess.run(
             ["kubectl", *as_reader, "-n", ns, "auth", "can-i", verb, resource],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         return proc.stdout.strip()
 
@@ -105,7 +112,9 @@ def test_rbac_limits_a_service_account_to_its_role(kube_namespace):
     kubectl(*as_reader, "-n", ns, "get", "configmaps")
     denied = subprocess.run(
         ["kubectl", *as_reader, "-n", ns, "get", "secret", "s"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert denied.returncode != 0
     assert "forbidden" in denied.stderr.lower()

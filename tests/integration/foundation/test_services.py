@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from paho.mqtt.enums import CallbackAPIVersion
 
 pytestmark = pytest.mark.integration
 
@@ -84,7 +85,9 @@ def test_kafka_keeps_its_data_across_a_restart(kafka_bootstrap, kafka_restart, u
     kafka_restart(0)
     produce(kafka_bootstrap, topic, 1000, prefix="after-")
     seen = consume_all(kafka_bootstrap, topic, 2000)
-    assert sorted(seen) == sorted([f"before-{i}" for i in range(1000)] + [f"after-{i}" for i in range(1000)])
+    assert sorted(seen) == sorted(
+        [f"before-{i}" for i in range(1000)] + [f"after-{i}" for i in range(1000)]
+    )
 
 
 def test_postgresql_answers_queries(pg_dsn, unique_name):
@@ -107,7 +110,7 @@ def test_mqtt_publish_subscribe_round_trip(mqtt_url, unique_name):
     done = threading.Event()
     subscribed = threading.Event()
 
-    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"sub-{unique_name}")
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sub-{unique_name}")
     sub.on_subscribe = lambda *_a: subscribed.set()
 
     def on_message(_c, _u, msg):
@@ -121,7 +124,7 @@ def test_mqtt_publish_subscribe_round_trip(mqtt_url, unique_name):
     sub.loop_start()
     try:
         assert subscribed.wait(10), "subscription not acknowledged"
-        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{unique_name}")
+        pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{unique_name}")
         pub.connect(host, int(port))
         pub.loop_start()
         for i in range(10):

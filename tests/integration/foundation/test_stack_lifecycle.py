@@ -19,10 +19,9 @@ pytestmark = pytest.mark.integration
 
 def run_stack(stack_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SENSORPIPE_STACK_DIR": str(stack_dir)}
-    proc = subprocess.run(
+    return subprocess.run(
         ["bash", str(STACK_SH), *args], capture_output=True, text=True, env=env, check=False
     )
-    return proc
 
 
 def recorded_pids(stack_dir: Path) -> dict[str, int]:
@@ -47,15 +46,23 @@ def test_down_leaves_nothing_running_and_up_after_down_works(stack, tmp_path):
             assert status.returncode == 0, status.stdout
             pids = recorded_pids(stack_dir)
             assert set(pids) == {
-                "etcd", "apiserver", "controller-manager", "scheduler", "kwok",
-                "kafka", "postgres", "mosquitto",
+                "etcd",
+                "apiserver",
+                "controller-manager",
+                "scheduler",
+                "kwok",
+                "kafka",
+                "postgres",
+                "mosquitto",
             }
             env = parse_env(run_stack(stack_dir, "env").stdout)
             # The second stack is a different cluster from the shared one.
             assert env["KAFKA_BOOTSTRAP"] != stack["KAFKA_BOOTSTRAP"]
             nodes = subprocess.run(
                 ["kubectl", "--kubeconfig", env["KUBECONFIG"], "get", "nodes", "-o", "name"],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout
             assert nodes.strip() == "node/kwok-node-0"
 

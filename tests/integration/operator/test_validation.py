@@ -123,7 +123,7 @@ def _manifest(path: str, value: Any) -> dict[str, Any]:
     if path == "scaling" and value.get("consumers", 1) is None:
         del manifest["spec"]["consumers"]
         value = {"enabled": True}
-    _set(manifest["spec"], path, copy.deepcopy(value))
+    _set(manifest["spec"], path, value if value is _DELETE else copy.deepcopy(value))
     return manifest
 
 

@@ -1,16 +1,13 @@
-"""A runtime config document (docs/contracts.md §2) for the edge unit tests."""
+"""A runtime config document (docs/contracts.md §2) for the edge tests, unit and integration."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import pytest
 
-from sensorpipe_edge.config import GatewayConfig, from_document
-
-
-def pipeline_document(name: str = "farm", bootstrap: str = "127.0.0.1:9") -> dict[str, Any]:
+def pipeline_document(
+    name: str = "farm", bootstrap: str = "127.0.0.1:9", source: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         "version": 1,
         "pipeline": {"name": name, "namespace": "iot"},
@@ -35,11 +32,6 @@ def pipeline_document(name: str = "farm", bootstrap: str = "127.0.0.1:9") -> dic
         ],
         "gateway": {
             "name": "bench",
-            "source": {"type": "serial", "serial": {"device": "/dev/null"}},
+            "source": source or {"type": "serial", "serial": {"device": "/dev/null"}},
         },
     }
-
-
-@pytest.fixture
-def gateway_config(tmp_path: Path) -> GatewayConfig:
-    return from_document(pipeline_document(), {"SENSORPIPE_SPOOL_DIR": str(tmp_path)})

@@ -1,0 +1,179 @@
+"""Shared by the edge and firmware integration tests: topics, a gateway process, a reader.
+
+Everything here talks to the real broker of hack/stack.sh. The gateway runs as the real
+``sensorpipe-gateway`` entry point in a subprocess, so kill -9 and SIGTERM are the real
+thing; its log is attached to a failing test's message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from tests.unit.edge.documents import pipeline_document
+
+STREAMS = ("climate", "distance", "motion")
+GATEWAY_BIN = Path(sys.executable).with_name("sensorpipe-gateway")
+
+
+def create_pipeline(
+    bootstrap: str, name: str, source: dict[str, Any], partitions: int = 3
+) -> dict[str, Any]:
+    """Create the pipeline's topics (as the operator's admin backend would) and return
+    its runtime config document."""
+    doc = pipeline_document(name, bootstrap, source)
+    topics = [*doc["topics"]["streams"].values(), doc["topics"]["deadLetter"]]
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(t, partitions, 1) for t in topics])
+    for f in futures.values():
+        f.result(30)
+    return doc
+
+
+def wait_until(
+    what: str, check: Callable[[], bool], timeout: float, log: Path | None = None
+) -> None:
+    """Poll ``check`` until true; fail naming ``what`` (and the gateway log tail) if never."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    tail = log.read_text()[-4000:] if log and log.exists() else ""
+    raise AssertionError(f"gave up waiting for {what} after {timeout:.0f}s\n{tail}")
+
+
+class GatewayProcess:
+    """``sensorpipe-gateway`` in a subprocess with its own spool dir and an ephemeral port."""
+
+    def __init__(self, doc: dict[str, Any], workdir: Path, env: dict[str, str] | None = None):
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.config = workdir / "pipeline.json"
+        self.config.write_text(json.dumps(doc))
+        self.log = workdir / "gateway.log"
+        self.env = {
+            **os.environ,
+            "SENSORPIPE_SPOOL_DIR": str(workdir / "spool"),
+            "SENSORPIPE_HTTP_PORT": "0",
+            "SENSORPIPE_MESSAGE_TIMEOUT_MS": "10000",
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    def start(self) -> GatewayProcess:
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [str(GATEWAY_BIN), "--config", str(self.config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+            )
+
+        def port_logged() -> bool:
+            m = re.search(r"http port (\d+)", self.log.read_text()[offset:])
+            if m:
+                self.port = int(m.group(1))
+            assert self.proc is not None
+            assert self.proc.poll() is None, self.log.read_text()[-4000:]
+            return m is not None
+
+        wait_until("the gateway to start", port_logged, 60, self.log)
+        return self
+
+    def metrics(self) -> dict[str, float]:
+        """The gateway's /metrics as {'name{labels}': value}."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        out: dict[str, float] = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
+
+    def metric(self, name: str) -> float:
+        return self.metrics().get(f"sensorpipe_gateway_{name}", 0.0)
+
+    def stop(self) -> int:
+        """SIGTERM: the graceful path, which flushes everything. Returns the exit code."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(60)
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(30)
+
+    def ensure_stopped(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(30)
+
+
+def read_topics(
+    bootstrap: str,
+    topics: Iterable[str],
+    until: Callable[[list[dict[str, Any]]], bool] = lambda _records: True,
+    partitions: int = 3,
+    timeout: float = 90.0,
+) -> list[dict[str, Any]]:
+    """Every record of ``topics`` from the beginning, as dicts with ``_topic`` added: read
+    until every partition is at its end and ``until(records)`` holds."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"edge-test-{time.monotonic_ns()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    topics = list(topics)
+    consumer.subscribe(topics)
+    records: list[dict[str, Any]] = []
+    at_end: set[tuple[str, int]] = set()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            for msg in consumer.consume(5000, 0.5):
+                where = (msg.topic(), msg.partition())
+                if msg.error():
+                    if msg.error().code() != KafkaError._PARTITION_EOF:
+                        raise AssertionError(f"consumer error: {msg.error()}")
+                    at_end.add(where)
+                    continue
+                at_end.discard(where)
+                rec = json.loads(msg.value())
+                rec["_topic"] = msg.topic()
+                rec["_key"] = msg.key()
+                records.append(rec)
+            if len(at_end) == len(topics) * partitions and until(records):
+                return records
+    finally:
+        consumer.close()
+    raise AssertionError(f"records never satisfied the condition; got {len(records)}")
+
+
+def seqs_by_device(records: Iterable[dict[str, Any]]) -> dict[str, Counter[int]]:
+    """How many times each (device, seq) was seen."""
+    out: dict[str, Counter[int]] = {}
+    for r in records:
+        if "seq" in r:
+            out.setdefault(r["device_id"], Counter())[r["seq"]] += 1
+    return out
