@@ -102,7 +102,7 @@ class RecordBuilder:
             "stage": "gateway",
             "reason": rejected.reason,
             "detail": rejected.detail,
-            "raw": raw_text(raw),
+            "raw": raw_text(raw.rstrip(b"\r\n")),
         }
         key = None
         if rejected.device_id is not None:
