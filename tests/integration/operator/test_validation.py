@@ -56,7 +56,7 @@ CASES = [
         "spec.kafka.authentication.secretRef: Required value",
     ),
     ("kafka.bogus", 1, "spec.kafka.bogus"),
-    ("streams.1.name", "climate", "spec.streams[1]: Duplicate value"),
+    ("streams.1.name", "climate", 'spec.streams: duplicate entries for key [name="climate"]'),
     ("streams.0.name", "Climate", "spec.streams[0].name"),
     ("streams.0.fields", [], "spec.streams[0].fields"),
     ("streams.0.fields.0.min", 500, "spec.streams[0].fields[0].min"),
@@ -64,7 +64,7 @@ CASES = [
     (
         "gateways.1",
         {"name": "sim", "source": {"type": "simulated"}},
-        "spec.gateways[1]: Duplicate value",
+        'spec.gateways: duplicate entries for key [name="sim"]',
     ),
     ("gateways.0.source.type", "mqtt", "spec.gateways[0].source.mqtt"),
     (
