@@ -62,8 +62,11 @@ CASES = [
     ("streams.0.fields.0.min", 500, "spec.streams[0].fields[0].min"),
     ("streams.1.fields.0.min", 0, "spec.streams[1].fields[0].type"),
     (
-        "gateways.1",
-        {"name": "sim", "source": {"type": "simulated"}},
+        "gateways",
+        [
+            {"name": "sim", "source": {"type": "simulated"}},
+            {"name": "sim", "source": {"type": "mqtt", "mqtt": {"url": "tcp://m:1883"}}},
+        ],
         'spec.gateways: duplicate entries for key [name="sim"]',
     ),
     ("gateways.0.source.type", "mqtt", "spec.gateways[0].source.mqtt"),
