@@ -10,6 +10,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 import pytest
 
 from tests.integration.edge.helpers import STREAMS, read_topics, seqs_by_device, wait_until
@@ -17,11 +20,11 @@ from tests.integration.edge.helpers import STREAMS, read_topics, seqs_by_device,
 pytestmark = pytest.mark.integration
 
 
-def reading_topics(doc):
+def reading_topics(doc: dict[str, Any]) -> list[str]:
     return [doc["topics"]["streams"][s] for s in STREAMS]
 
 
-def assert_contiguous(by_device, devices):
+def assert_contiguous(by_device: dict[str, Counter[int]], devices: int) -> None:
     assert len(by_device) == devices
     for device, seen in by_device.items():
         lo, hi = min(seen), max(seen)

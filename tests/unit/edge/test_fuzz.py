@@ -21,6 +21,7 @@ from sensorpipe_edge.protocol import Rejected, encode, parse
 from sensorpipe_edge.readings import RecordBuilder
 from sensorpipe_edge.schema import compile_validator
 from sensorpipe_edge.simulation import corrupt
+from tests.unit.edge.documents import pipeline_document
 
 pytestmark = pytest.mark.unit
 
@@ -67,8 +68,6 @@ def outcome(builder: RecordBuilder, raw: bytes) -> str:
 
 @pytest.fixture(scope="module")
 def builder():
-    from tests.unit.edge.conftest import pipeline_document
-
     return RecordBuilder(from_document(pipeline_document(), {}), VALIDATE)
 
 

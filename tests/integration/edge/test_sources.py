@@ -1,0 +1,142 @@
+"""The serial and MQTT sources against real devices and a real broker.
+
+- Serial: the device (a pty made by ``PtyDevice``) is unplugged while the gateway reads
+  and plugged back; the gateway notices, reconnects by itself, and every line the device
+  managed to send arrives exactly once (lines "sent" while unplugged never left it).
+- MQTT: the gateway is killed with SIGKILL mid-stream; the persistent QoS 1 session keeps
+  what was not acknowledged and the broker redelivers it to the restarted gateway, so
+  nothing is lost (at-least-once; exactly once per (device, seq) after deduplication).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from sensorpipe_edge.ptydevice import PtyDevice
+from sensorpipe_edge.simulation import Fleet
+from sensorpipe_edge.sources.mqtt import host_port
+from tests.integration.edge.helpers import (
+    STREAMS,
+    create_pipeline,
+    read_topics,
+    seqs_by_device,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+T0 = int(time.time())  # ticks at interval 1 s: the lines carry plausible device times
+
+
+def test_serial_device_unplugged_and_back(kafka_bootstrap, unique_name, gateways, tmp_path):
+    link = tmp_path / "ttySIM0"
+    device = PtyDevice(link)
+    source = {"type": "serial", "serial": {"device": str(link), "baudRate": 115200}}
+    doc = create_pipeline(kafka_bootstrap, unique_name, source)
+    fleet = Fleet(3, 1000, seed=9)
+    gw = gateways(doc).start()
+    sent: set[tuple[str, int]] = set()
+
+    def send(ticks: range) -> None:
+        for t in ticks:
+            for dev, seq, line in fleet.readings(T0 + t):
+                if device.write(line):
+                    sent.add((dev, seq))
+
+    def connected() -> bool:
+        return gw.metric("source_connected") == 1
+
+    def all_read() -> bool:
+        return gw.metric(f'readings_in_total{{source="serial:{link}"}}') == len(sent)
+
+    wait_until("the gateway to open the port", connected, 30, gw.log)
+    send(range(20))
+    wait_until("lines read", all_read, 30, gw.log)
+    device.unplug()
+    wait_until("the gateway to notice the unplug", lambda: not connected(), 30, gw.log)
+    send(range(20, 25))  # nobody there: these are lost at the device, as on real hardware
+    device.plug()
+    wait_until("the gateway to reconnect", connected, 30, gw.log)
+    send(range(25, 45))
+    wait_until("lines read", all_read, 30, gw.log)
+    assert gw.stop() == 0
+    device.close()
+
+    records = read_topics(kafka_bootstrap, [doc["topics"]["streams"][s] for s in STREAMS])
+    by_device = seqs_by_device(records)
+    got = {(d, s) for d, c in by_device.items() for s in c}
+    assert got == sent
+    assert all(n == 1 for c in by_device.values() for n in c.values())
+    assert device.dropped == 5 * 3 * 3  # the unplugged ticks, 3 devices x 3 streams
+
+
+def publisher(url: str, topic_prefix: str, fleet: Fleet, ticks: range, sent: list[tuple[str, int]]):
+    """Publish the fleet's lines at QoS 1, one tick every 20 ms, recording what was sent."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", clean_session=True)
+    host, port = host_port(url)
+    client.connect(host, port)
+    client.loop_start()
+    try:
+        for t in ticks:
+            for dev, seq, line in fleet.readings(T0 + t):
+                client.publish(f"{topic_prefix}/{dev}", line.rstrip(), qos=1).wait_for_publish(10)
+                sent.append((dev, seq))
+            time.sleep(0.02)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def test_mqtt_kill_9_loses_nothing(kafka_bootstrap, mqtt_url, unique_name, gateways):
+    source = {
+        "type": "mqtt",
+        "mqtt": {"url": mqtt_url, "topicFilter": f"{unique_name}/#", "qos": 1},
+    }
+    doc = create_pipeline(kafka_bootstrap, unique_name, source)
+    gw = gateways(doc, {"SENSORPIPE_MQTT_CLIENT_ID": f"gw-{unique_name}"}).start()
+    wait_until("the MQTT session", lambda: gw.metric("source_connected") == 1, 30, gw.log)
+    fleet = Fleet(4, 1000, seed=4)
+    sent: list[tuple[str, int]] = []
+    pub = threading.Thread(target=publisher, args=(mqtt_url, unique_name, fleet, range(60), sent))
+    pub.start()
+    wait_until("some published", lambda: gw.metric("published_total") >= 150, 60, gw.log)
+    gw.kill9()
+    time.sleep(0.5)  # the broker queues for the absent session meanwhile
+    gw.start()
+    pub.join(120)
+    records = read_topics(
+        kafka_bootstrap,
+        [doc["topics"]["streams"][s] for s in STREAMS],
+        until=lambda recs: {(r["device_id"], r["seq"]) for r in recs} >= set(sent),
+    )
+    assert gw.stop() == 0
+    got = {(r["device_id"], r["seq"]) for r in records}
+    assert got == set(sent)
+    assert len(records) >= len(sent)
+
+
+def test_readiness_follows_the_source(kafka_bootstrap, unique_name, gateways, tmp_path: Path):
+    link = tmp_path / "ttyNONE"
+    source = {"type": "serial", "serial": {"device": str(link), "baudRate": 115200}}
+    gw = gateways(create_pipeline(kafka_bootstrap, unique_name, source)).start()
+
+    def status(path: str) -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{gw.port}{path}", timeout=5) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+
+    assert status("/healthz") == 200
+    assert status("/readyz") == 503  # no device yet
+    device = PtyDevice(link)
+    wait_until("ready once the device appears", lambda: status("/readyz") == 200, 30, gw.log)
+    device.close()
+    assert gw.stop() == 0
