@@ -1,9 +1,10 @@
-"""Render the plain-manifest installs from the Helm chart, so they can never drift from it.
+"""Render every install file derived from another, so none can drift from its source.
 
+The chart's `crds/` are copies of the repository's `crds/` (the operator owns the CRDs).
 `deploy/install.yaml` (for `kubectl apply --server-side -f`) and the kustomize base in
 `deploy/kustomize/` are both `helm template` of `charts/sensorpipe` with its default values, plus
-the Namespace that Helm would create with `--create-namespace`. Run it after changing the chart;
-`--check` (used by the tests) exits non-zero and names the stale files instead of writing them.
+the Namespace that Helm would create with `--create-namespace`. Run it after changing the chart
+or a CRD; `--check` (used by the tests) exits non-zero and names the stale files instead.
 """
 
 from __future__ import annotations
@@ -134,6 +135,14 @@ def render(rendered_chart: str) -> dict[Path, str]:
     return files
 
 
+def chart_crds() -> dict[Path, str]:
+    """The chart's copy of every CRD it ships: the SensorPipeline API and kopf's peering."""
+    return {
+        CHART / "crds" / name: (ROOT / "crds" / name).read_text()
+        for name in ("sensorpipeline.yaml", "kopf-peering.yaml")
+    }
+
+
 def stale(files: Mapping[Path, str]) -> list[Path]:
     """Generated files whose content on disk differs from what the chart renders now."""
     return [path for path, text in files.items() if not path.exists() or path.read_text() != text]
@@ -143,17 +152,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if a generated file is stale")
     args = parser.parse_args(argv)
-    files = render(helm_template(find_helm()))
-    outdated = stale(files)
+    crds = chart_crds()
     if args.check:
+        outdated = stale({**crds, **render(helm_template(find_helm()))})
         for path in outdated:
             print(f"stale: {path.relative_to(ROOT)} (run python deploy/render.py)", file=sys.stderr)
         return 1 if outdated else 0
-    for path in outdated:
+    write(crds, stale(crds))  # the chart must carry the current CRDs before it is rendered
+    files = render(helm_template(find_helm()))
+    write(files, stale(files))
+    return 0
+
+
+def write(files: Mapping[Path, str], paths: Iterable[Path]) -> None:
+    for path in paths:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(files[path])
         print(f"wrote {path.relative_to(ROOT)}")
-    return 0
 
 
 if __name__ == "__main__":

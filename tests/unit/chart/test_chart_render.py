@@ -239,7 +239,7 @@ def test_chart_crds_are_copies_of_the_crds_folder() -> None:
         source = ROOT / "crds" / copy.name
         assert copy.read_text() == source.read_text(), (
             f"charts/sensorpipe/crds/{copy.name} drifted from crds/{copy.name}: "
-            f"cp crds/{copy.name} charts/sensorpipe/crds/"
+            "run python deploy/render.py"
         )
 
 
