@@ -51,10 +51,10 @@ def test_serial_device_unplugged_and_back(kafka_bootstrap, unique_name, gateways
                     sent.add((dev, seq))
 
     def connected() -> bool:
-        return gw.metric("source_connected") == 1
+        return bool(gw.metric("source_connected") == 1)
 
     def all_read() -> bool:
-        return gw.metric(f'readings_in_total{{source="serial:{link}"}}') == len(sent)
+        return bool(gw.metric(f'readings_in_total{{source="serial:{link}"}}') == len(sent))
 
     wait_until("the gateway to open the port", connected, 30, gw.log)
     send(range(20))
