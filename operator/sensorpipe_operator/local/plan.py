@@ -29,6 +29,7 @@ class Tools:
     spark: str
     firmware_sim: str
     firmware_elf: str
+    python: str  # the interpreter of Spark's Python workers: the runner's own environment
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,14 @@ def _gateway(
     )
 
 
+def spark_env(master: str, python: str) -> dict[str, str]:
+    """What every local Spark process needs: the master, and Python workers from the same
+    environment as the driver (else they run whatever ``python3`` is first on PATH)."""
+    return {"SENSORPIPE_SPARK_MASTER": master, "PYSPARK_PYTHON": python}
+
+
 def _spark(pipeline: Pipeline, layout: Layout, tools: Tools, pg_dsn: str, master: str) -> Child:
-    env = {"SENSORPIPE_SPARK_MASTER": master}
+    env = spark_env(master, tools.python)
     if pipeline.processing.sinks.postgres is not None:
         env[rc.PG_DSN_ENV] = pg_dsn
     return Child(

@@ -19,6 +19,7 @@ import html
 import json
 import os
 import subprocess
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,7 @@ def spark_day_report(layout: Layout, run: dict[str, Any], day: str) -> str:
     spark = next(c for c in run["children"] if c["kind"] == "spark")
     out = layout.report_dir / f"spark-{day}"
     log = layout.log(f"spark-report-{day}")
-    env = {**os.environ, "SENSORPIPE_SPARK_MASTER": plan.DEFAULT_SPARK_MASTER}
+    env = {**os.environ, **plan.spark_env(plan.DEFAULT_SPARK_MASTER, sys.executable)}
     with log.open("wb") as sink:
         result = subprocess.run(
             [

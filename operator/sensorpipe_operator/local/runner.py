@@ -77,6 +77,7 @@ def resolve_tools(pipeline: Pipeline) -> plan.Tools:
         spark=_tool("sensorpipe-spark"),
         firmware_sim=str(sim),
         firmware_elf=str(elf),
+        python=sys.executable,
     )
 
 

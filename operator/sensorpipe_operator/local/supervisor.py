@@ -28,11 +28,17 @@ class ChildFailed(RuntimeError):
 
 
 def log_tail(path: Path, size: int = LOG_TAIL_BYTES) -> str:
+    """The end of a child's log, preceded by its last Python traceback when that is not in
+    the end already: a JVM's stack traces can push the cause out of the tail."""
     try:
-        data = path.read_bytes()
+        text = path.read_bytes().decode(errors="replace")
     except OSError:
         return ""
-    return data[-size:].decode(errors="replace")
+    tail = text[-size:]
+    start = text.rfind("Traceback (most recent call last)")
+    if start < 0 or start >= len(text) - size:
+        return tail
+    return f"{text[start : start + size]}\n[...]\n{tail}"
 
 
 @dataclass
