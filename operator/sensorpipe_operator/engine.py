@@ -47,7 +47,7 @@ CONDITION_OF_KIND = {
 def _event(owner: Mapping[str, Any], *, reason: str, message: str, warning: bool = False) -> None:
     """A Kubernetes Event on the pipeline (kopf posts it in the background)."""
     body = kopf.Body(dict(owner))
-    (kopf.warn if warning else kopf.info)(body, reason=reason, message=message)
+    kopf.event(body, type="Warning" if warning else "Normal", reason=reason, message=message)
 
 
 def _rv(obj: Mapping[str, Any]) -> int:

@@ -32,7 +32,9 @@ def register(config: Settings, registry: kopf.OperatorRegistry | None = None) ->
         settings.persistence.finalizer = f"{PREFIX}/finalizer"
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=PREFIX)
-        settings.posting.level = logging.INFO
+        # Only explicit events (engine._event) and warnings become Kubernetes Events: kopf
+        # would otherwise post "handler succeeded" for every resync tick, a write each time.
+        settings.posting.level = logging.WARNING
         settings.watching.server_timeout = 300
         settings.networking.request_timeout = 60
         memo.engine = Engine(Kube.from_environment(on_write=count_write), config.images)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 from collections.abc import Sequence
 
 import kopf
@@ -16,6 +17,16 @@ import kopf
 from sensorpipe_operator import handlers, metrics
 from sensorpipe_operator.scaling import handlers as _scaling  # noqa: F401
 from sensorpipe_operator.settings import Settings
+
+
+class _QuietRoutine(logging.Filter):
+    """Drops kopf's "handler succeeded" line for the routine handlers (every watch event and
+    resync tick would log one); failures and everything else still pass."""
+
+    ROUTINE = re.compile(r"^(Timer|Handler) '(resync|pipeline|child-\w+)' succeeded\.$")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self.ROUTINE.match(record.getMessage())
 
 
 def _args(argv: Sequence[str] | None, env: Settings) -> argparse.Namespace:
@@ -60,7 +71,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         log_format=kopf.LogFormat.JSON,
         log_refkey="object",
     )
-    logging.getLogger().setLevel(settings.log_level)
+    root = logging.getLogger()
+    root.setLevel(settings.log_level)
+    for handler in root.handlers:
+        handler.addFilter(_QuietRoutine())
     handlers.register(settings)
     metrics.serve(settings.metrics_port)
     logging.getLogger(__name__).info(

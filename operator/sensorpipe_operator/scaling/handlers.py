@@ -8,6 +8,7 @@ memo remembers when). Ticks in between cost no API call and write no status.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import kopf
@@ -29,8 +30,17 @@ def start_scaling(memo: kopf.Memo, **_: Any) -> None:
     """One controller (API client, Admin clients) for the whole process, shared through the
     operator memo, of which every object's memo is a copy."""
     if getattr(memo, "scaling_controller", None) is None:
-        config.load_config()
-        memo.scaling_controller = ScalingController(client.ApiClient())
+        memo.scaling_controller = ScalingController(api_client())
+
+
+def api_client() -> client.ApiClient:
+    """In a pod, the mounted ServiceAccount; elsewhere $KUBECONFIG, read now rather than when
+    the kubernetes package was imported (its default path is fixed at import time)."""
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
+    return client.ApiClient()
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=TICK, sharp=True, when=_scaling_enabled)
