@@ -102,7 +102,6 @@ class JobConfig:
     window: float
     watermark: float
     alerts: AlertSpec
-    lake_format: str
     lake_path: str
     checkpoint_path: str
     postgres: PostgresSink | None
@@ -222,6 +221,13 @@ def from_document(doc: Mapping[str, Any]) -> JobConfig:
     bootstrap = kafka.get("bootstrapServers")
     if not bootstrap:
         raise ConfigError("config document has no kafka.bootstrapServers")
+    lake_format = str(lake.get("format", "delta"))
+    if lake_format != "delta":
+        # Readings exactly once and aggregate upserts rely on Delta's MERGE and transaction
+        # log; a plain Parquet lake could only promise at-least-once, so it is refused.
+        raise ConfigError(
+            f"lake format {lake_format!r} is not supported by the Spark job (use delta)"
+        )
     checkpoint = (
         processing.get("checkpointPath") or f"{DEFAULT_CHECKPOINT_ROOT}/{namespace}/{pipeline}"
     )
@@ -242,7 +248,6 @@ def from_document(doc: Mapping[str, Any]) -> JobConfig:
         window=float(processing.get("window", 900.0)),
         watermark=float(processing.get("watermark", 600.0)),
         alerts=_alerts(processing.get("alerts") or {}),
-        lake_format=str(lake.get("format", "delta")),
         lake_path=str(lake.get("path") or DEFAULT_LAKE_PATH),
         checkpoint_path=str(checkpoint),
         postgres=(

@@ -113,6 +113,12 @@ def test_defaults_follow_design_names_and_optional_sinks():
         {"kafka": {"bootstrapServers": "k:1"}, "streams": [{"name": "a"}]},
         {"pipeline": {"name": "p"}, "kafka": {"bootstrapServers": "k:1"}, "streams": []},
         {"pipeline": {"name": "p"}, "streams": [{"name": "a"}]},
+        {
+            "pipeline": {"name": "p"},
+            "kafka": {"bootstrapServers": "k:1"},
+            "streams": [{"name": "a"}],
+            "processing": {"sinks": {"lake": {"format": "parquet"}}},
+        },
     ],
 )
 def test_incomplete_documents_are_refused(doc):
