@@ -57,7 +57,7 @@ def test_deployment_becomes_available_through_kwok(kube_namespace):
         d = json.loads(kubectl("-n", ns, "get", "deployment", "web", "-o", "json"))
         return d.get("status", {}).get("availableReplicas") == 2
 
-    wait_until("deployment web to have 2 available replicas", available, timeout=90)
+    wait_until("deployment web to have 2 available replicas", available, timeout=180)
     pods = json.loads(kubectl("-n", ns, "get", "pods", "-l", "app=web", "-o", "json"))["items"]
     assert len(pods) == 2
     assert {p["status"]["phase"] for p in pods} == {"Running"}

@@ -7,12 +7,13 @@ that the other tests share is never disturbed.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import STACK_SH, parse_env
+from tests.conftest import ROOT, STACK_SH, parse_env
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +37,10 @@ def alive(pid: int) -> bool:
     return True
 
 
-def test_down_leaves_nothing_running_and_up_after_down_works(stack, tmp_path):
-    stack_dir = tmp_path / "second-stack"
+def test_down_leaves_nothing_running_and_up_after_down_works(stack, unique_name):
+    # Under the project's .cache/, not pytest's private tmp (mode 0700): as root, PostgreSQL
+    # runs as the postgres user, who must be able to reach its data directory.
+    stack_dir = ROOT / ".cache" / "test-stacks" / unique_name
     try:
         for round_ in (1, 2):
             up = run_stack(stack_dir, "up")
@@ -73,3 +76,4 @@ def test_down_leaves_nothing_running_and_up_after_down_works(stack, tmp_path):
             assert run_stack(stack_dir, "status").returncode == 3
     finally:
         run_stack(stack_dir, "down")
+        shutil.rmtree(stack_dir, ignore_errors=True)
