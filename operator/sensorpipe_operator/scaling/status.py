@@ -50,6 +50,9 @@ def decision_dict(decision: Decision) -> dict[str, Any]:
 
 
 def target_status(report: TargetReport) -> dict[str, Any]:
+    """One entry of ``targets``. Unknown figures are left out rather than written as null:
+    the list is replaced as a whole on every poll, so nothing stale survives, and a null in
+    kopf's merge patch would delete the key and make kopf report the patch as inconsistent."""
     obs = report.observation
     out: dict[str, Any] = {
         "kind": str(report.target.kind),
@@ -57,7 +60,7 @@ def target_status(report: TargetReport) -> dict[str, Any]:
         "group": report.target.group,
         "brokerReachable": obs.reachable,
         "lag": obs.total_lag,
-        "lagByTopic": dict(obs.lag_by_topic),
+        "lagByTopic": [{"topic": t, "lag": lag} for t, lag in sorted(obs.lag_by_topic.items())],
         "inputRate": _rate(obs.input_rate),
         "consumptionRate": _rate(obs.consumption_rate),
         "capacityPerReplica": _rate(report.state.capacity),
@@ -74,21 +77,24 @@ def target_status(report: TargetReport) -> dict[str, Any]:
         out["lastDecision"] = decision_dict(report.decision)
     if report.last_scale is not None:
         out["lastScale"] = report.last_scale
-    return out
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def scaling_status(target_kind: str, reports: list[TargetReport], now: float) -> dict[str, Any]:
-    """``status.scaling`` for one poll of all the pipeline's targets."""
+    """``status.scaling`` for one poll of all the pipeline's targets. Without any decision
+    (no target exists yet) ``lastDecision`` is left out, so the previous one stays."""
     targets = [target_status(r) for r in reports]
     decisions = [r.decision for r in reports if r.decision is not None]
-    latest = max(decisions, key=lambda d: (d.action != "hold", d.time), default=None)
-    return {
+    out: dict[str, Any] = {
         "target": target_kind,
         "observedAt": timestamp(now),
         "brokerReachable": all(r.observation.reachable for r in reports),
         "totalLag": sum(r.observation.total_lag for r in reports),
         "currentReplicas": sum(r.current or 0 for r in reports),
-        "desiredReplicas": sum(t["desiredReplicas"] or 0 for t in targets),
+        "desiredReplicas": sum(t.get("desiredReplicas", 0) for t in targets),
         "targets": targets,
-        "lastDecision": decision_dict(latest) if latest else None,
     }
+    if decisions:
+        latest = max(decisions, key=lambda d: (d.action != "hold", d.time))
+        out["lastDecision"] = decision_dict(latest)
+    return out

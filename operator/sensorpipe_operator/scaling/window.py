@@ -100,7 +100,9 @@ class Observation:
     ``input_rate``/``consumption_rate`` are None until the window holds two snapshots;
     ``min_lag`` is the smallest total lag seen in the window, which tells the policy whether
     the consumers were saturated the whole time (then their rate is their true capacity);
-    ``lag_growth`` is the change of total lag across the window (consumers falling behind).
+    ``lag_growth`` is the change of total lag across the window (consumers falling behind);
+    ``lagging_partitions`` is the most partitions that had lag at any snapshot of the window:
+    how many consumers can have been busy while the consumption rate was measured.
     """
 
     time: float
@@ -190,6 +192,7 @@ def observe(snapshots: tuple[Snapshot, ...]) -> Observation:
         }
         consumption_rate = _growth(first_committed, last_committed) / span
     lagging = {(p.topic, p.partition) for p in last.partitions if p.lag > 0}
+    most_lagging = max(sum(1 for p in s.partitions if p.lag > 0) for s in snapshots)
     return Observation(
         time=last.time,
         reachable=True,
@@ -197,7 +200,7 @@ def observe(snapshots: tuple[Snapshot, ...]) -> Observation:
         total_lag=last.total_lag,
         lag_by_topic=lag_by_topic,
         partitions=len(last.partitions),
-        lagging_partitions=len(lagging),
+        lagging_partitions=most_lagging,
         active_partitions=len(lagging | grown),
         committed=any(p.committed is not None for p in last.partitions),
         input_rate=input_rate,

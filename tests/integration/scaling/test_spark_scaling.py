@@ -49,7 +49,7 @@ SCALING = {
 def test_spark_floor_moves_only_when_the_backlog_pays_for_a_restart(
     stack, api, admin, kafka_bootstrap, kube_namespace, unique_name
 ):
-    name = unique_name[:30].rstrip("-")
+    name = unique_name
     body, pipeline = create_pipeline(
         api, kube_namespace, name, pipeline_spec(kafka_bootstrap, SCALING, target="spark")
     )

@@ -123,7 +123,7 @@ def test_status_carries_lag_rates_scale_and_the_last_decision():
     assert status["lastDecision"]["time"] == timestamp(100.0) == "1970-01-01T00:01:40Z"
     (entry,) = status["targets"]
     assert entry["group"] == "farm.notifier"
-    assert entry["lagByTopic"] == {"farm.alerts": 400}
+    assert entry["lagByTopic"] == [{"topic": "farm.alerts", "lag": 400}]
     assert entry["inputRate"] == 50.0
     assert entry["consumptionRate"] == 10.0
     assert entry["capacityPerReplica"] == 12.5
@@ -135,9 +135,10 @@ def test_status_of_a_target_not_created_yet_has_no_decision():
     (t,) = targets(model.parse(spec(), "farm", "iot"))
     obs = RateWindow(30).add(Snapshot(time=5, group=t.group))
     status = scaling_status("consumers", [TargetReport(t, obs, None, None, PolicyState(), None)], 5)
-    assert status["lastDecision"] is None
-    assert status["targets"][0]["currentReplicas"] is None
+    assert "lastDecision" not in status
+    assert "currentReplicas" not in status["targets"][0]
     assert "lastDecision" not in status["targets"][0]
+    assert None not in status["targets"][0].values()  # a null would delete in a merge patch
 
 
 def test_event_names_the_pipeline_and_the_action():
