@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 RUN_SECONDS = "20"
 # Spark's start-up and first batches on a loaded 2-core machine take minutes, not seconds.
-DRAIN_SECONDS = "300"
+DRAIN_SECONDS = "420"
 FIRMWARE_GATEWAY = "bench"
 
 
@@ -47,6 +47,7 @@ def run(stack, tmp_path_factory) -> dict[str, Any]:
         for log in sorted((work / "logs").glob("*.log"))
     )
     assert proc.returncode == 0, f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}\n{logs}"
+    assert "did not catch up" not in proc.stdout, f"Spark too slow:\n{proc.stdout[-3000:]}"
     report_dir = work / "report"
     return {
         "name": name,
