@@ -80,6 +80,6 @@ def namespaced_release(stack: dict[str, str]) -> Iterator[Release]:
         )  # fmt: skip
         yield release
     finally:
-        helm("uninstall", release.name, "-n", release.namespace, "--wait", check=False)
+        helm("uninstall", release.name, "-n", release.namespace, check=False)
         for ns in (release.namespace, release.watched):
             kubectl("delete", "namespace", ns, "--wait=false", check=False)
