@@ -103,12 +103,14 @@ class Decision:
 class _Load:
     """The observation's figures the sizing arithmetic needs, with unknown rates as zero.
 
-    ``backlog`` is the lag beyond what periodic commits explain: consumers that keep up still
-    show about ``input_rate * commit_interval`` of committed lag, and treating that as backlog
-    would size replicas from noise (and, with a capacity derived from the same replicas, ratchet
-    up to the maximum). ``saturated`` says the consumers had a real backlog during the whole
-    window, so their consumption rate is their capacity; ``behind`` says they need help: a
-    saturated window, or lag that grew across the window by more than commit delay explains.
+    ``backlog`` is the lag beyond what periodic commits explain: records consumed but not yet
+    committed, at most ``consumption_rate * commit_interval``. Consumers that keep up always
+    show that much committed lag, and treating it as backlog would size replicas from noise
+    (and, with a capacity derived from the same replicas, ratchet up to the maximum). It is
+    the consumption rate, not the input rate, that bounds it: a burst of input is backlog.
+    ``saturated`` says the consumers had a real backlog during the whole window, so their
+    consumption rate is their capacity; ``behind`` says they need help: a saturated window,
+    or lag that grew across the window by more than commit delay explains.
     """
 
     lag: int
@@ -122,7 +124,7 @@ class _Load:
     @classmethod
     def of(cls, config: PolicyConfig, obs: Observation) -> _Load:
         input_rate = obs.input_rate or 0.0
-        noise = input_rate * config.commit_interval
+        noise = (obs.consumption_rate or 0.0) * config.commit_interval
         saturated = obs.min_lag - noise >= max(config.activation_lag, 1)
         return cls(
             lag=obs.total_lag,
