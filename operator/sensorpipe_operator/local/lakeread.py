@@ -20,8 +20,6 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.dataset as ds  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-READINGS_TABLE = "readings"  # the lake table of valid readings (sensorpipe_spark.config)
-
 
 def _delta_files(table: Path) -> dict[str, dict[str, str]]:
     """Live data files of a Delta table: relative path -> partition values."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+READINGS_TABLE = "readings"  # the lake's table of valid readings (sensorpipe_spark.config)
+
 
 @dataclass(frozen=True)
 class Layout:

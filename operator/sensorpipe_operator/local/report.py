@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sensorpipe_operator.local import lakeread, plan, summary, topicread
-from sensorpipe_operator.local.layout import Layout
+from sensorpipe_operator.local.layout import READINGS_TABLE, Layout
 from sensorpipe_operator.local.supervisor import log_tail
 
 MAX_PLOTS = 12
@@ -56,7 +56,7 @@ class Report:
 
 
 def _lake_rows(lake_path: Path) -> list[dict[str, Any]]:
-    table = lakeread.read_table(lake_path / lakeread.READINGS_TABLE)
+    table = lakeread.read_table(lake_path / READINGS_TABLE)
     if table is None:
         return []
     rows: list[dict[str, Any]] = table.select(
@@ -75,9 +75,8 @@ def _run_file(layout: Layout) -> dict[str, Any]:
     return run
 
 
-def gather(layout: Layout) -> tuple[Report, list[dict[str, Any]]]:
+def gather(layout: Layout, run: dict[str, Any]) -> tuple[Report, list[dict[str, Any]]]:
     """The report's figures, and the lake's rows (for plots and the per-day reports)."""
-    run = _run_file(layout)
     status = json.loads(layout.status_file.read_text()) if layout.status_file.exists() else {}
     doc = run["runtimeConfig"]
     topics = doc["topics"]
@@ -222,10 +221,10 @@ def write(layout: Layout) -> Path:
     """Write the report into the work dir; returns the HTML page's path."""
     from sensorpipe_operator.local import plots
 
-    report, rows = gather(layout)
+    run = _run_file(layout)
+    report, rows = gather(layout, run)
     out = layout.report_dir
     out.mkdir(parents=True, exist_ok=True)
-    run = _run_file(layout)
     report.days = {day: spark_day_report(layout, run, day) for day in summary.days(rows)}
     by_device = summary.series(rows)
     for device in summary.devices_to_plot(by_device, report.alerts, MAX_PLOTS):

@@ -23,9 +23,9 @@ from types import FrameType
 from typing import TextIO
 
 from sensorpipe_operator import admin_topics, topics
-from sensorpipe_operator.local import dashboard, lakeread, measure, plan, progress
+from sensorpipe_operator.local import dashboard, measure, plan, progress
 from sensorpipe_operator.local.feed import Feed
-from sensorpipe_operator.local.layout import Layout
+from sensorpipe_operator.local.layout import READINGS_TABLE, Layout
 from sensorpipe_operator.local.localize import LocalOptions, localize
 from sensorpipe_operator.local.manifest import load
 from sensorpipe_operator.local.measure import TopicOffsets
@@ -222,7 +222,7 @@ class Run:
         if self.hurry.is_set():
             return
         deadline = time.monotonic() + self.opts.drain_timeout
-        readings = Path(self.pipeline.processing.sinks.lake_path) / lakeread.READINGS_TABLE
+        readings = Path(self.pipeline.processing.sinks.lake_path) / READINGS_TABLE
         self.say("waiting for Spark to process what was published")
         while not self.hurry.is_set() and time.monotonic() < deadline:
             snap = self._tick(offsets)
