@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from sensorpipe_edge.config import from_document
 from sensorpipe_edge.framing import LineFramer
-from sensorpipe_edge.protocol import Rejected, encode, parse
+from sensorpipe_edge.protocol import Rejected, _parse_checked, encode, parse
 from sensorpipe_edge.readings import RecordBuilder
 from sensorpipe_edge.schema import compile_validator
 from sensorpipe_edge.simulation import corrupt
@@ -126,3 +126,24 @@ def test_huge_lines_are_too_long_and_framed_without_unbounded_buffering(builder,
 @given(line=valid_lines, bad=st.sampled_from([b"\xff", b"\xc3\x28", b"\xed\xa0\x80"]))
 def test_non_utf8_is_rejected(builder, line, bad):
     assert outcome(builder, line.replace(b",", b"," + bad, 1)) in REASONS
+
+
+def _either(fn, raw: bytes) -> object:
+    try:
+        return fn(raw)
+    except Rejected as exc:
+        return exc.reason
+
+
+@FUZZ
+@given(
+    raw=st.one_of(
+        valid_lines,
+        st.binary(max_size=300),
+        st.builds(corrupt, valid_lines, st.integers(0, 2**64 - 1)),
+        valid_lines.map(lambda b: b.replace(b",", b",0", 1)),
+        valid_lines.map(lambda b: b.rstrip(b"\r\n")),
+    )
+)
+def test_fast_path_agrees_with_the_step_by_step_parser(raw):
+    assert _either(parse, raw) == _either(_parse_checked, raw)
