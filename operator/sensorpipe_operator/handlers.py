@@ -27,7 +27,7 @@ def register(config: Settings, registry: kopf.OperatorRegistry | None = None) ->
     registry = registry or kopf.get_default_registry()
     group, version, plural = PIPELINES.group, PIPELINES.version, PIPELINES.plural
 
-    @kopf.on.startup(registry=registry)
+    @kopf.on.startup(id="sensorpipe-start", registry=registry)
     def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         settings.persistence.finalizer = f"{PREFIX}/finalizer"
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
@@ -37,6 +37,9 @@ def register(config: Settings, registry: kopf.OperatorRegistry | None = None) ->
         settings.posting.level = logging.WARNING
         settings.watching.server_timeout = 300
         settings.networking.request_timeout = 60
+        # With a peering name, never fall back to acting alone when the peering object is
+        # missing: two replicas must never both act.
+        settings.peering.mandatory = bool(config.peering)
         memo.engine = Engine(Kube.from_environment(on_write=count_write), config.images)
 
     @kopf.on.event(group, version, plural, id="pipeline", registry=registry)

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 import kopf
 
-from sensorpipe_operator import handlers, metrics
+from sensorpipe_operator import handlers, metrics, peering
+from sensorpipe_operator.kube import Kube
 from sensorpipe_operator.scaling import handlers as _scaling  # noqa: F401
 from sensorpipe_operator.settings import Settings
 
@@ -39,6 +40,13 @@ def _args(argv: Sequence[str] | None, env: Settings) -> argparse.Namespace:
     )
     parser.add_argument(
         "--peering", default=env.peering, help="kopf peering name; empty = standalone"
+    )
+    parser.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        help="peering priority, the highest live replica acts; "
+        "default: SENSORPIPE_PEERING_PRIORITY or random",
     )
     parser.add_argument(
         "--liveness", default=None, help="health endpoint, e.g. http://0.0.0.0:8081/healthz"
@@ -83,11 +91,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings.peering or "<standalone>",
         os.getpid(),
     )
+    priority = args.priority
+    if priority is None:
+        priority = int(os.environ.get("SENSORPIPE_PEERING_PRIORITY") or peering.default_priority())
+    if settings.peering:
+        peering.ensure_objects(Kube.from_environment().api, settings.peering, namespaces)
     kopf.run(
         clusterwide=not namespaces,
         namespaces=namespaces,
         standalone=not settings.peering,
         peering_name=settings.peering or None,
+        priority=priority,
         liveness_endpoint=args.liveness,
     )
 

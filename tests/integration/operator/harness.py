@@ -98,13 +98,16 @@ class OperatorProcess:
     """``sensorpipe-operator`` as a real process watching some namespaces, so that tests can
     kill it the hard way and start it again."""
 
-    def __init__(self, kubeconfig: Path, namespaces: list[str], log: Path, resync: float = 1.0):
-        self.kubeconfig, self.namespaces, self.log, self.resync = (
-            kubeconfig,
-            namespaces,
-            log,
-            resync,
-        )
+    def __init__(
+        self,
+        kubeconfig: Path,
+        namespaces: list[str],
+        log: Path,
+        resync: float = 1.0,
+        extra: tuple[str, ...] = (),
+    ):
+        self.kubeconfig, self.namespaces, self.log = kubeconfig, namespaces, log
+        self.resync, self.extra = resync, extra
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> OperatorProcess:
@@ -118,6 +121,7 @@ class OperatorProcess:
         ]
         for ns in self.namespaces:
             args += ["--namespace", ns]
+        args += self.extra
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "SENSORPIPE_LOG_LEVEL": "INFO"}
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(

@@ -1,0 +1,58 @@
+"""Two replicas with peering: only the one with the higher priority acts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .harness import OperatorProcess, children, create_pipeline, pipeline, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def test_lower_priority_replica_pauses_and_the_other_acts(
+    admin, operator_identity, kube_namespace, kafka_bootstrap, tmp_path: Path
+):
+    kubeconfig = operator_identity[0]
+    high = OperatorProcess(
+        kubeconfig,
+        [kube_namespace],
+        tmp_path / "high.log",
+        extra=("--peering", "sp", "--priority", "200"),
+    )
+    low = OperatorProcess(
+        kubeconfig,
+        [kube_namespace],
+        tmp_path / "low.log",
+        extra=("--peering", "sp", "--priority", "100"),
+    )
+    high.start()
+    low.start()
+    try:
+        # With peering, a replica starts paused and resumes only when no live peer outranks it.
+        wait_for(
+            lambda: "Resuming operations" in high.tail(200),
+            60,
+            "the high-priority replica to act",
+            high,
+        )
+        create_pipeline(admin, pipeline("farm", kube_namespace, kafka_bootstrap))
+        wait_for(
+            lambda: len(children(admin, kube_namespace, "farm")) >= 10,
+            60,
+            "children from the active replica",
+            high,
+        )
+        assert "Resuming operations" not in low.tail(500)
+        peering = admin.api.call_api(
+            f"/apis/kopf.dev/v1/namespaces/{kube_namespace}/kopfpeerings/sp",
+            "GET",
+            response_type="object",
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+        )
+        assert sorted(p["priority"] for p in peering["status"].values()) == [100, 200]
+    finally:
+        low.stop()
+        high.stop()
