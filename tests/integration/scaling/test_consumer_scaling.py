@@ -16,6 +16,7 @@ from prometheus_client import REGISTRY
 
 from sensorpipe_operator.scaling import handlers
 from tests.integration.scaling.conftest import (
+    API_ERRORS,
     SlowGroup,
     create_pipeline,
     create_topic,
@@ -63,11 +64,15 @@ class StatusLog:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            obj = self._custom.get_namespaced_custom_object(*self._args)
+            try:
+                obj = self._custom.get_namespaced_custom_object(*self._args)
+                replicas = self.replicas()
+            except API_ERRORS:
+                continue  # the shared API server restarting: read again
             scaling = (obj.get("status") or {}).get("scaling")
             if scaling and (not self.polls or scaling != self.polls[-1]):
                 self.polls.append(scaling)
-            self.replicas_seen.append(self.replicas())
+            self.replicas_seen.append(replicas)
             self._stop.wait(0.2)
 
     def __enter__(self) -> StatusLog:
