@@ -40,11 +40,11 @@ import yaml
 
 from sensorpipe_edge.simulation import DEFAULT_STREAMS, Faults, Fleet
 from sensorpipe_operator.local import lakeread, measure, plan, progress, topicread
-from sensorpipe_operator.local.layout import Layout
+from sensorpipe_operator.local.layout import READINGS_TABLE, Layout
 from sensorpipe_operator.local.localize import LocalOptions, localize
 from sensorpipe_operator.local.manifest import load
 from sensorpipe_operator.local.runner import create_topics, free_port, resolve_tools
-from sensorpipe_operator.local.supervisor import Running, Supervisor
+from sensorpipe_operator.local.supervisor import Running, Supervisor, log_tail
 from sensorpipe_operator.model import Pipeline
 from tests.conftest import ROOT, kubectl
 
@@ -178,18 +178,24 @@ class Harness:
                     self.restart(name)
 
 
+def spark_processing(harness: Harness) -> bool:
+    """The Spark job is alive and its ingest query has committed a batch: it really runs."""
+    commits = harness.layout.checkpoints / "ingest" / "commits"
+    return harness.alive(plan.SPARK_CHILD) and commits.is_dir() and any(commits.iterdir())
+
+
 class SparkStateReporter(threading.Thread):
     """Plays the spark-operator's part for the local Spark job: the SparkApplication's state
-    is RUNNING while the job's process is alive, as the spark-operator would report it."""
+    is RUNNING while the job processes data, as the spark-operator would report it."""
 
-    def __init__(self, namespace: str, name: str, alive: Callable[[], bool]) -> None:
+    def __init__(self, namespace: str, name: str, running: Callable[[], bool]) -> None:
         super().__init__(daemon=True)
-        self.namespace, self.name, self.alive = namespace, name, alive
+        self.namespace, self.name, self.running = namespace, name, running
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.wait(3):
-            state = "RUNNING" if self.alive() else "PENDING_RERUN"
+            state = "RUNNING" if self.running() else "SUBMITTED"
             with suppress(AssertionError):
                 kubectl(
                     "-n",
@@ -240,7 +246,7 @@ def condition(namespace: str, name: str, ctype: str) -> str:
 
 
 def lake_readings(pipeline: Pipeline) -> list[dict[str, Any]]:
-    table = lakeread.read_table(Path(pipeline.processing.sinks.lake_path) / lakeread.READINGS_TABLE)
+    table = lakeread.read_table(Path(pipeline.processing.sinks.lake_path) / READINGS_TABLE)
     assert table is not None, "the lake has no readings table"
     rows: list[dict[str, Any]] = table.select(
         ["device_id", "stream", "seq", "event_time", "values"]
@@ -325,13 +331,17 @@ def test_nothing_lost_or_doubled_through_faults(
     ).split("/")[-1]
 
     faults: list[Fault] = []
-    reporter = SparkStateReporter(ns, spark_app, lambda: harness.alive(plan.SPARK_CHILD))
+    reporter = SparkStateReporter(ns, spark_app, lambda: spark_processing(harness))
     restarter = threading.Thread(target=harness.restart_crashed, daemon=True)
     fw_control = layout.firmware_control(FIRMWARE_NODE)
     try:
         harness.start_all()
         reporter.start()
         restarter.start()
+        # Spark's start-up is the slow part; faults begin once data really reaches the lake.
+        wait_until(
+            "the Spark job to commit its first batch", lambda: spark_processing(harness), 600, 5
+        )
         wait_until("the pipeline to be Ready", lambda: condition(ns, name, "Ready") == "True", 300)
         t0 = time.monotonic()
 
@@ -391,7 +401,11 @@ def test_nothing_lost_or_doubled_through_faults(
         restarter.join()
         harness.supervisor.stop(kinds=("gateway",))
         harness.supervisor.stop(kinds=("firmware",))
-        readings_table = Path(pipeline.processing.sinks.lake_path) / lakeread.READINGS_TABLE
+        assert harness.alive(plan.SPARK_CHILD), (
+            "the Spark job is not running after the faults:\n"
+            + log_tail(layout.log(plan.SPARK_CHILD))
+        )
+        readings_table = Path(pipeline.processing.sinks.lake_path) / READINGS_TABLE
         offsets = measure.TopicOffsets(pipeline.kafka.bootstrap_servers)
         wait_until(
             "Spark to process everything published",
