@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,7 @@ class Engine:
     written_status: dict[str, dict[str, Any]] = field(default_factory=dict)
     admin_memo: dict[str, _AdminMemo] = field(default_factory=dict)
     admin_clients: dict[str, Any] = field(default_factory=dict)
+    phases: dict[str, str] = field(default_factory=dict)  # uid -> phase, for the gauges
 
     # ------------------------------------------------------------------ the in-memory view
 
@@ -106,6 +108,8 @@ class Engine:
         self.children.pop(key, None)
         self.written_status.pop(uid, None)
         self.admin_memo.pop(uid, None)
+        self.phases.pop(uid, None)
+        self._gauges()
 
     def lock(self, uid: str) -> asyncio.Lock:
         return self.locks.setdefault(uid, asyncio.Lock())
@@ -143,6 +147,7 @@ class Engine:
                 result = "error"
                 raise
             finally:
+                self._gauges()
                 metrics.RECONCILES.labels(trigger=trigger, result=result).inc()
                 metrics.RECONCILE_SECONDS.labels(trigger=trigger).observe(
                     time.monotonic() - started
@@ -203,12 +208,21 @@ class Engine:
             status.GATEWAYS: status.gateways_check(gateways),
         }
 
+    def _gauges(self) -> None:
+        kinds = Counter(kind for known in self.children.values() for kind, _ in known)
+        for kind in KINDS:
+            metrics.CHILDREN.labels(kind=kind).set(kinds.get(kind, 0))
+        phases = Counter(self.phases.values())
+        for phase in status.PHASES:
+            metrics.PIPELINES.labels(phase=phase).set(phases.get(phase, 0))
+
     def _write_status(
         self, body: Mapping[str, Any], patch_status: MutableMapping[str, Any], new: dict[str, Any]
     ) -> None:
         """The one place status is written. A status we wrote whose watch event has not come
         back yet is not written twice."""
         uid = body["metadata"]["uid"]
+        self.phases[uid] = new["phase"]
         current = dict(body.get("status") or {})
         pending = self.written_status.get(uid)
         if pending:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 TOPICS, PROCESSING, GATEWAYS, READY = "TopicsReady", "ProcessingReady", "GatewaysReady", "Ready"
+PHASES = ("Progressing", "Ready", "Degraded", "Failed")
 OWNED_KEYS = ("observedGeneration", "phase", "conditions", "topics")
 SPARK_FAILED = {"FAILED", "SUBMISSION_FAILED", "FAILING", "INVALIDATING", "UNKNOWN"}
 

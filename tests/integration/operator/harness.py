@@ -109,10 +109,12 @@ class OperatorProcess:
         self.kubeconfig, self.namespaces, self.log = kubeconfig, namespaces, log
         self.resync, self.extra = resync, extra
         self.proc: subprocess.Popen[bytes] | None = None
+        self.metrics_url = ""
 
     def start(self) -> OperatorProcess:
-        port = free_port()
-        args = [sys.executable, "-m", "sensorpipe_operator.main", "--metrics-port", "0"]
+        port, metrics = free_port(), free_port()
+        self.metrics_url = f"http://127.0.0.1:{metrics}/metrics"
+        args = [sys.executable, "-m", "sensorpipe_operator.main", "--metrics-port", str(metrics)]
         args += [
             "--resync-seconds",
             str(self.resync),
@@ -248,6 +250,28 @@ def condition(body: dict[str, Any] | None, ctype: str) -> dict[str, Any] | None:
         if cond.get("type") == ctype:
             return dict(cond)
     return None
+
+
+def wait_condition(
+    kube: Kube, namespace: str, name: str, ctype: str, reason: str, operator: OperatorProcess
+) -> dict[str, Any]:
+    """The pipeline's ``ctype`` condition once it has ``reason``."""
+
+    def probe() -> dict[str, Any] | None:
+        cond = condition(get_pipeline(kube, namespace, name), ctype)
+        return cond if cond and cond.get("reason") == reason else None
+
+    return wait_for(probe, 60, f"{ctype} with reason {reason}", operator)
+
+
+def child_field(
+    kube: Kube, namespace: str, pipeline_name: str, key: tuple[str, str], *path: str
+) -> Any:
+    """One field of one child, None while the child or the field is missing."""
+    node: Any = children(kube, namespace, pipeline_name).get(key)
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def now() -> str:

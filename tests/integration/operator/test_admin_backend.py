@@ -7,7 +7,15 @@ from confluent_kafka.admin import AdminClient, ConfigResource
 
 from sensorpipe_operator.kube import PIPELINES
 
-from .harness import children, condition, create_pipeline, get_pipeline, pipeline, wait_for
+from .harness import (
+    children,
+    condition,
+    create_pipeline,
+    get_pipeline,
+    pipeline,
+    wait_condition,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 TIMEOUT = 60
@@ -78,13 +86,8 @@ def test_admin_backend_creates_grows_and_refuses_to_shrink(
 
     streams[0]["partitions"] = 1
     admin.merge_patch(PIPELINES, kube_namespace, name, {"spec": {"streams": streams}})
-    cond = wait_for(
-        lambda: (c := condition(get_pipeline(admin, kube_namespace, name), "TopicsReady"))
-        and c["reason"] == "PartitionDecreaseRefused"
-        and c,
-        TIMEOUT,
-        "PartitionDecreaseRefused",
-        operator,
+    cond = wait_condition(
+        admin, kube_namespace, name, "TopicsReady", "PartitionDecreaseRefused", operator
     )
     assert f"topic {name}.climate has 5 partitions; decreasing to 1" in cond["message"]
     body = get_pipeline(admin, kube_namespace, name)

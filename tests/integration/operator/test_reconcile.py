@@ -3,6 +3,7 @@ running under exactly the chart's RBAC rules."""
 
 from __future__ import annotations
 
+import urllib.request
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from sensorpipe_operator.settings import Images
 
 from .harness import (
     OperatorProcess,
+    child_field,
     children,
     condition,
     create_pipeline,
@@ -22,6 +24,7 @@ from .harness import (
     get_pipeline,
     make_ready_as_strimzi_and_spark_operator,
     pipeline,
+    wait_condition,
     wait_for,
 )
 
@@ -132,6 +135,12 @@ def test_create_makes_owned_children_and_becomes_ready(
     events = client.CoreV1Api(admin.api).list_namespaced_event(kube_namespace).items
     reasons = {e.reason for e in events if e.involved_object.name == name}
     assert {"Created", "PhaseReady"} <= reasons
+    with urllib.request.urlopen(operator.metrics_url, timeout=5) as resp:
+        scraped = resp.read().decode()
+    assert 'sensorpipe_children{kind="KafkaTopic"} 5.0' in scraped
+    assert 'sensorpipe_pipelines{phase="Ready"} 1.0' in scraped
+    assert 'sensorpipe_child_writes_total{kind="Deployment",verb="apply"}' in scraped
+    assert "sensorpipe_reconcile_duration_seconds_count" in scraped
 
 
 def _versions(found: Children) -> dict[tuple[str, str], Any]:
@@ -159,11 +168,9 @@ def test_spec_update_changes_exactly_the_affected_children(
     gateways[0]["replicas"] = 2
     admin.merge_patch(PIPELINES, kube_namespace, name, {"spec": {"gateways": gateways}})
     _converged(admin, kube_namespace, name, body["metadata"]["generation"] + 1, operator)
+    gateway = ("Deployment", "farm-gw-sim")
     wait_for(
-        lambda: children(admin, kube_namespace, name)[("Deployment", "farm-gw-sim")]["spec"][
-            "replicas"
-        ]
-        == 2,
+        lambda: child_field(admin, kube_namespace, name, gateway, "spec", "replicas") == 2,
         TIMEOUT,
         "gateway scaled to 2",
         operator,
@@ -189,10 +196,9 @@ def test_spec_update_changes_exactly_the_affected_children(
         },
     )
     _converged(admin, kube_namespace, name, body["metadata"]["generation"] + 1, operator)
+    alerts = ("KafkaTopic", "farm-alerts")
     wait_for(
-        lambda: children(admin, kube_namespace, name)[("KafkaTopic", "farm-alerts")]["spec"][
-            "config"
-        ]["retention.ms"]
+        lambda: child_field(admin, kube_namespace, name, alerts, "spec", "config", "retention.ms")
         == 172800000,
         TIMEOUT,
         "topics with the new retention",
@@ -241,13 +247,8 @@ def test_hand_edits_and_deletes_are_restored(admin, kube_namespace, kafka_bootst
     # A partition count raised by hand cannot be undone in Kafka: the operator keeps it and says so.
     topic = children(admin, kube_namespace, name)[("KafkaTopic", "farm-alerts")]
     assert topic["spec"]["partitions"] == 9
-    cond = wait_for(
-        lambda: (c := condition(get_pipeline(admin, kube_namespace, name), "TopicsReady"))
-        and c["reason"] == "PartitionDecreaseRefused"
-        and c,
-        TIMEOUT,
-        "PartitionDecreaseRefused",
-        operator,
+    cond = wait_condition(
+        admin, kube_namespace, name, "TopicsReady", "PartitionDecreaseRefused", operator
     )
     assert "farm.alerts has 9 partitions; decreasing to 2 is not possible" in cond["message"]
 
