@@ -12,7 +12,9 @@ Rules (docs/contracts.md §1, `processing.alerts`):
   alerts topic;
 - anomaly: robust z-score `0.6745·(x − median)/MAD` against the device's own values of the
   last `history` seconds (at least `minSamples`, at most MAX_HISTORY of them), falling back
-  to the mean absolute deviation when the MAD is zero (quantised sensors);
+  to the mean absolute deviation when the MAD is zero (quantised sensors). Edge-triggered
+  like thresholds: a level shift raises one alert, not one per reading until the history
+  has absorbed it;
 - jump: the change from the previous reading exceeds the field's `maxDelta`;
 - stuck: the same value for at least `after` seconds (one alert per run);
 - silence: no reading for `after` seconds of event time (fired by a state timeout).
@@ -79,7 +81,7 @@ def robust_z(value: float, history: list[float]) -> float | None:
 def _field_state(state: dict[str, Any], name: str) -> dict[str, Any]:
     fields: dict[str, dict[str, Any]] = state.setdefault("fields", {})
     return fields.setdefault(
-        name, {"hist": [], "prev": None, "run": None, "stuck": False, "over": {}}
+        name, {"hist": [], "prev": None, "run": None, "stuck": False, "anom": False, "over": {}}
     )
 
 
@@ -138,7 +140,8 @@ class Detector:
         hist = [v for ht, v in fs["hist"] if t - a.history * 1000 <= ht < t]
         if a.anomaly_enabled and len(hist) >= a.min_samples:
             z = robust_z(x, hist)
-            if z is not None and abs(z) > a.z_score:
+            anomalous = z is not None and abs(z) > a.z_score
+            if anomalous and not fs["anom"]:
                 out.append(
                     self._alert(
                         name,
@@ -152,6 +155,7 @@ class Detector:
                         f"{len(hist)} readings (median {statistics.median(hist):g})",
                     )
                 )
+            fs["anom"] = anomalous
         if in_order:
             out.extend(self._jump_and_stuck(fs, t, name, x))
             fs["prev"] = [t, x]

@@ -117,15 +117,21 @@ def test_threshold_fires_once_when_the_device_overheats(alerts: list[dict[str, A
 
 
 def test_spike_is_a_jump_and_an_anomaly(alerts: list[dict[str, Any]]) -> None:
-    [jump] = of(alerts, "f-spike", "jump")
-    assert jump["event_time"] == fault_time()
-    assert jump["threshold"] == 10.0
+    up, down = sorted(of(alerts, "f-spike", "jump"), key=lambda a: a["event_time"])
+    assert (up["event_time"], down["event_time"]) == (fault_time(), fault_time(FAULT_AT + 1))
+    assert up["threshold"] == 10.0
     assert fault_time() in {a["event_time"] for a in of(alerts, "f-spike", "anomaly")}
 
 
 def test_drift_below_the_jump_limit_is_an_anomaly(alerts: list[dict[str, Any]]) -> None:
     assert of(alerts, "f-drift", "jump") == []
     assert any(a["event_time"] >= fault_time() for a in of(alerts, "f-drift", "anomaly"))
+
+
+def test_a_lasting_fault_raises_one_anomaly_not_a_storm(alerts: list[dict[str, Any]]) -> None:
+    after = [a for a in of(alerts, "f-hot", "anomaly") if a["event_time"] >= fault_time()]
+    assert [a["event_time"] for a in after][:1] == [fault_time()]
+    assert len(after) <= 3
 
 
 def test_stuck_sensor_fires_once_after_ten_minutes(alerts: list[dict[str, Any]]) -> None:

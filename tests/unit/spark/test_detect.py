@@ -150,3 +150,9 @@ def test_robust_z_falls_back_when_mad_is_zero():
     assert z is not None
     assert z > 3.5
     assert robust_z(10.0, [1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(0.6745 * 7 / 1)
+
+
+def test_level_shift_raises_one_anomaly_not_one_per_reading() -> None:
+    shifted = [(600_000 + i * 10_000, {"temperature": 35.0}) for i in range(50)]
+    alerts, _ = run(RULES, "d1", "climate", [*normal(60), *shifted])
+    assert kinds(alerts).count("anomaly") == 1
