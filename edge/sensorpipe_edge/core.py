@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from sensorpipe_edge.metrics import Stats
-from sensorpipe_edge.protocol import Rejected, parse
+from sensorpipe_edge.protocol import Rejected
 from sensorpipe_edge.readings import RecordBuilder
 from sensorpipe_edge.resume import ResumePoints
 from sensorpipe_edge.sink import KafkaSink
@@ -49,7 +49,7 @@ class Gateway:
         self.stats.readings_in[source] += len(items)
         for raw, ack in items:
             try:
-                topic, key, value = builder.reading(parse(raw), now)
+                topic, key, value = builder.record(raw, now)
             except Rejected as rej:
                 self.stats.rejected[rej.reason] += 1
                 dl_key, dl_value = builder.dead_letter(raw, rej, source, now)

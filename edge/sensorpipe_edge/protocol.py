@@ -91,19 +91,30 @@ _WELL_FORMED = re.compile(
 )
 
 
-def parse(raw: bytes) -> Line:
-    """Verify and split one line (without or with its line ending); raise Rejected if bad."""
+Fields = tuple[str, int, int | None, int | None, str, str]
+
+
+def well_formed(raw: bytes) -> Fields | None:
+    """(device, seq, uptime_ms, epoch_ms, stream, payload) of a well-formed line whose CRC
+    matches, or None when the line needs the step-by-step diagnosis of ``parse``."""
     m = _WELL_FORMED.fullmatch(raw) if len(raw) <= MAX_LINE_BYTES else None
     if m is None or crc16(raw[1 : m.start(7) - 1]) != int(m.group(7), 16):
-        return _parse_checked(raw)
+        return None
     device_id, seq_s, when, digits, stream, payload, _crc = m.groups()
     seq = int(seq_s)
     if seq > MAX_SEQ:
-        return _parse_checked(raw)
-    device = device_id.decode()
+        return None
     uptime_ms = int(digits) if when == b"U" else None
     epoch_ms = int(digits) if when == b"T" else None
-    return _line(device, seq, uptime_ms, epoch_ms, stream.decode(), payload.decode())
+    return device_id.decode(), seq, uptime_ms, epoch_ms, stream.decode(), payload.decode()
+
+
+def parse(raw: bytes) -> Line:
+    """Verify and split one line (without or with its line ending); raise Rejected if bad."""
+    fields = well_formed(raw)
+    if fields is None:
+        return _parse_checked(raw)
+    return line_from(*fields)
 
 
 def _parse_checked(raw: bytes) -> Line:
@@ -149,10 +160,10 @@ def _parse_checked(raw: bytes) -> Line:
             uptime_ms = int(digits)
         else:
             epoch_ms = int(digits)
-    return _line(device_id, int(seq_s), uptime_ms, epoch_ms, stream, payload)
+    return line_from(device_id, int(seq_s), uptime_ms, epoch_ms, stream, payload)
 
 
-def _line(
+def line_from(
     device_id: str, seq: int, uptime_ms: int | None, epoch_ms: int | None, stream: str, payload: str
 ) -> Line:
     """The Line of a verified line, its payload split into fields or a sensor error."""

@@ -147,3 +147,35 @@ def _either(fn, raw: bytes) -> object:
 )
 def test_fast_path_agrees_with_the_step_by_step_parser(raw):
     assert _either(parse, raw) == _either(_parse_checked, raw)
+
+
+def _outcome_of(fn, raw: bytes) -> object:
+    try:
+        topic, key, value = fn(raw)
+    except Rejected as exc:
+        return exc.reason
+    return topic, key, json.loads(value)
+
+
+@FUZZ
+@given(
+    raw=st.one_of(
+        valid_lines,
+        st.builds(
+            lambda dev, seq, d: encode(dev, seq, "distance", {"distance": d}, uptime_ms=seq),
+            st.sampled_from(["a", "b", "c"]),
+            st.integers(0, 99),
+            st.sampled_from(["5", "2", "400", "400.0", "1e2", "401", "1.5", "-0", "007", "9e9"]),
+        ),
+        st.builds(
+            lambda dev, m: encode(dev, 1, "motion", {"motion": m}),
+            st.sampled_from(["a", "b"]),
+            st.sampled_from(["1", "0", "true", "false", "yes", "2"]),
+        ),
+        st.binary(max_size=120),
+    )
+)
+def test_record_shortcut_gives_what_the_general_path_gives(builder, raw):
+    general = _outcome_of(lambda r: builder.reading(parse(r), 7), raw)
+    assert _outcome_of(lambda r: builder.record(r, 7), raw) == general
+    assert _outcome_of(lambda r: builder.record(r, 7), raw) == general  # shape now known
