@@ -67,8 +67,9 @@ class StatusLog:
             try:
                 obj = self._custom.get_namespaced_custom_object(*self._args)
                 replicas = self.replicas()
-            except API_ERRORS:
-                continue  # the shared API server restarting: read again
+            except API_ERRORS:  # the shared API server restarting: read again
+                self._stop.wait(0.2)
+                continue
             scaling = (obj.get("status") or {}).get("scaling")
             if scaling and (not self.polls or scaling != self.polls[-1]):
                 self.polls.append(scaling)
