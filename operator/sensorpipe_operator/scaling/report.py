@@ -23,30 +23,20 @@ ACTIONS = Counter(
     "Scaling actions taken by the autoscaler",
     ["namespace", "pipeline", "target", "direction", "reason"],
 )
-LAG = Gauge(
-    "sensorpipe_consumer_lag",
-    "Records not yet consumed by a pipeline's consumer group",
-    ["namespace", "pipeline", "group"],
-)
+PER_GROUP = ["namespace", "pipeline", "group"]
+PER_TARGET = ["namespace", "pipeline", "target"]
+LAG = Gauge("sensorpipe_consumer_lag", "Records a consumer group has not consumed", PER_GROUP)
 INPUT_RATE = Gauge(
-    "sensorpipe_consumer_input_rate",
-    "Records per second arriving on a consumer group's topics",
-    ["namespace", "pipeline", "group"],
+    "sensorpipe_consumer_input_rate", "Records/s arriving on a group's topics", PER_GROUP
 )
 CONSUMPTION_RATE = Gauge(
-    "sensorpipe_consumer_consumption_rate",
-    "Records per second a consumer group commits",
-    ["namespace", "pipeline", "group"],
+    "sensorpipe_consumer_consumption_rate", "Records/s a consumer group commits", PER_GROUP
 )
 SCALE_CURRENT = Gauge(
-    "sensorpipe_scale_current",
-    "Replicas or executors of a scaled target now",
-    ["namespace", "pipeline", "target"],
+    "sensorpipe_scale_current", "Replicas or executors of a scaled target now", PER_TARGET
 )
 SCALE_DESIRED = Gauge(
-    "sensorpipe_scale_desired",
-    "Replicas or executors the autoscaler wants for a target",
-    ["namespace", "pipeline", "target"],
+    "sensorpipe_scale_desired", "Replicas or executors the autoscaler wants", PER_TARGET
 )
 
 
