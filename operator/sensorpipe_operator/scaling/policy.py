@@ -382,7 +382,10 @@ def decide(
             f"at most once per {config.history:g}s",
             rec,
         )
-    if config.restart_cost > 0:
+    # Outside the spec's bounds (a new object without a floor, a lowered maximum) the move is
+    # owed to the spec, whatever the restart costs.
+    out_of_bounds = current < bounds.lower or current > config.max_replicas
+    if config.restart_cost > 0 and not out_of_bounds:
         ok, why = _restart_justified(config, load, current, target, capacity, measured)
         if not ok:
             return hold(Reason.RESTART_NOT_JUSTIFIED, f"{why}; {basis}", rec)

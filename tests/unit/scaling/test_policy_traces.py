@@ -240,3 +240,11 @@ def test_spark_keeps_executors_when_a_restart_would_pile_up_more_than_it_drains(
     top = max(result.replicas)
     assert result.replicas[-1] == top  # no restart back down: 120/s x 90 s would not drain
     assert scaler.decisions[-1].reason is Reason.RESTART_NOT_JUSTIFIED
+
+
+def test_spark_below_its_minimum_is_raised_without_weighing_a_restart():
+    config = replace(SPARK, min_replicas=2)
+    scaler = OurScaler(config)
+    result = simulate(spark_group(replicas=0), scaler, lambda _t: 10.0, 60, 10)
+    assert result.replicas[0] == 2
+    assert scaler.decisions[0].reason is Reason.SCALE_UP
