@@ -30,6 +30,12 @@ def helm() -> str:
     return render.find_helm()
 
 
+@pytest.fixture(scope="module")
+def defaults(helm: str) -> list[dict[str, Any]]:
+    """The chart rendered with its default values, shared by the tests that only read it."""
+    return template(helm)
+
+
 def template(helm: str, *args: str, include_crds: bool = True) -> list[dict[str, Any]]:
     return parse_documents(
         helm_template(helm, *args, release="sp", namespace="iot-ops", include_crds=include_crds)
@@ -90,8 +96,8 @@ def test_schema_refuses_wrong_values(helm: str, args: list[str]) -> None:
     assert "values don't meet the specifications of the schema" in failed.value.stderr
 
 
-def test_operator_pod_is_hardened(helm: str) -> None:
-    deployment = only(template(helm), "Deployment")
+def test_operator_pod_is_hardened(defaults: list[dict[str, Any]]) -> None:
+    deployment = only(defaults, "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] > 0
@@ -106,8 +112,8 @@ def test_operator_pod_is_hardened(helm: str) -> None:
     assert {"mountPath": "/tmp", "name": "tmp"} in container["volumeMounts"]
 
 
-def test_probes_ports_and_env_follow_the_operator_contract(helm: str) -> None:
-    deployment = only(template(helm), "Deployment")
+def test_probes_ports_and_env_follow_the_operator_contract(defaults: list[dict[str, Any]]) -> None:
+    deployment = only(defaults, "Deployment")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["args"] == ["--liveness=http://0.0.0.0:8081/healthz"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
@@ -123,8 +129,8 @@ def test_probes_ports_and_env_follow_the_operator_contract(helm: str) -> None:
     assert deployment["spec"]["strategy"]["type"] == "Recreate"
 
 
-def test_service_selects_the_operator_metrics_port(helm: str) -> None:
-    docs = template(helm)
+def test_service_selects_the_operator_metrics_port(defaults: list[dict[str, Any]]) -> None:
+    docs = defaults
     service = only(docs, "Service")
     pod_labels = only(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= pod_labels.items()
@@ -133,8 +139,8 @@ def test_service_selects_the_operator_metrics_port(helm: str) -> None:
     ]
 
 
-def test_cluster_scope_grants_exactly_the_operator_rules(helm: str) -> None:
-    docs = template(helm)
+def test_cluster_scope_grants_exactly_the_operator_rules(defaults: list[dict[str, Any]]) -> None:
+    docs = defaults
     role = only(docs, "ClusterRole")
     assert role["rules"] == RULES["namespaced"] + RULES.get("clusterWide", [])
     binding = only(docs, "ClusterRoleBinding")
