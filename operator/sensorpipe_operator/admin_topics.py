@@ -9,7 +9,7 @@ state for the TopicsReady condition. Synchronous: the engine runs it in a thread
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,10 +38,32 @@ class TopicState:
     refused: str = ""  # a change Kafka cannot make (partition decrease)
 
 
-def client(bootstrap: str, extra: dict[str, str] | None = None) -> AdminClient:
+def client(bootstrap: str, extra: Mapping[str, str] | None = None) -> AdminClient:
     return AdminClient(
         {"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000, **(extra or {})}
     )
+
+
+def auth_config(auth_type: str, secret: Mapping[str, str]) -> dict[str, str]:
+    """librdkafka settings for the spec's authentication, from the referenced Secret's
+    (decoded) data: SCRAM (over TLS when the Secret carries a ca.crt) or mutual TLS, with PEM
+    text passed inline so no key file is ever written."""
+    if auth_type == "tls":
+        return {
+            "security.protocol": "SSL",
+            "ssl.ca.pem": secret["ca.crt"],
+            "ssl.certificate.pem": secret["user.crt"],
+            "ssl.key.pem": secret["user.key"],
+        }
+    out = {
+        "security.protocol": "SASL_SSL" if "ca.crt" in secret else "SASL_PLAINTEXT",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": secret["username"],
+        "sasl.password": secret["password"],
+    }
+    if "ca.crt" in secret:
+        out["ssl.ca.pem"] = secret["ca.crt"]
+    return out
 
 
 def _wait(futures: dict[Any, Any]) -> dict[Any, str]:

@@ -10,6 +10,7 @@ and child-repair paths from interleaving.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 from collections import Counter
@@ -28,7 +29,7 @@ from sensorpipe_operator.builders.common import (
     spark_name,
 )
 from sensorpipe_operator.builders.kafkatopic import resource_name
-from sensorpipe_operator.kube import KINDS, PIPELINES, Kube, KubeError
+from sensorpipe_operator.kube import KINDS, PIPELINES, SECRETS, Kube, KubeError
 from sensorpipe_operator.model import Pipeline, SpecError, parse
 from sensorpipe_operator.settings import Images
 from sensorpipe_operator.topics import plan as topic_plan
@@ -346,10 +347,24 @@ class Engine:
 
     # --------------------------------------------------------------------------- topics
 
-    def _admin(self, bootstrap: str) -> Any:
-        if bootstrap not in self.admin_clients:
-            self.admin_clients[bootstrap] = admin_topics.client(bootstrap)
-        return self.admin_clients[bootstrap]
+    async def _admin(self, model: Pipeline) -> Any:
+        """An Admin client per cluster and credentials; credentials come from the Secret the
+        spec references, read when the client is first needed (and again when it changes)."""
+        auth, extra, key = model.kafka.authentication, {}, model.kafka.bootstrap_servers
+        if auth is not None:
+            secret = await asyncio.to_thread(
+                self.kube.get, SECRETS, model.namespace, auth.secret.name
+            )
+            if secret is None:
+                raise KubeError(
+                    404, f"Secret {auth.secret.name} (spec.kafka.authentication) not found"
+                )
+            data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+            extra = admin_topics.auth_config(auth.type, data)
+            key += f"|{model.namespace}/{auth.secret.name}@{secret['metadata']['resourceVersion']}"
+        if key not in self.admin_clients:
+            self.admin_clients[key] = admin_topics.client(model.kafka.bootstrap_servers, extra)
+        return self.admin_clients[key]
 
     async def _admin_topics(
         self, body: Mapping[str, Any], model: Pipeline
@@ -364,8 +379,8 @@ class Engine:
             and time.monotonic() - memo.when < ADMIN_RECHECK_SECONDS
         )
         if memo is None or not fresh or not all(s.ready for s in memo.states):
-            admin = self._admin(model.kafka.bootstrap_servers)
             try:
+                admin = await self._admin(model)
                 states = await asyncio.to_thread(admin_topics.ensure, admin, topic_plan(model))
             except Exception as exc:  # the broker is unreachable or refused: report, retry
                 states = [
@@ -391,7 +406,7 @@ class Engine:
             return
         if model.kafka.topic_backend == "admin":
             if model.kafka.delete_topics_with_pipeline:
-                admin = self._admin(model.kafka.bootstrap_servers)
+                admin = await self._admin(model)
                 names = [tp.name for tp in topic_plan(model)]
                 errors = await asyncio.to_thread(admin_topics.delete, admin, names)
                 if errors:

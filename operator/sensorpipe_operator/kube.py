@@ -51,6 +51,7 @@ CHILD_KINDS = (
 )
 KINDS = {k.kind: k for k in CHILD_KINDS}
 PIPELINES = Kind("iot.sensorpipe.dev/v1alpha1", "SensorPipeline", "sensorpipelines")
+SECRETS = Kind("v1", "Secret", "secrets")  # read only: Kafka credentials of the admin backend
 
 
 class KubeError(Exception):

@@ -7,6 +7,7 @@ broker as well.
 
 from __future__ import annotations
 
+import base64
 import calendar
 import logging
 import time
@@ -17,7 +18,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from sensorpipe_operator import model
+from sensorpipe_operator import admin_topics, model
 from sensorpipe_operator.scaling.actuate import Actuator
 from sensorpipe_operator.scaling.measure import LagReader, admin_client
 from sensorpipe_operator.scaling.policy import PolicyState, decide
@@ -90,20 +91,27 @@ def resume(
 class ScalingController:
     """Shared by all pipelines of one operator process: API client and Admin clients."""
 
-    def __init__(
-        self,
-        api: client.ApiClient,
-        kafka_conf: Callable[[model.Pipeline], dict[str, str]] | None = None,
-        request_timeout: float = 5.0,
-    ) -> None:
+    def __init__(self, api: client.ApiClient, request_timeout: float = 5.0) -> None:
         self._api = api
         self._actuator = Actuator(api)
-        self._kafka_conf = kafka_conf or plaintext_conf
         self._timeout = request_timeout
         self._readers: dict[tuple[tuple[str, str], ...], LagReader] = {}
 
+    def kafka_conf(self, pipeline: model.Pipeline) -> dict[str, str]:
+        """Admin client settings for the pipeline's broker, with the credentials of the Secret
+        the spec references (read on every poll, so a rotated Secret is picked up)."""
+        conf = {"bootstrap.servers": pipeline.kafka.bootstrap_servers}
+        auth = pipeline.kafka.authentication
+        if auth is None:
+            return conf
+        secret = client.CoreV1Api(self._api).read_namespaced_secret(
+            auth.secret.name, pipeline.namespace
+        )
+        data = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+        return {**conf, **admin_topics.auth_config(auth.type, data)}
+
     def _reader(self, pipeline: model.Pipeline) -> LagReader:
-        conf = self._kafka_conf(pipeline)
+        conf = self.kafka_conf(pipeline)
         key = tuple(sorted(conf.items()))
         if key not in self._readers:
             self._readers[key] = LagReader(admin_client(conf), timeout=self._timeout)
@@ -122,14 +130,21 @@ class ScalingController:
         if not scaled or not memory.due(now, pipeline.scaling.poll_interval):
             return None
         memory.last_poll = now
-        reader = self._reader(pipeline)
+        reader: LagReader | None = None
+        try:
+            reader = self._reader(pipeline)
+        except (ApiException, KeyError) as exc:
+            why = f"Kafka credentials (spec.kafka.authentication): {_short(exc)}"
         status = body.get("status") or {}
         reports = []
         for target in scaled:
             mem = memory.for_target(target, status)
-            report = self._poll_target(
-                body, target, mem, reader.snapshot(target.group, target.topics)
+            snap = (
+                reader.snapshot(target.group, target.topics)
+                if reader is not None
+                else Snapshot(time=time.time(), group=target.group, error=why)
             )
+            report = self._poll_target(body, target, mem, snap)
             record_metrics(pipeline.namespace, pipeline.name, report)
             reports.append(report)
         live = {(str(t.kind), t.name) for t in scaled}
@@ -171,8 +186,7 @@ class ScalingController:
         return TargetReport(target, obs, current, decision, mem.state, mem.last_scale)
 
 
-def plaintext_conf(pipeline: model.Pipeline) -> dict[str, str]:
-    """Admin client settings for a broker without authentication. Pipelines whose spec names
-    authentication need the operator's secret-aware settings, passed as ``kafka_conf``;
-    without them the broker refuses the connection and the status says so."""
-    return {"bootstrap.servers": pipeline.kafka.bootstrap_servers}
+def _short(exc: Exception) -> str:
+    if isinstance(exc, ApiException):
+        return f"{exc.status} {exc.reason}"
+    return f"missing key {exc}"
