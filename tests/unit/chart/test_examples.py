@@ -184,3 +184,28 @@ def test_flux_helmrelease_targets_this_chart_and_passes_the_schema(tmp_path: Pat
     )
     assert docs["Kustomization"]["spec"]["wait"] is True
     helm_values_pass_the_schema(release["spec"]["values"], tmp_path)
+
+
+def operator_status(generation: int, **checks: tuple[bool, bool]) -> dict[str, Any]:
+    """The status the operator's one status writer computes from (ok, failed) per condition."""
+    from sensorpipe_operator.status import Check, compute
+
+    verdicts = {
+        t: Check(ok, "Reason", "message", failed=failed) for t, (ok, failed) in checks.items()
+    }
+    return dict(compute(generation, verdicts))
+
+
+def test_argocd_health_reads_the_status_the_operator_writes() -> None:
+    """Argo CD's view of each phase the operator's status writer can produce."""
+    good, waiting, broken = (True, False), (False, False), (False, True)
+    cases = {
+        "Healthy": operator_status(3, TopicsReady=good, ProcessingReady=good, GatewaysReady=good),
+        "Progressing": operator_status(3, TopicsReady=good, ProcessingReady=waiting),
+        "Degraded": operator_status(3, TopicsReady=broken, ProcessingReady=good),
+    }
+    for expected, status in cases.items():
+        obj = {"metadata": {"name": "p", "generation": 3}, "status": status}
+        assert lua_health(obj)["status"] == expected, status
+    stale = {"metadata": {"name": "p", "generation": 4}, "status": cases["Healthy"]}
+    assert lua_health(stale)["status"] == "Progressing"
