@@ -11,7 +11,7 @@ import base64
 import calendar
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -131,6 +131,7 @@ class ScalingController:
             return None
         memory.last_poll = now
         reader: LagReader | None = None
+        why = ""
         try:
             reader = self._reader(pipeline)
         except (ApiException, KeyError) as exc:
