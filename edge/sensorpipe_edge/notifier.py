@@ -92,6 +92,10 @@ class Notifier:
                 "group.id": cfg.group,
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest",
+                # A replica that dies (or is scaled away) hands its partitions over in
+                # seconds rather than the default 45 s.
+                "session.timeout.ms": 10_000,
+                "heartbeat.interval.ms": 2_000,
             }
         )
         self._topic = cfg.topic
