@@ -58,6 +58,7 @@ def _run(args: argparse.Namespace) -> int:
         firmware_node=args.firmware_node,
         drain_timeout=args.drain_timeout,
         report=not args.no_report,
+        spark_report=args.spark_report,
     )
     try:
         return Run(opts).execute()
@@ -71,7 +72,7 @@ def _report(args: argparse.Namespace) -> int:
     from sensorpipe_operator.local.layout import Layout
 
     try:
-        print(report.write(Layout(args.work_dir.resolve())))
+        print(report.write(Layout(args.work_dir.resolve()), args.spark_report))
     except report.ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -111,6 +112,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--no-report", action="store_true")
     rep = sub.add_parser("report", help="write the report of a local run")
     rep.add_argument("--work-dir", type=Path, default=Path(DEFAULT_WORK_DIR))
+    for cmd in (run, rep):
+        cmd.add_argument(
+            "--spark-report",
+            action="store_true",
+            help="also run sensorpipe-spark's batch report for each day (a Spark session)",
+        )
     rep.set_defaults(func=_report)
     return top
 

@@ -1,11 +1,12 @@
 """``sensorpipe report``: what a local run produced, from Kafka and the lake.
 
 Counts in and out (records each gateway put on Kafka and the gateway's own counters, rows in
-the lake, dead letters by stage and reason), the alerts raised, statistics per device, and
-plots of temperature and humidity per device with the alerts marked. Statistics per device
-come from the Spark package's own batch report (``sensorpipe-spark report``, run once per day
-in the lake), so the seeds' analyses are written once; this module adds what only a run
-knows (what went in, what came out, the alerts) and the per-device plots.
+the lake, dead letters by stage and reason), the aggregates per device that the streaming
+job computed (its windows, combined), the alerts raised, and plots of temperature and
+humidity per device with the alerts marked. With ``spark_report`` it also runs the Spark
+package's own batch report (``sensorpipe-spark report``, once per day in the lake: the
+seeds' analyses, written once, there) and embeds it; that costs a Spark session, which is
+why it is asked for rather than always done.
 
 Written to ``<work dir>/report/``: ``report.json`` (for scripts and tests), PNGs and an HTML
 page that embeds them. Everything is read back from where the pipeline wrote it, so the
@@ -49,6 +50,7 @@ class Report:
     lake_duplicates: int
     dead_letter_by_reason: dict[str, int]
     aggregate_records: int
+    device_aggregates: list[dict[str, Any]]
     alerts_by_kind: dict[str, int]
     alerts: list[dict[str, Any]] = field(default_factory=list)
     days: dict[str, str] = field(default_factory=dict)  # day -> Spark report folder or error
@@ -101,6 +103,7 @@ def gather(layout: Layout, run: dict[str, Any]) -> tuple[Report, list[dict[str, 
             by_topic.get(topics["deadLetter"], []), "stage", "reason"
         ),
         aggregate_records=len(by_topic.get(topics["aggregates"], [])),
+        device_aggregates=summary.device_aggregates(by_topic.get(topics["aggregates"], [])),
         alerts_by_kind=summary.count_by(alerts, "kind"),
         alerts=alerts,
     )
@@ -200,6 +203,8 @@ def render_html(report: Report, report_dir: Path) -> str:
         f'<figure><img src="{html.escape(f)}" alt="{html.escape(d)}"></figure>'
         for d, f in report.plots.items()
     )
+    cols = ["device_id", "stream", "field", "windows", "count", "mean", "min", "max"]
+    aggregates = _table(cols, [[a[c] for c in cols] for a in report.device_aggregates])
     days = "".join(_day_section(report_dir, d, f) for d, f in report.days.items())
     title = f"sensorpipe report: {html.escape(report.pipeline)}"
     return f"""<!doctype html>
@@ -209,7 +214,8 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}th{{background:#ee
 figure{{display:inline-block;margin:4px}}</style></head><body>
 <h1>Pipeline {html.escape(report.pipeline)}</h1>
 <h2>Counts in and out</h2>{_table(["what", "records"], counts)}
-<h2>Per device</h2>{days or "<p>no readings in the lake</p>"}
+<h2>Aggregates per device (the streaming job's windows, combined)</h2>{aggregates}
+{f"<h2>Spark batch report per day</h2>{days}" if days else ""}
 <h2>Alerts raised ({len(report.alerts)})</h2>
 {_table(["device", "kind", "field", "value", "message"], alerts)}
 <h2>Temperature and humidity per device (alerts in red)</h2>{images}
@@ -217,7 +223,7 @@ figure{{display:inline-block;margin:4px}}</style></head><body>
 """
 
 
-def write(layout: Layout) -> Path:
+def write(layout: Layout, spark_report: bool = False) -> Path:
     """Write the report into the work dir; returns the HTML page's path."""
     from sensorpipe_operator.local import plots
 
@@ -225,7 +231,8 @@ def write(layout: Layout) -> Path:
     report, rows = gather(layout, run)
     out = layout.report_dir
     out.mkdir(parents=True, exist_ok=True)
-    report.days = {day: spark_day_report(layout, run, day) for day in summary.days(rows)}
+    if spark_report:
+        report.days = {day: spark_day_report(layout, run, day) for day in summary.days(rows)}
     by_device = summary.series(rows)
     for device in summary.devices_to_plot(by_device, report.alerts, MAX_PLOTS):
         name = f"device-{''.join(c if c.isalnum() or c in '-_' else '_' for c in device)}.png"

@@ -54,6 +54,7 @@ class RunOptions:
     drain_timeout: float = 120.0
     stop_grace: float = 20.0
     report: bool = True
+    spark_report: bool = False  # also run sensorpipe-spark's batch report per day
 
 
 def _tool(name: str) -> str:
@@ -171,7 +172,7 @@ class Run:
         if self.opts.report:
             from sensorpipe_operator.local import report
 
-            written = report.write(self.layout)
+            written = report.write(self.layout, self.opts.spark_report)
             self.say(f"report: {written}")
         return 0
 

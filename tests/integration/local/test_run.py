@@ -88,18 +88,25 @@ def test_the_firmware_nodes_warm_readings_raised_threshold_alerts(run):
     assert any(a["kind"] == "threshold" and a["device_id"] == "node-01" for a in alerts), alerts
 
 
-def test_the_report_has_plots_and_the_spark_per_device_table(run):
+def test_the_report_has_aggregates_per_device_from_the_streaming_job(run):
+    report = run["report"]
+    temperature = {
+        a["device_id"]: a for a in report["device_aggregates"] if a["field"] == "temperature"
+    }
+    assert set(temperature) == {"node-01", "sim-00000", "sim-00001", "sim-00002"}, report
+    assert all(a["count"] > 0 and a["min"] <= a["mean"] <= a["max"] for a in temperature.values())
+    assert sum(a["count"] for a in temperature.values()) <= report["on_kafka_by_stream"]["climate"]
+    assert temperature["node-01"]["min"] == temperature["node-01"]["max"] == 22.5
+
+
+def test_the_report_page_embeds_a_plot_per_device(run):
     report, folder = run["report"], run["report_dir"]
-    assert report["plots"], report
+    assert set(report["plots"]) == {"node-01", "sim-00000", "sim-00001", "sim-00002"}
+    page = (folder / "report.html").read_text()
     for png in report["plots"].values():
         assert (folder / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    page = (folder / "report.html").read_text()
-    assert all(png in page for png in report["plots"].values())
-    assert report["days"], report
-    for day_folder in report["days"].values():
-        assert not day_folder.startswith("error"), day_folder
-        table = (folder / day_folder / "device_averages.csv").read_text()
-        assert "node-01" in table
+        assert f'src="{png}"' in page
+    assert "node-01" in page
 
 
 def test_the_run_stopped_every_child_and_kept_its_pid_files_only_while_running(run):
