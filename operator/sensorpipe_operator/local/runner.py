@@ -22,6 +22,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from confluent_kafka import KafkaException
+
 from sensorpipe_operator import admin_topics, topics
 from sensorpipe_operator.local import dashboard, measure, plan, progress
 from sensorpipe_operator.local.feed import Feed
@@ -90,9 +92,11 @@ def free_port() -> int:
 
 def create_topics(pipeline: Pipeline) -> None:
     """The operator's own Admin-API backend, so topics get the same partitions and config."""
-    states = admin_topics.ensure(
-        admin_topics.client(pipeline.kafka.bootstrap_servers), topics.plan(pipeline)
-    )
+    bootstrap = pipeline.kafka.bootstrap_servers
+    try:
+        states = admin_topics.ensure(admin_topics.client(bootstrap), topics.plan(pipeline))
+    except KafkaException as exc:
+        raise RunError(f"cannot reach Kafka at {bootstrap}: {exc}") from None
     failed = [f"{s.name}: {s.detail}" for s in states if not s.ready]
     if failed:
         raise RunError("cannot create topics: " + "; ".join(failed))

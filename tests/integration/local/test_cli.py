@@ -1,8 +1,10 @@
-"""`sensorpipe validate` and `render`: the operator's model and builders behind the CLI."""
+"""`sensorpipe validate`, `render` and the refusals of `run`: the operator's model and
+builders behind the CLI, and errors that say what to fix."""
 
 from __future__ import annotations
 
 import copy
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +65,28 @@ def test_render_prints_the_children_the_operator_creates():
     kinds = [doc["kind"] for doc in yaml.safe_load_all(result.stdout)]
     assert kinds.count("KafkaTopic") == 6  # three streams, dead-letter, aggregates, alerts
     assert {"SparkApplication", "Deployment", "ConfigMap", "ServiceAccount"} <= set(kinds)
+
+
+def test_run_refuses_a_bad_manifest_before_starting_anything(tmp_path):
+    manifest = write_manifest(tmp_path / "bad.yaml", "bad", _broken(["processing", "window"], "x"))
+    work = tmp_path / "work"
+    result = sensorpipe(
+        "run", "-f", str(manifest), "--bootstrap", "127.0.0.1:9", "--work-dir", str(work)
+    )
+    assert result.returncode == 1
+    assert "spec.processing.window" in result.stderr
+    assert not work.exists()
+
+
+def test_run_names_the_kafka_it_cannot_reach(tmp_path):
+    with socket.socket() as s:  # a port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    manifest = write_manifest(tmp_path / "ok.yaml", "unreachable")
+    result = sensorpipe(
+        "run", "-f", str(manifest), "--bootstrap", f"127.0.0.1:{port}",
+        "--work-dir", str(tmp_path / "work"),
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"cannot reach Kafka at 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
