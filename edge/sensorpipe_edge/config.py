@@ -45,7 +45,7 @@ class GatewayConfig:
     spool_dir: Path
     spool_max_bytes: int = 256 * 1024 * 1024
     http_port: int = 8080
-    message_timeout_ms: int = 30_000
+    message_timeout_ms: int = 300_000
 
 
 def kafka_client_config(bootstrap: str, auth: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -110,7 +110,7 @@ def from_document(doc: Mapping[str, Any], env: Mapping[str, str]) -> GatewayConf
         spool_dir=Path(env.get("SENSORPIPE_SPOOL_DIR", DEFAULT_SPOOL_DIR)),
         spool_max_bytes=int(env.get("SENSORPIPE_SPOOL_MAX_BYTES", 256 * 1024 * 1024)),
         http_port=int(env.get("SENSORPIPE_HTTP_PORT", "8080")),
-        message_timeout_ms=int(env.get("SENSORPIPE_MESSAGE_TIMEOUT_MS", "30000")),
+        message_timeout_ms=int(env.get("SENSORPIPE_MESSAGE_TIMEOUT_MS", "300000")),
     )
 
 

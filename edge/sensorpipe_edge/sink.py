@@ -1,14 +1,22 @@
 """Kafka producer with an on-disk spool: nothing accepted is dropped while Kafka is away.
 
 While Kafka is reachable, records go straight to an idempotent confluent-kafka producer
-(acks=all, so an acknowledgement means the record is replicated and will not be written
-twice by producer retries). When the broker becomes unreachable (librdkafka reports all
-brokers down, or a delivery fails), new records and the ones that failed go to the spool;
-a probe runs once per ``probe_interval`` and, once it succeeds, the spool is replayed in
-chunks from its head, each chunk committed only after every record in it was
-acknowledged. While the spool is not empty, new records are appended behind it, so the
-order in which records were accepted is the order in which they reach Kafka, except for
-records that were already in flight when the outage began: they rejoin at the spool's tail.
+(acks=all: an acknowledgement means the record is replicated, and producer retries never
+write it twice). When the broker becomes unreachable (librdkafka reports all brokers down,
+or a delivery fails), what the producer already holds stays there and is retried by it
+when the broker is back — exactly once, thanks to idempotence — while new records go to
+the spool. A probe runs once per ``probe_interval``; once it succeeds the spool is
+replayed in chunks from its head, each chunk committed only after every record in it was
+acknowledged. While the spool is not empty, new records are appended behind it, so
+records reach Kafka in the order they were accepted.
+
+Delivery guarantee: a Kafka outage shorter than ``message_timeout_ms`` (default 5 min)
+loses and duplicates nothing. Duplicates can arise only when the broker fails again in
+the middle of a replay chunk (the chunk is replayed whole), when an outage outlasts the
+message timeout (records in flight at its start are spooled although the broker may have
+written them), or when the gateway shuts down during an outage (unsent records are
+spooled for the next start): at least once, never lost, and consumers remove duplicates
+by (device_id, seq).
 
 Acknowledgement callbacks (``ack``) run once a record is either acknowledged by Kafka or
 written to the spool: both survive a kill -9 of the gateway. Sources use them to
@@ -49,6 +57,7 @@ _DOWN = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT}
 # The latency histogram samples one acknowledgement in 64: a histogram observation per
 # record would cost more than producing it.
 LATENCY_SAMPLE_MASK = 63
+REPLAY_TIMEOUT = 30.0  # seconds one replay chunk may take before Kafka counts as down
 
 
 class KafkaSink:
@@ -59,7 +68,7 @@ class KafkaSink:
         stats: Stats,
         latency: Histogram | None = None,
         *,
-        message_timeout_ms: int = 30_000,
+        message_timeout_ms: int = 300_000,
         probe_interval: float = 1.0,
         replay_chunk: int = 10_000,
     ) -> None:
@@ -76,7 +85,7 @@ class KafkaSink:
         self._latency = latency
         self._probe_interval = probe_interval
         self._replay_chunk = replay_chunk
-        self._replay_timeout = message_timeout_ms / 1000
+        self._replay_timeout = min(message_timeout_ms / 1000, REPLAY_TIMEOUT)
         self._last_probe = 0.0
         stats.spool_bytes = len(spool)
 

@@ -68,7 +68,6 @@ class GatewayProcess:
             **os.environ,
             "SENSORPIPE_SPOOL_DIR": str(workdir / "spool"),
             "SENSORPIPE_HTTP_PORT": "0",
-            "SENSORPIPE_MESSAGE_TIMEOUT_MS": "10000",
             **(env or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None
