@@ -3,10 +3,12 @@ ServiceAccount bound to exactly the chart's RBAC rules, watching the test's name
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kubernetes import client
 
 from sensorpipe_operator.kube import Kube
 
@@ -30,6 +32,34 @@ def operator(
     operator_identity: tuple[Path, str], kube_namespace: str, tmp_path: Path
 ) -> Iterator[OperatorProcess]:
     proc = OperatorProcess(operator_identity[0], [kube_namespace], tmp_path / "operator.log")
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_namespace(admin: Kube) -> Iterator[str]:
+    """One namespace for a module's tests, which then share one operator (each test uses
+    its own pipeline names): starting an operator costs seconds on a loaded machine."""
+    name = f"op-shared-{secrets.token_hex(3)}"
+    core = client.CoreV1Api(admin.api)
+    core.create_namespace({"metadata": {"name": name}})
+    try:
+        yield name
+    finally:
+        core.delete_namespace(name)
+
+
+@pytest.fixture(scope="module")
+def shared_operator(
+    operator_identity: tuple[Path, str],
+    shared_namespace: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[OperatorProcess]:
+    log = tmp_path_factory.mktemp("shared-operator") / "operator.log"
+    proc = OperatorProcess(operator_identity[0], [shared_namespace], log)
     proc.start()
     try:
         yield proc

@@ -80,13 +80,13 @@ def _converged(
 
 
 def test_create_makes_owned_children_and_becomes_ready(
-    admin, kube_namespace, kafka_bootstrap, operator, unique_name
+    admin, shared_namespace, kafka_bootstrap, shared_operator, unique_name
 ):
     name = "farm"
-    manifest = pipeline(name, kube_namespace, kafka_bootstrap)
+    manifest = pipeline(name, shared_namespace, kafka_bootstrap)
     created = create_pipeline(admin, manifest)
     want = _expected_keys(manifest)
-    found = _all_children(admin, kube_namespace, name, want, operator)
+    found = _all_children(admin, shared_namespace, name, want, shared_operator)
     assert set(found) == want
     for obj in found.values():
         refs = obj["metadata"]["ownerReferences"]
@@ -113,11 +113,11 @@ def test_create_makes_owned_children_and_becomes_ready(
     spark = found[("SparkApplication", "farm-processing")]["spec"]
     assert spark["type"] == "Python"
     assert spark["restartPolicy"]["type"] == "Always"
-    not_yet = condition(get_pipeline(admin, kube_namespace, name), "TopicsReady")
+    not_yet = condition(get_pipeline(admin, shared_namespace, name), "TopicsReady")
     assert not_yet is None or not_yet["status"] == "False"
 
-    make_ready_as_strimzi_and_spark_operator(admin, kube_namespace, name)
-    body = _ready(admin, kube_namespace, name, operator)
+    make_ready_as_strimzi_and_spark_operator(admin, shared_namespace, name)
+    body = _ready(admin, shared_namespace, name, shared_operator)
     assert body["status"]["phase"] == "Ready"
     conds = {c["type"]: c for c in body["status"]["conditions"]}
     assert {t: c["status"] for t, c in conds.items()} == {
@@ -132,10 +132,10 @@ def test_create_makes_owned_children_and_becomes_ready(
         "farm.motion",
         "farm.alerts",
     }
-    events = client.CoreV1Api(admin.api).list_namespaced_event(kube_namespace).items
+    events = client.CoreV1Api(admin.api).list_namespaced_event(shared_namespace).items
     reasons = {e.reason for e in events if e.involved_object.name == name}
     assert {"Created", "PhaseReady"} <= reasons
-    with urllib.request.urlopen(operator.metrics_url, timeout=5) as resp:
+    with urllib.request.urlopen(shared_operator.metrics_url, timeout=5) as resp:
         scraped = resp.read().decode()
     assert 'sensorpipe_children{kind="KafkaTopic"} 5.0' in scraped
     assert 'sensorpipe_pipelines{phase="Ready"} 1.0' in scraped
@@ -153,38 +153,38 @@ def _versions(found: Children) -> dict[tuple[str, str], Any]:
 
 
 def test_spec_update_changes_exactly_the_affected_children(
-    admin, kube_namespace, kafka_bootstrap, operator
+    admin, shared_namespace, kafka_bootstrap, shared_operator
 ):
-    name = "farm"
-    manifest = pipeline(name, kube_namespace, kafka_bootstrap)
+    name = "upd"
+    manifest = pipeline(name, shared_namespace, kafka_bootstrap)
     create_pipeline(admin, manifest)
     want = _expected_keys(manifest)
-    _all_children(admin, kube_namespace, name, want, operator)
-    make_ready_as_strimzi_and_spark_operator(admin, kube_namespace, name)
-    body = _ready(admin, kube_namespace, name, operator)
-    before = _versions(children(admin, kube_namespace, name))
+    _all_children(admin, shared_namespace, name, want, shared_operator)
+    make_ready_as_strimzi_and_spark_operator(admin, shared_namespace, name)
+    body = _ready(admin, shared_namespace, name, shared_operator)
+    before = _versions(children(admin, shared_namespace, name))
 
     gateways = body["spec"]["gateways"]
     gateways[0]["replicas"] = 2
-    admin.merge_patch(PIPELINES, kube_namespace, name, {"spec": {"gateways": gateways}})
-    _converged(admin, kube_namespace, name, body["metadata"]["generation"] + 1, operator)
-    gateway = ("Deployment", "farm-gw-sim")
+    admin.merge_patch(PIPELINES, shared_namespace, name, {"spec": {"gateways": gateways}})
+    _converged(admin, shared_namespace, name, body["metadata"]["generation"] + 1, shared_operator)
+    gateway = ("Deployment", f"{name}-gw-sim")
     wait_for(
-        lambda: child_field(admin, kube_namespace, name, gateway, "spec", "replicas") == 2,
+        lambda: child_field(admin, shared_namespace, name, gateway, "spec", "replicas") == 2,
         TIMEOUT,
         "gateway scaled to 2",
-        operator,
+        shared_operator,
     )
-    after = _versions(children(admin, kube_namespace, name))
+    after = _versions(children(admin, shared_namespace, name))
     changed = {k for k in before if before[k] != after.get(k)}
-    assert changed == {("Deployment", "farm-gw-sim")}
+    assert changed == {("Deployment", f"{name}-gw-sim")}
 
-    fresh = get_pipeline(admin, kube_namespace, name)
+    fresh = get_pipeline(admin, shared_namespace, name)
     assert fresh is not None
     body = fresh
     admin.merge_patch(
         PIPELINES,
-        kube_namespace,
+        shared_namespace,
         name,
         {
             "spec": {
@@ -195,98 +195,117 @@ def test_spec_update_changes_exactly_the_affected_children(
             }
         },
     )
-    _converged(admin, kube_namespace, name, body["metadata"]["generation"] + 1, operator)
-    alerts = ("KafkaTopic", "farm-alerts")
+    _converged(admin, shared_namespace, name, body["metadata"]["generation"] + 1, shared_operator)
+    alerts = ("KafkaTopic", f"{name}-alerts")
     wait_for(
-        lambda: child_field(admin, kube_namespace, name, alerts, "spec", "config", "retention.ms")
+        lambda: child_field(admin, shared_namespace, name, alerts, "spec", "config", "retention.ms")
         == 172800000,
         TIMEOUT,
         "topics with the new retention",
-        operator,
+        shared_operator,
     )
-    final = _versions(children(admin, kube_namespace, name))
+    final = _versions(children(admin, shared_namespace, name))
     changed = {k for k in after if after[k] != final.get(k)}
     assert changed == {k for k in want if k[0] == "KafkaTopic"}
 
 
-def test_hand_edits_and_deletes_are_restored(admin, kube_namespace, kafka_bootstrap, operator):
-    name = "farm"
-    manifest = pipeline(name, kube_namespace, kafka_bootstrap)
+def test_hand_edits_and_deletes_are_restored(
+    admin, shared_namespace, kafka_bootstrap, shared_operator
+):
+    name = "drift"
+    manifest = pipeline(name, shared_namespace, kafka_bootstrap)
     create_pipeline(admin, manifest)
-    found = _all_children(admin, kube_namespace, name, _expected_keys(manifest), operator)
-    original = found[("ConfigMap", "farm-config")]["data"]["pipeline.json"]
+    found = _all_children(admin, shared_namespace, name, _expected_keys(manifest), shared_operator)
+    original = found[("ConfigMap", f"{name}-config")]["data"]["pipeline.json"]
 
     admin.merge_patch(
-        KINDS["ConfigMap"], kube_namespace, "farm-config", {"data": {"pipeline.json": "{}"}}
+        KINDS["ConfigMap"], shared_namespace, f"{name}-config", {"data": {"pipeline.json": "{}"}}
     )
-    admin.merge_patch(KINDS["Deployment"], kube_namespace, "farm-gw-sim", {"spec": {"replicas": 5}})
     admin.merge_patch(
-        KINDS["KafkaTopic"], kube_namespace, "farm-alerts", {"spec": {"partitions": 9}}
+        KINDS["Deployment"], shared_namespace, f"{name}-gw-sim", {"spec": {"replicas": 5}}
     )
-    spark_uid = found[("SparkApplication", "farm-processing")]["metadata"]["uid"]
+    admin.merge_patch(
+        KINDS["KafkaTopic"], shared_namespace, f"{name}-alerts", {"spec": {"partitions": 9}}
+    )
+    spark_uid = found[("SparkApplication", f"{name}-processing")]["metadata"]["uid"]
     client.CustomObjectsApi(admin.api).delete_namespaced_custom_object(
-        "sparkoperator.k8s.io", "v1beta2", kube_namespace, "sparkapplications", "farm-processing"
+        "sparkoperator.k8s.io",
+        "v1beta2",
+        shared_namespace,
+        "sparkapplications",
+        f"{name}-processing",
     )
-    sa_uid = found[("ServiceAccount", "farm-gateway")]["metadata"]["uid"]
-    client.CoreV1Api(admin.api).delete_namespaced_service_account("farm-gateway", kube_namespace)
+    sa_uid = found[("ServiceAccount", f"{name}-gateway")]["metadata"]["uid"]
+    client.CoreV1Api(admin.api).delete_namespaced_service_account(
+        f"{name}-gateway", shared_namespace
+    )
 
     def restored() -> bool:
-        now = children(admin, kube_namespace, name)
-        spark = now.get(("SparkApplication", "farm-processing"))
-        account = now.get(("ServiceAccount", "farm-gateway"))
+        now = children(admin, shared_namespace, name)
+        spark = now.get(("SparkApplication", f"{name}-processing"))
+        account = now.get(("ServiceAccount", f"{name}-gateway"))
         return (
-            now[("ConfigMap", "farm-config")]["data"]["pipeline.json"] == original
-            and now[("Deployment", "farm-gw-sim")]["spec"]["replicas"] == 1
+            now[("ConfigMap", f"{name}-config")]["data"]["pipeline.json"] == original
+            and now[("Deployment", f"{name}-gw-sim")]["spec"]["replicas"] == 1
             and spark is not None
             and spark["metadata"]["uid"] != spark_uid
             and account is not None
             and account["metadata"]["uid"] != sa_uid
         )
 
-    wait_for(restored, 20, "hand edits and deletions undone", operator)
+    wait_for(restored, 20, "hand edits and deletions undone", shared_operator)
     # A partition count raised by hand cannot be undone in Kafka: the operator keeps it and says so.
-    topic = children(admin, kube_namespace, name)[("KafkaTopic", "farm-alerts")]
+    topic = children(admin, shared_namespace, name)[("KafkaTopic", f"{name}-alerts")]
     assert topic["spec"]["partitions"] == 9
     cond = wait_condition(
-        admin, kube_namespace, name, "TopicsReady", "PartitionDecreaseRefused", operator
+        admin, shared_namespace, name, "TopicsReady", "PartitionDecreaseRefused", shared_operator
     )
-    assert "farm.alerts has 9 partitions; decreasing to 2 is not possible" in cond["message"]
+    assert f"{name}.alerts has 9 partitions; decreasing to 2 is not possible" in cond["message"]
 
 
-def test_delete_removes_children_but_keeps_topics(admin, kube_namespace, kafka_bootstrap, operator):
-    keep = pipeline("keep", kube_namespace, kafka_bootstrap)
-    drop = pipeline("drop", kube_namespace, kafka_bootstrap)
+def test_delete_removes_children_but_keeps_topics(
+    admin, shared_namespace, kafka_bootstrap, shared_operator
+):
+    keep = pipeline("keep", shared_namespace, kafka_bootstrap)
+    drop = pipeline("drop", shared_namespace, kafka_bootstrap)
     drop["spec"]["kafka"]["deleteTopicsWithPipeline"] = True
     for manifest in (keep, drop):
         create_pipeline(admin, manifest)
     for manifest in (keep, drop):
         _all_children(
-            admin, kube_namespace, manifest["metadata"]["name"], _expected_keys(manifest), operator
+            admin,
+            shared_namespace,
+            manifest["metadata"]["name"],
+            _expected_keys(manifest),
+            shared_operator,
         )
     for manifest in (keep, drop):
-        delete_pipeline(admin, kube_namespace, manifest["metadata"]["name"])
+        delete_pipeline(admin, shared_namespace, manifest["metadata"]["name"])
     for name in ("keep", "drop"):
         wait_for(
-            lambda n=name: get_pipeline(admin, kube_namespace, n) is None,  # type: ignore[misc]
+            lambda n=name: get_pipeline(admin, shared_namespace, n) is None,  # type: ignore[misc]
             TIMEOUT,
             f"{name} deleted",
-            operator,
+            shared_operator,
         )
 
     def gone(name: str, kinds: set[str]) -> bool:
-        return not [k for k in children(admin, kube_namespace, name) if k[0] in kinds]
+        return not [k for k in children(admin, shared_namespace, name) if k[0] in kinds]
 
     workloads = {"Deployment", "ConfigMap", "ServiceAccount", "SparkApplication"}
     wait_for(
         lambda: gone("drop", workloads | {"KafkaTopic"}),
         TIMEOUT,
         "all children of drop collected",
-        operator,
+        shared_operator,
     )
-    wait_for(lambda: gone("keep", workloads), TIMEOUT, "workloads of keep collected", operator)
+    wait_for(
+        lambda: gone("keep", workloads), TIMEOUT, "workloads of keep collected", shared_operator
+    )
     kept = client.CustomObjectsApi(admin.api).list_namespaced_custom_object(
-        "kafka.strimzi.io", "v1beta2", kube_namespace, "kafkatopics"
+        "kafka.strimzi.io", "v1beta2", shared_namespace, "kafkatopics"
     )["items"]
+    kept = [t for t in kept if t["metadata"]["name"].startswith(("keep-", "drop-"))]
     names = sorted(t["metadata"]["name"] for t in kept)
     assert names == sorted(k[1] for k in _expected_keys(keep) if k[0] == "KafkaTopic")
     assert all(not t["metadata"].get("ownerReferences") for t in kept)
