@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,6 +90,20 @@ def unique_name(request: pytest.FixtureRequest) -> str:
     """A short name (DNS-1123 label) that no other test, nor a rerun of this one, uses."""
     base = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:30].strip("-")
     return f"{base}-{secrets.token_hex(3)}"
+
+
+def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
+    """Poll ``check`` until it returns something truthy and return that; fail naming ``what``
+    (and the last value seen) after ``timeout`` seconds. Tests wait on conditions, never on
+    fixed sleeps."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
 def kubectl(*args: str, input_: str | None = None, check: bool = True) -> str:

@@ -46,7 +46,7 @@ from sensorpipe_operator.local.manifest import load
 from sensorpipe_operator.local.runner import create_topics, free_port, resolve_tools
 from sensorpipe_operator.local.supervisor import Running, Supervisor, log_tail
 from sensorpipe_operator.model import Pipeline
-from tests.conftest import ROOT, kubectl
+from tests.conftest import ROOT, kubectl, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -231,17 +231,6 @@ def start_operator(namespace: str, log: Path) -> subprocess.Popen[bytes]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-
-def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 2.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
 def condition(namespace: str, name: str, ctype: str) -> str:

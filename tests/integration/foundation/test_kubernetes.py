@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import pytest
 
-from tests.conftest import kubectl
+from tests.conftest import kubectl, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -25,18 +24,6 @@ spec:
       containers:
       - {name: web, image: registry.example/web:1.0}
 """
-
-
-def wait_until(what: str, check, timeout: float = 60.0, interval: float = 0.5):
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 def test_version_is_the_pinned_release(stack):
