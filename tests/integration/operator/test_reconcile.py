@@ -326,3 +326,21 @@ def test_operator_runs_under_the_chart_rules_only(admin, operator_identity):
         }
     )
     assert review.status.allowed is False
+
+
+def test_spec_the_api_server_lets_through_but_the_model_refuses_fails_visibly(
+    admin, shared_namespace, kafka_bootstrap, shared_operator
+):
+    """A zero duration passes the CRD's pattern; the model's stricter check says why."""
+    manifest = pipeline("invalid", shared_namespace, kafka_bootstrap)
+    manifest["spec"]["processing"] = {"alerts": {"stuck": {"after": "0s"}}}
+    create_pipeline(admin, manifest)
+    cond = wait_condition(
+        admin, shared_namespace, "invalid", "Ready", "InvalidSpec", shared_operator
+    )
+    assert cond["status"] == "False"
+    assert cond["message"].startswith("spec.processing.alerts.stuck.after: must be above zero")
+    body = get_pipeline(admin, shared_namespace, "invalid")
+    assert body is not None
+    assert body["status"]["phase"] == "Failed"
+    assert children(admin, shared_namespace, "invalid") == {}
