@@ -229,5 +229,12 @@ def test_operator_with_chart_service_account_reconciles_every_example(
             return not pending
 
         wait_for(all_ready, 150, f"every example Ready in {ns}", operator)
+        # The Role is enough: nothing in the watched namespace was refused on the way.
+        refused = [
+            line
+            for line in operator.log.read_text(errors="replace").splitlines()
+            if "Forbidden" in line and f"/namespaces/{ns}/" in line
+        ]
+        assert not refused, "\n".join(refused[:5])
     finally:
         operator.stop()
