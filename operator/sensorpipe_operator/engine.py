@@ -77,6 +77,9 @@ class Engine:
     admin_memo: dict[str, _AdminMemo] = field(default_factory=dict)
     admin_clients: dict[str, Any] = field(default_factory=dict)
     phases: dict[str, str] = field(default_factory=dict)  # uid -> phase, for the gauges
+    # The last failure reported per (namespace, kind, name): a child that keeps failing is
+    # announced once, not on every resync tick.
+    failures: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ the in-memory view
 
@@ -263,16 +266,13 @@ class Engine:
             try:
                 result = await asyncio.to_thread(self.kube.apply, manifest)
             except KubeError as exc:
-                errors.setdefault(CONDITION_OF_KIND[key[0]], []).append(
-                    f"{key[0]} {key[1]}: {exc.message}"
-                )
-                _event(
-                    owner,
-                    warning=True,
-                    reason="ApplyFailed",
-                    message=f"{key[0]} {key[1]}: {exc.message}",
-                )
+                message = f"{key[0]} {key[1]}: {exc.message}"
+                errors.setdefault(CONDITION_OF_KIND[key[0]], []).append(message)
+                if self.failures.get((pkey[0], *key)) != message:
+                    self.failures[(pkey[0], *key)] = message
+                    _event(owner, warning=True, reason="ApplyFailed", message=message)
                 continue
+            self.failures.pop((pkey[0], *key), None)
             self.observe_child("MODIFIED", result)
             verb = "Updated" if existed else "Created"
             _event(owner, reason=verb, message=f"{verb.lower()} {key[0]} {key[1]}")

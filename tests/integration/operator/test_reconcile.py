@@ -344,3 +344,38 @@ def test_spec_the_api_server_lets_through_but_the_model_refuses_fails_visibly(
     assert body is not None
     assert body["status"]["phase"] == "Failed"
     assert children(admin, shared_namespace, "invalid") == {}
+
+
+def test_a_child_the_api_server_refuses_is_reported_once(
+    admin, shared_namespace, kafka_bootstrap, shared_operator
+):
+    manifest = pipeline("refused", shared_namespace, kafka_bootstrap)
+    manifest["spec"]["gateways"][0]["resources"] = {"requests": {"cpu": "lots"}}
+    create_pipeline(admin, manifest)
+    cond = wait_condition(
+        admin, shared_namespace, "refused", "GatewaysReady", "ApplyFailed", shared_operator
+    )
+    assert cond["message"].startswith("Deployment refused-gw-sim: ")
+    assert "quantities must match" in cond["message"]
+
+    def warnings() -> list[Any]:
+        events = client.CoreV1Api(admin.api).list_namespaced_event(shared_namespace).items
+        return [
+            e for e in events if e.involved_object.name == "refused" and e.reason == "ApplyFailed"
+        ]
+
+    first = wait_for(warnings, 30, "an ApplyFailed event", shared_operator)
+    # Several resync ticks later the same failure has not been announced again.
+    resyncs = _resync_count(shared_operator) + 3
+    wait_for(
+        lambda: _resync_count(shared_operator) >= resyncs, 30, "three more resyncs", shared_operator
+    )
+    assert len(warnings()) == len(first) == 1
+
+
+def _resync_count(operator: OperatorProcess) -> float:
+    with urllib.request.urlopen(operator.metrics_url, timeout=5) as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith('sensorpipe_reconciles_total{result="ok",trigger="timer"}'):
+                return float(line.split()[-1])
+    return 0.0
