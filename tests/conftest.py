@@ -21,6 +21,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK_SH = ROOT / "hack" / "stack.sh"
+# The kubernetes client and kopf read $KUBECONFIG when they are imported, before any fixture
+# runs; point it at the stack's admin kubeconfig (a fixed path) now, unless the caller chose one.
+os.environ.setdefault(
+    "KUBECONFIG",
+    str(
+        Path(os.environ.get("SENSORPIPE_STACK_DIR", ROOT / ".cache" / "stack")) / "admin.kubeconfig"
+    ),
+)
 
 
 def _stack(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
