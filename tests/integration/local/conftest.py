@@ -17,7 +17,7 @@ SPEC: dict[str, object] = {
     "kafka": {
         "bootstrapServers": "set-by-the-runner:9092",
         "topicBackend": "admin",
-        "topicDefaults": {"partitions": 2, "replicas": 1},
+        "topicDefaults": {"partitions": 1, "replicas": 1},
     },
     "streams": [
         {

@@ -19,9 +19,9 @@ from tests.integration.local.conftest import SENSORPIPE, write_manifest
 
 pytestmark = pytest.mark.integration
 
-RUN_SECONDS = "20"
+RUN_SECONDS = "15"
 # Spark's start-up and first batches on a loaded 2-core machine take minutes, not seconds.
-DRAIN_SECONDS = "420"
+DRAIN_SECONDS = "600"
 FIRMWARE_GATEWAY = "bench"
 
 
