@@ -39,8 +39,8 @@ class Child:
     argv: tuple[str, ...]
     env: dict[str, str] = field(default_factory=dict)
     config: dict[str, Any] | None = None  # written to the work dir before the start
-    http_port: int = 0  # a gateway's /metrics port
-    wait_for: Path | None = None  # a path that exists once the child is usable
+    files: dict[Path, str] = field(default_factory=dict)  # other files to write before it
+    wait_for: Path | None = None  # a path the child creates once it is usable
 
 
 def gateway_child(name: str) -> str:
@@ -69,6 +69,7 @@ def _firmware(gateway: Gateway, layout: Layout, tools: Tools) -> Child:
             "--speed",
             "1",
         ),
+        files={layout.firmware_control(gateway.name): firmware_control_text()},
         wait_for=layout.firmware_tty(gateway.name),
     )
 
@@ -87,7 +88,6 @@ def _gateway(
             "SENSORPIPE_HTTP_PORT": str(port),
         },
         config=rc.render(pipeline, gateway),
-        http_port=port,
     )
 
 

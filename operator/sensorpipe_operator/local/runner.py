@@ -182,10 +182,6 @@ class Run:
 
     def _start(self, children: list[plan.Child]) -> None:
         for child in children:
-            if child.kind == "firmware" and child.wait_for is not None:
-                child.wait_for.parent.mkdir(parents=True, exist_ok=True)
-                child.wait_for.unlink(missing_ok=True)
-                (child.wait_for.parent / "control").write_text(plan.firmware_control_text())
             running = self.supervisor.start(child)
             self.say(f"started {child.name} (pid {running.proc.pid})")
             self.supervisor.wait_usable(running, timeout=30)

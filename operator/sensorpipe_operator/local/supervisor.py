@@ -57,6 +57,12 @@ class Supervisor:
         layout = self._layout
         if child.config is not None:
             layout.config(child.name).write_text(json.dumps(child.config, indent=2) + "\n")
+        for path, text in child.files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        if child.wait_for is not None:
+            child.wait_for.parent.mkdir(parents=True, exist_ok=True)
+            child.wait_for.unlink(missing_ok=True)  # left by an earlier run in this work dir
         with layout.log(child.name).open("ab") as log:
             proc = subprocess.Popen(
                 child.argv,
