@@ -58,12 +58,13 @@ class Gateway:
             send(topic, key, value, ack)
 
     def run(self, sources: Sequence[Source], stop: threading.Event) -> None:
-        """Run until ``stop`` is set, then stop the sources and flush everything."""
+        """Run until ``stop`` is set or every source has finished, then stop the sources
+        and flush everything."""
         for src in sources:
             src.start(self._emitter(src.name))
         next_maintenance = 0.0
         try:
-            while not stop.is_set():
+            while not stop.is_set() and not all(s.finished for s in sources):
                 self._drain(timeout=0.05)
                 now = time.monotonic()
                 if now >= next_maintenance:

@@ -6,17 +6,15 @@ so the local runner can run a gateway in-process, and tests can drive ``Gateway.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
-import signal
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
+from sensorpipe_edge.cli import config_argument, stop_on_signals
 from sensorpipe_edge.config import GatewayConfig, kafka_client_config, load
 from sensorpipe_edge.core import Gateway
 from sensorpipe_edge.metrics import Stats, make_registry, serve
@@ -96,14 +94,7 @@ def build(config: GatewayConfig, env: Mapping[str, str] | None = None) -> Built:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", help="runtime config JSON (default $SENSORPIPE_CONFIG)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("SENSORPIPE_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    config = load(args.config)
+    config = load(config_argument(__doc__, argv))
     built = build(config)
     stats = built.gateway.stats
     server = serve(
@@ -119,8 +110,5 @@ def main(argv: list[str] | None = None) -> None:
         built.sources[0].name,
         server.server_address[1],
     )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    built.gateway.run(built.sources, stop)
+    built.gateway.run(built.sources, stop_on_signals())
     server.shutdown()

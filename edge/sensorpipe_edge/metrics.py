@@ -41,39 +41,24 @@ class StatsCollector(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         s = self._stats
-        readings = CounterMetricFamily(
-            f"{PREFIX}_readings_in", "Lines or messages received", labels=["source"]
-        )
-        for source, n in s.readings_in.items():
-            readings.add_metric([source], n)
-        yield readings
-        yield CounterMetricFamily(
-            f"{PREFIX}_published", "Records acknowledged by Kafka", value=s.published
-        )
-        rejected = CounterMetricFamily(
-            f"{PREFIX}_rejected", "Inputs sent to the dead-letter topic", labels=["reason"]
-        )
-        for reason, n in s.rejected.items():
-            rejected.add_metric([reason], n)
-        yield rejected
-        yield CounterMetricFamily(
-            f"{PREFIX}_spooled", "Records written to the on-disk spool", value=s.spooled
-        )
-        yield CounterMetricFamily(
-            f"{PREFIX}_spool_dropped", "Records lost because the spool was full", s.spool_dropped
-        )
-        yield CounterMetricFamily(
-            f"{PREFIX}_replayed", "Spooled records delivered after Kafka returned", s.replayed
-        )
-        yield GaugeMetricFamily(
-            f"{PREFIX}_spool_bytes", "Bytes waiting in the spool", value=s.spool_bytes
-        )
-        yield GaugeMetricFamily(
-            f"{PREFIX}_kafka_online", "1 while Kafka accepts records", value=int(s.kafka_online)
-        )
-        yield GaugeMetricFamily(
-            f"{PREFIX}_source_connected", "1 while the source is connected", s.source_connected
-        )
+        for name, doc, label, counts in (
+            ("readings_in", "Lines or messages received", "source", s.readings_in),
+            ("rejected", "Inputs sent to the dead-letter topic", "reason", s.rejected),
+        ):
+            family = CounterMetricFamily(f"{PREFIX}_{name}", doc, labels=[label])
+            for value, n in counts.items():
+                family.add_metric([value], n)
+            yield family
+        for kind, name, doc, number in (
+            (CounterMetricFamily, "published", "Records acknowledged by Kafka", s.published),
+            (CounterMetricFamily, "spooled", "Records written to the spool", s.spooled),
+            (CounterMetricFamily, "spool_dropped", "Records lost to a full spool", s.spool_dropped),
+            (CounterMetricFamily, "replayed", "Spooled records delivered later", s.replayed),
+            (GaugeMetricFamily, "spool_bytes", "Bytes waiting in the spool", s.spool_bytes),
+            (GaugeMetricFamily, "kafka_online", "1 while Kafka accepts records", s.kafka_online),
+            (GaugeMetricFamily, "source_connected", "1 while connected", s.source_connected),
+        ):
+            yield kind(f"{PREFIX}_{name}", doc, value=float(number))
 
 
 def make_registry(stats: Stats) -> tuple[CollectorRegistry, Histogram]:

@@ -10,11 +10,9 @@ is what lets the operator scale them with consumer lag.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
-import signal
 import threading
 import time
 import urllib.request
@@ -26,6 +24,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Message
 from prometheus_client import CollectorRegistry, Counter
 
+from sensorpipe_edge.cli import config_argument, stop_on_signals
 from sensorpipe_edge.config import DEFAULT_CONFIG_PATH, kafka_client_config
 from sensorpipe_edge.metrics import serve
 
@@ -154,14 +153,8 @@ class Notifier:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", help="runtime config JSON (default $SENSORPIPE_CONFIG)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("SENSORPIPE_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    path = args.config or os.environ.get("SENSORPIPE_CONFIG") or DEFAULT_CONFIG_PATH
+    path = config_argument(__doc__, argv) or os.environ.get("SENSORPIPE_CONFIG")
+    path = path or DEFAULT_CONFIG_PATH
     cfg = notifier_config(json.loads(Path(path).read_text()), os.environ)
     registry = CollectorRegistry()
     notifier = Notifier(cfg, webhook(cfg.webhook_url) if cfg.webhook_url else to_log, registry)
@@ -172,8 +165,5 @@ def main(argv: list[str] | None = None) -> None:
         ready=lambda: notifier.assigned,
     )
     log.info("notifier: %s as group %s -> %s", cfg.topic, cfg.group, cfg.webhook_url or "log")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    notifier.run(stop)
+    notifier.run(stop_on_signals())
     server.shutdown()

@@ -23,9 +23,6 @@ class ResumePoints:
     def get(self, device_id: str) -> int | None:
         return self._seq.get(device_id)
 
-    def all(self) -> dict[str, int]:
-        return dict(self._seq)
-
     def acked(self, device_id: str, seq: int) -> None:
         if seq > self._seq.get(device_id, -1):
             self._seq[device_id] = seq

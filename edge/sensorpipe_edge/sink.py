@@ -89,10 +89,6 @@ class KafkaSink:
         self._last_probe = 0.0
         stats.spool_bytes = len(spool)
 
-    @property
-    def online(self) -> bool:
-        return self._stats.kafka_online
-
     def send(self, topic: str, key: bytes | None, value: bytes, ack: Ack | None = None) -> None:
         """Hand one record over; it is then Kafka's or the spool's, never lost silently."""
         if self._stats.kafka_online and not self._stats.spool_bytes:

@@ -22,6 +22,7 @@ class Source:
 
     def __init__(self) -> None:
         self.connected = False
+        self.finished = False  # a source with an end (a simulation's duration) sets it
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

@@ -29,7 +29,6 @@ class SimulatedSource(Source):
         self.duration_ms = duration_ms
         self.max_backlog_ms = max_backlog_ms
         self.name = f"simulated:{len(fleet.device_ids)}"
-        self.finished = False
 
     def first_tick(self, now_tick: int) -> int:
         """Where to start: the oldest device's resume tick, or now when there is none."""

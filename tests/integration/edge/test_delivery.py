@@ -15,7 +15,13 @@ from typing import Any
 
 import pytest
 
-from tests.integration.edge.helpers import STREAMS, read_topics, seqs_by_device, wait_until
+from tests.integration.edge.helpers import (
+    STREAMS,
+    create_pipeline,
+    read_topics,
+    seqs_by_device,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -72,3 +78,18 @@ def test_kill_9_and_restart_loses_nothing(simulated_pipeline, gateways, kafka_bo
     assert_contiguous(by_device, 10)
     distinct = sum(len(c) for c in by_device.values())
     assert len(records) >= distinct  # at least once; dedup by (device, seq) gives the set
+
+
+def test_a_simulation_with_a_duration_ends_the_gateway(gateways, kafka_bootstrap, unique_name):
+    source = {
+        "type": "simulated",
+        "simulated": {"devices": 3, "interval": 0.5, "duration": 3, "seed": 2, "faults": {}},
+    }
+    doc = create_pipeline(kafka_bootstrap, unique_name, source)
+    gw = gateways(doc).start()
+    assert gw.proc is not None
+    assert gw.proc.wait(60) == 0  # ends by itself, flushed
+    records = read_topics(kafka_bootstrap, reading_topics(doc))
+    by_device = seqs_by_device(records)
+    assert_contiguous(by_device, 3)
+    assert all(len(c) == 6 * 3 for c in by_device.values())  # 3 s / 0.5 s x 3 streams
