@@ -6,9 +6,15 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
-LINT_PATHS := operator edge spark_apps tests hack
+LINT_PATHS := operator edge spark_apps tests hack deploy
 
-.PHONY: help venv setup firmware stack-up stack-down lint types test test-unit test-integration test-e2e demo bench clean
+# Regenerates every file derived from another (tests fail when one is stale).
+generate: venv
+	$(PY) deploy/render.py
+	$(PY) hack/gen-chart-docs.py
+	$(PY) hack/gen-api-docs.py
+
+.PHONY: generate help venv setup firmware stack-up stack-down lint types test test-unit test-integration test-e2e demo bench clean
 
 help:
 	@echo "make demo   - set everything up and run the pipeline end to end on this machine"
@@ -37,12 +43,13 @@ lint: venv
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 
 types: venv
-	$(VENV)/bin/mypy operator/sensorpipe_operator edge/sensorpipe_edge spark_apps/sensorpipe_spark tests
+	$(VENV)/bin/mypy operator/sensorpipe_operator edge/sensorpipe_edge spark_apps/sensorpipe_spark tests \
+	  deploy hack/gen-chart-docs.py hack/gen-api-docs.py hack/kafka_ready.py
 
 test: setup lint types
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: venv
+test-unit: setup
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
 test-integration: setup

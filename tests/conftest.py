@@ -58,7 +58,16 @@ def parse_env(text: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[dict[str, str]]:
-    """The running local services, as the environment `hack/stack.sh env` exports."""
+    """The running local services, as the environment `hack/stack.sh env` exports.
+
+    With SENSORPIPE_EXTERNAL_CLUSTER=1 (hack/kind-e2e.sh sets it) the suites run against the
+    cluster that $KUBECONFIG names instead, and endpoints come from the environment.
+    """
+    if os.environ.get("SENSORPIPE_EXTERNAL_CLUSTER"):
+        if not os.environ.get("KUBECONFIG"):
+            pytest.fail("SENSORPIPE_EXTERNAL_CLUSTER is set but KUBECONFIG is not", pytrace=False)
+        yield dict(os.environ)
+        return
     already_up = _stack("status", check=False).returncode == 0
     if already_up:
         _stack("crds")
@@ -73,24 +82,30 @@ def stack() -> Iterator[dict[str, str]]:
             _stack("down", check=False)
 
 
+def _endpoint(stack: dict[str, str], name: str) -> str:
+    if not stack.get(name):
+        pytest.fail(f"{name} is not set (an external cluster needs it exported)", pytrace=False)
+    return stack[name]
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap(stack: dict[str, str]) -> str:
-    return stack["KAFKA_BOOTSTRAP"]
+    return _endpoint(stack, "KAFKA_BOOTSTRAP")
 
 
 @pytest.fixture(scope="session")
 def pg_dsn(stack: dict[str, str]) -> str:
-    return stack["PG_DSN"]
+    return _endpoint(stack, "PG_DSN")
 
 
 @pytest.fixture(scope="session")
 def mqtt_url(stack: dict[str, str]) -> str:
-    return stack["MQTT_URL"]
+    return _endpoint(stack, "MQTT_URL")
 
 
 @pytest.fixture(scope="session")
 def kubeconfig(stack: dict[str, str]) -> str:
-    return stack["KUBECONFIG"]
+    return _endpoint(stack, "KUBECONFIG")
 
 
 @pytest.fixture

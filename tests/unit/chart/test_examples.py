@@ -73,7 +73,7 @@ def test_sinks_example_uses_postgres_by_secret_reference_and_delta() -> None:
 
 
 def lua_health(obj: dict[str, Any]) -> dict[str, str]:
-    from lupa import lua51  # type: ignore[import-untyped]
+    from lupa import lua51
 
     lua = lua51.LuaRuntime(unpack_returned_tuples=True)
 
