@@ -26,7 +26,7 @@ venv:
 
 # Everything the services and tests need: Debian packages, Go-built control plane, helm,
 # Maven-fetched jars, the firmware. Idempotent and quick when .cache/ is warm.
-setup: venv
+setup:
 	bash hack/setup.sh
 
 firmware: setup
