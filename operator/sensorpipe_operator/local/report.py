@@ -185,7 +185,10 @@ def render_html(report: Report, report_dir: Path) -> str:
     counts = [
         *[[f"on Kafka from gateway {g}", n] for g, n in report.on_kafka_by_gateway.items()],
         *[
-            [f"gateway {g} published (its metrics)", int((c or {}).get("published", 0))]
+            [
+                f"gateway {g} published (last scrape of its metrics)",
+                int((c or {}).get("published", 0)),
+            ]
             for g, c in report.gateway_counters.items()
         ],
         ["re-sent readings on Kafka", report.kafka_duplicates],
