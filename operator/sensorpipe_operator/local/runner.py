@@ -210,10 +210,14 @@ class Run:
         return self.snapshot
 
     def _watch(self, offsets: TopicOffsets) -> None:
-        """Show progress until the duration is over or a signal arrives."""
+        """Show progress until the duration is over, a signal arrives or every gateway has
+        ended by itself (simulations with a duration)."""
         end = self.started + self.opts.duration if self.opts.duration > 0 else float("inf")
         while not self.stop.is_set() and time.monotonic() < end:
             self._tick(offsets)
+            if self.supervisor.all_finished("gateway"):
+                self.say("every gateway has ended")
+                return
             self.stop.wait(min(self.opts.progress_interval, max(0.0, end - time.monotonic())))
 
     def _drain(self, offsets: TopicOffsets) -> None:

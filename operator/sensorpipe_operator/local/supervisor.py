@@ -52,6 +52,7 @@ class Supervisor:
         self._layout = layout
         self._base_env = base_env
         self.running: list[Running] = []
+        self.finished: list[Running] = []
 
     def start(self, child: Child) -> Running:
         layout = self._layout
@@ -91,14 +92,23 @@ class Supervisor:
             time.sleep(0.1)
 
     def check(self) -> None:
-        """Raise ChildFailed if any child has exited."""
-        for r in self.running:
+        """Raise ChildFailed if a child has exited, except a gateway that ended cleanly: a
+        simulation with a duration ends its gateway, and that is the run going as planned."""
+        for r in list(self.running):
             code = r.proc.poll()
-            if code is not None:
+            if code == 0 and r.child.kind == "gateway":
+                self._layout.pid(r.child.name).unlink(missing_ok=True)
+                self.running.remove(r)
+                self.finished.append(r)
+            elif code is not None:
                 raise ChildFailed(
                     f"{r.child.name} exited with code {code}; its log ends with:\n"
                     f"{log_tail(self._layout.log(r.child.name))}"
                 )
+
+    def all_finished(self, kind: str) -> bool:
+        """Whether children of ``kind`` were started and every one has ended cleanly."""
+        return bool(self.finished) and all(r.child.kind != kind for r in self.running)
 
     def stop(self, kinds: tuple[str, ...] | None = None, grace: float = 20.0) -> None:
         """SIGTERM the chosen children's groups, SIGKILL them after ``grace`` seconds."""

@@ -11,7 +11,8 @@ import yaml
 SENSORPIPE = str(Path(sys.executable).parent / "sensorpipe")
 
 # Small enough for a 2-core machine shared with other suites: three simulated devices every
-# half second, few Spark triggers, ten-second windows so aggregates close during a short run,
+# half second for ten seconds (the gateway then ends by itself, which the runner must take as
+# normal), few Spark triggers, ten-second windows so aggregates close during a short run,
 # and a threshold that the firmware node's 22.5 °C crosses so alerts are raised.
 SPEC: dict[str, object] = {
     "kafka": {
@@ -36,7 +37,10 @@ SPEC: dict[str, object] = {
     "gateways": [
         {
             "name": "sim",
-            "source": {"type": "simulated", "simulated": {"devices": 3, "interval": "500ms"}},
+            "source": {
+                "type": "simulated",
+                "simulated": {"devices": 3, "interval": "500ms", "duration": "10s"},
+            },
         }
     ],
     "processing": {

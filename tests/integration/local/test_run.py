@@ -109,6 +109,12 @@ def test_the_report_page_embeds_a_plot_per_device(run):
     assert "node-01" in page
 
 
+def test_a_gateway_whose_simulation_ended_did_not_fail_the_run(run):
+    gateway_log = (run["work"] / "logs" / "gateway-sim.log").read_text()
+    assert "gateway stopped" in gateway_log
+    assert run["report"]["on_kafka_by_gateway"]["sim"] > 0
+
+
 def test_the_run_stopped_every_child_and_kept_its_pid_files_only_while_running(run):
     work: Path = run["work"]
     children = json.loads((work / "run.json").read_text())["children"]
