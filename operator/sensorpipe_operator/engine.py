@@ -126,6 +126,12 @@ class Engine:
         model = parse(body.get("spec"), meta["name"], meta["namespace"])
         children = desired_children(model, self.images)
         kopf.adopt(children, owner=dict(body))  # type: ignore[arg-type]
+        if not model.kafka.delete_topics_with_pipeline:
+            # Topics hold data: without an owner reference the garbage collector keeps them
+            # when the pipeline goes, and no finalizer is needed to say so.
+            for child in children:
+                if child["kind"] == "KafkaTopic":
+                    del child["metadata"]["ownerReferences"]
         return model, children
 
     # ---------------------------------------------------------------------------- reconcile
@@ -256,8 +262,8 @@ class Engine:
     async def _carry_out(
         self, body: Mapping[str, Any], pkey: PipelineKey, todo: plan.Plan
     ) -> dict[str, list[str]]:
-        """Apply, delete and release as planned; returns error messages by the condition
-        they belong to."""
+        """Apply and delete as planned; returns error messages by the condition they belong
+        to."""
         errors: dict[str, list[str]] = {}
         owner = dict(body)
         for manifest in todo.apply:
@@ -277,9 +283,7 @@ class Engine:
             verb = "Updated" if existed else "Created"
             _event(owner, reason=verb, message=f"{verb.lower()} {key[0]} {key[1]}")
         for key in todo.delete:
-            await self._remove(owner, pkey, key, release=False, errors=errors)
-        for key in todo.release:
-            await self._remove(owner, pkey, key, release=True, errors=errors)
+            await self._remove(owner, pkey, key, errors)
         return errors
 
     async def _remove(
@@ -287,17 +291,10 @@ class Engine:
         owner: dict[str, Any],
         pkey: PipelineKey,
         key: plan.ChildKey,
-        release: bool,
         errors: dict[str, list[str]],
     ) -> None:
-        kind = KINDS[key[0]]
         try:
-            if release:
-                await asyncio.to_thread(
-                    self.kube.merge_patch, kind, pkey[0], key[1], plan.RELEASE_PATCH
-                )
-            else:
-                await asyncio.to_thread(self.kube.delete, kind, pkey[0], key[1])
+            await asyncio.to_thread(self.kube.delete, KINDS[key[0]], pkey[0], key[1])
         except KubeError as exc:
             if exc.status != 404:
                 errors.setdefault(CONDITION_OF_KIND[key[0]], []).append(
@@ -305,10 +302,7 @@ class Engine:
                 )
                 return
         self.children.get(pkey, {}).pop(key, None)
-        what = "released (kept, no longer owned)" if release else "deleted"
-        _event(
-            owner, reason="Released" if release else "Deleted", message=f"{what} {key[0]} {key[1]}"
-        )
+        _event(owner, reason="Deleted", message=f"deleted {key[0]} {key[1]}")
 
     async def repair_child(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         """A child changed or vanished: if its owner still wants it as it was, put it back.
@@ -320,8 +314,6 @@ class Engine:
             return
         owner = self.pipelines.get(pkey)
         if owner is None or owner["metadata"].get("deletionTimestamp"):
-            return
-        if not plan.owned_by(body, owner["metadata"]["uid"]) and event_type != "DELETED":
             return
         async with self.lock(owner["metadata"]["uid"]):
             if event_type == "DELETED":
@@ -393,38 +385,14 @@ class Engine:
 
     # --------------------------------------------------------------------------- deletion
 
-    async def release_topics(self, body: Mapping[str, Any]) -> None:
-        """On pipeline deletion: keep the topics (the default) or delete them (if asked).
-
-        KafkaTopics carry owner references like every child, so keeping them means removing
-        those references before the pipeline's finalizer is released.
-        """
+    async def delete_topics(self, body: Mapping[str, Any]) -> None:
+        """On deletion of an ``admin``-backend pipeline that asks for it, delete its topics in
+        Kafka (Strimzi topics go through owner references instead)."""
         meta = body["metadata"]
-        try:
-            model = parse(body.get("spec"), meta["name"], meta["namespace"])
-        except SpecError:
-            return
-        if model.kafka.topic_backend == "admin":
-            if model.kafka.delete_topics_with_pipeline:
-                admin = await self._admin(model)
-                names = [tp.name for tp in topic_plan(model)]
-                errors = await asyncio.to_thread(admin_topics.delete, admin, names)
-                if errors:
-                    raise kopf.TemporaryError(f"deleting topics failed: {errors}", delay=5)
-            return
-        if model.kafka.delete_topics_with_pipeline:
-            return  # owner references: the garbage collector deletes them with the pipeline
-        kind = KINDS["KafkaTopic"]
-        topics = await asyncio.to_thread(
-            self.kube.list, kind, meta["namespace"], f"{PIPELINE_LABEL}={meta['name']}"
-        )
-        for topic in topics:
-            if plan.owned_by(topic, meta["uid"]):
-                await asyncio.to_thread(
-                    self.kube.merge_patch,
-                    kind,
-                    meta["namespace"],
-                    topic["metadata"]["name"],
-                    plan.RELEASE_PATCH,
-                )
-        self.forget((meta["namespace"], meta["name"]), meta["uid"])
+        model = parse(body.get("spec"), meta["name"], meta["namespace"])
+        admin = await self._admin(model)
+        names = [tp.name for tp in topic_plan(model)]
+        errors = await asyncio.to_thread(admin_topics.delete, admin, names)
+        if errors:
+            raise kopf.TemporaryError(f"deleting topics failed: {errors}", delay=5)
+        _event(body, reason="TopicsDeleted", message=", ".join(names))

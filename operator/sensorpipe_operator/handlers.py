@@ -3,16 +3,18 @@
 Registered by ``register`` (not at import) so that settings such as the resync interval
 come from the command line. Pipelines are watched with a silent event handler rather than
 create/update handlers: nothing is stored on the object per change, so a converged pipeline
-costs no writes; a deletion handler (and so kopf's finalizer) exists only to keep or delete
-topics as the spec says.
+costs no writes; a deletion handler (and so kopf's finalizer) exists only for pipelines whose
+topics must be deleted through Kafka's Admin API.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
 import kopf
+from kopf._core.intents.handlers import TimerHandler
 
 from sensorpipe_operator.engine import Engine
 from sensorpipe_operator.kube import CHILD_KINDS, PIPELINES, Kube
@@ -21,6 +23,29 @@ from sensorpipe_operator.settings import Settings
 
 MANAGED = {"app.kubernetes.io/managed-by": "sensorpipe"}
 PREFIX = "iot.sensorpipe.dev"
+
+
+def _deletes_admin_topics(spec: kopf.Spec, **_: Any) -> bool:
+    """Only pipelines whose topics must be deleted in Kafka itself get a finalizer; everything
+    else is removed by owner references, so a stopped operator never blocks a deletion."""
+    kafka = spec.get("kafka") or {}
+    return kafka.get("topicBackend") == "admin" and bool(kafka.get("deleteTopicsWithPipeline"))
+
+
+def no_timer_finalizers(registry: kopf.OperatorRegistry) -> None:
+    """Let timers run without a finalizer on the pipeline.
+
+    kopf (1.38, pinned) puts a finalizer on every object that has a timer, so that a daemon can
+    be stopped before its object goes. Our timers are stateless ticks, and that finalizer
+    would make every pipeline undeletable (and its namespace stuck Terminating) whenever no
+    operator runs. kopf offers no switch for it, so the registered timer handlers are
+    replaced by copies that do not ask for one.
+    """
+    spawning = registry._spawning
+    spawning._handlers = [
+        dataclasses.replace(h, requires_finalizer=False) if isinstance(h, TimerHandler) else h
+        for h in spawning._handlers
+    ]
 
 
 def register(config: Settings, registry: kopf.OperatorRegistry | None = None) -> None:
@@ -59,9 +84,11 @@ def register(config: Settings, registry: kopf.OperatorRegistry | None = None) ->
     async def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
         await memo.engine.reconcile(body, patch.status, trigger="timer")
 
-    @kopf.on.delete(group, version, plural, id="topics-on-delete", registry=registry)
-    async def pipeline_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        await memo.engine.release_topics(body)
+    @kopf.on.delete(
+        group, version, plural, id="delete-topics", when=_deletes_admin_topics, registry=registry
+    )
+    async def delete_topics(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        await memo.engine.delete_topics(body)
 
     for kind in CHILD_KINDS:
 

@@ -84,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for handler in root.handlers:
         handler.addFilter(_QuietRoutine())
     handlers.register(settings)
+    handlers.no_timer_finalizers(kopf.get_default_registry())  # ours and the autoscaler's
     metrics.serve(settings.metrics_port)
     logging.getLogger(__name__).info(
         "starting: namespaces=%s peering=%s pid=%d",

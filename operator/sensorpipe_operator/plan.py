@@ -1,6 +1,6 @@
 """What a reconcile must write: desired children against the live ones, decided in memory.
 
-Pure, so the decisions (apply, delete, release, refuse) are unit-tested without a cluster;
+Pure, so the decisions (apply, delete, keep, refuse) are unit-tested without a cluster;
 the engine carries them out.
 """
 
@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sensorpipe_operator.builders.common import PIPELINE_LABEL
 from sensorpipe_operator.compare import needs_apply, stamp
 
 ChildKey = tuple[str, str]  # (kind, name)
@@ -30,7 +29,6 @@ def owned_by(obj: Mapping[str, Any], uid: str) -> bool:
 class Plan:
     apply: list[dict[str, Any]] = field(default_factory=list)
     delete: list[ChildKey] = field(default_factory=list)
-    release: list[ChildKey] = field(default_factory=list)  # kept, but no longer owned
     refused: list[str] = field(default_factory=list)
     desired: dict[ChildKey, dict[str, Any]] = field(default_factory=dict)
 
@@ -68,18 +66,8 @@ def make(
         if needs_apply(want, dict(current) if current is not None else None):
             plan.apply.append(want)
     for key, obj in live.items():
-        if key in plan.desired or not owned_by(obj, owner_uid):
-            continue
-        if key[0] == "KafkaTopic" and keep_topics:
-            plan.release.append(key)
-        else:
+        if key in plan.desired or (key[0] == "KafkaTopic" and keep_topics):
+            continue  # a topic of a removed stream keeps its data unless asked otherwise
+        if owned_by(obj, owner_uid):
             plan.delete.append(key)
     return plan
-
-
-RELEASE_PATCH: dict[str, Any] = {
-    "metadata": {
-        "ownerReferences": None,
-        "labels": {"app.kubernetes.io/managed-by": None, PIPELINE_LABEL: None},
-    }
-}

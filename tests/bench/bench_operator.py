@@ -11,6 +11,8 @@
    scales the count to ten minutes. Baseline: a controller that re-applies every child on
    each resync tick without comparing first (children x ticks).
 
+SENSORPIPE_BENCH_PIPELINES (default "1,100") picks the pipeline counts, e.g. "1" for a quick run.
+
 Run: ``python -m tests.bench.bench_operator`` (the stack must be up: ``hack/stack.sh up``).
 """
 
@@ -154,7 +156,8 @@ def main() -> None:
     idle_seconds = float(os.environ.get("SENSORPIPE_BENCH_IDLE_SECONDS", "120"))
     children = _per_pipeline(bootstrap)
 
-    for count in (1, 100):
+    counts = [int(c) for c in os.environ.get("SENSORPIPE_BENCH_PIPELINES", "1,100").split(",")]
+    for count in counts:
         ns = _namespace(kube, f"bench-op{count}")
         op = OperatorProcess(
             kubeconfig, [ns], work / f"operator-{count}.log", resync=RESYNC

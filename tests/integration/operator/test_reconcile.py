@@ -88,8 +88,12 @@ def test_create_makes_owned_children_and_becomes_ready(
     want = _expected_keys(manifest)
     found = _all_children(admin, shared_namespace, name, want, shared_operator)
     assert set(found) == want
-    for obj in found.values():
-        refs = obj["metadata"]["ownerReferences"]
+    for (kind, _), obj in found.items():
+        refs = obj["metadata"].get("ownerReferences")
+        if kind == "KafkaTopic":
+            # Kept with their data when the pipeline goes (deleteTopicsWithPipeline is false).
+            assert refs is None
+            continue
         assert refs == [
             {
                 "apiVersion": "iot.sensorpipe.dev/v1alpha1",
@@ -119,6 +123,8 @@ def test_create_makes_owned_children_and_becomes_ready(
     make_ready_as_strimzi_and_spark_operator(admin, shared_namespace, name)
     body = _ready(admin, shared_namespace, name, shared_operator)
     assert body["status"]["phase"] == "Ready"
+    # No finalizer: a pipeline stays deletable (and its namespace too) when no operator runs.
+    assert not body["metadata"].get("finalizers")
     conds = {c["type"]: c for c in body["status"]["conditions"]}
     assert {t: c["status"] for t, c in conds.items()} == {
         "TopicsReady": "True",
