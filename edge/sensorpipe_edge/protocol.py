@@ -85,9 +85,10 @@ def _fmt(v: object) -> str:
 # The shape of a well-formed line in one C-level match: the common case costs one regex
 # call and one CRC. Anything it does not match takes the step-by-step path, which names
 # the exact fault; a line both paths accept gives the same Line.
-LINE_HEAD = rb"\$([A-Za-z0-9][A-Za-z0-9_.-]{0,63}),([0-9]{1,16}),(?:([UT])([0-9]{1,16}))?,"
-LINE_TAIL = rb"\*([0-9A-Fa-f]{4})\r?\n?"
-_WELL_FORMED = re.compile(LINE_HEAD + rb"([a-z][a-z0-9-]{0,30}),([ -)+\--~]+)" + LINE_TAIL)
+_WELL_FORMED = re.compile(
+    rb"\$([A-Za-z0-9][A-Za-z0-9_.-]{0,63}),([0-9]{1,16}),(?:([UT])([0-9]{1,16}))?,"
+    rb"([a-z][a-z0-9-]{0,30}),([ -)+\--~]+)\*([0-9A-Fa-f]{4})\r?\n?"
+)
 
 
 Fields = tuple[str, int, int | None, int | None, str, str]

@@ -12,9 +12,9 @@ or booleans by ``convert``), so the full schema check runs once per (device, str
 later records of that pair skip it; and the JSON is written by hand from those checked
 parts (device ids and stream names cannot contain characters JSON would escape), which
 is several times cheaper than ``json.dumps``. ``record`` goes one step further for lines
-of a known (device, stream): one regex per stream matches the whole line with its fields
-in the declared order, and the number texts (JSON number grammar) go into the JSON bytes
-as sent, after their range check. Whatever the shortcuts do not cover takes the general path,
+of a known (device, stream): one regex per stream matches the whole payload in the
+declared field order, and the number texts (JSON number grammar) go into the JSON as
+sent, after their range check. Whatever the shortcuts do not cover takes the general path,
 which also names the reason of a rejection. The unit tests hold every accepted record to
 the full schema and the shortcut to the general path's output.
 """
@@ -24,27 +24,16 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, NamedTuple
+from typing import Any
 
 from sensorpipe_edge.config import FieldSpec, GatewayConfig, StreamSpec
-from sensorpipe_edge.protocol import (
-    LINE_HEAD,
-    LINE_TAIL,
-    MAX_LINE_BYTES,
-    MAX_SEQ,
-    Line,
-    Rejected,
-    crc16,
-    parse,
-    raw_text,
-)
+from sensorpipe_edge.protocol import Line, Rejected, line_from, parse, raw_text, well_formed
 from sensorpipe_edge.schema import SchemaError, Validator
 
 _NUMBER_RE = r"-?(?:0|[1-9]\d{0,15})(?:\.\d{1,9})?(?:[eE][-+]?\d{1,3})?"
 _NUMBER = re.compile(_NUMBER_RE)
 _BOOLEAN_RE = r"1|0|true|false"
 _TRUE = frozenset({"1", "true"})
-_TRUE_RAW = frozenset({b"1", b"true"})
 _FALSE = frozenset({"0", "false"})
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 MAX_CHECKED_SHAPES = 1_000_000  # (device, stream) pairs remembered as schema-checked
@@ -91,31 +80,20 @@ def typed_values(stream: StreamSpec, line: Line) -> dict[str, float | int | bool
     return {name: convert(fields[name], text, line.device_id) for name, text in line.values.items()}
 
 
-FastField = tuple[bytes, bool, float, float]  # JSON name, is boolean, min, max
+FastField = tuple[str, bool, float, float]  # JSON name, is boolean, min, max
 
 
-class Shortcut(NamedTuple):
-    """A stream's whole line as one regex (fields in declared order), and what it holds."""
-
-    name: bytes
-    topic: str
-    pattern: re.Pattern[bytes]
-    fields: list[FastField]
-
-
-def _shortcut(stream: StreamSpec) -> Shortcut:
+def _payload_pattern(stream: StreamSpec) -> tuple[re.Pattern[str], list[FastField], str]:
+    """The stream's payload in declared field order as one regex, with what each group is."""
     parts = []
     fields: list[FastField] = []
     for spec in stream.fields.values():
         boolean = spec.type == "boolean"
-        value = _BOOLEAN_RE if boolean else _NUMBER_RE
-        parts.append(re.escape(spec.name.encode()) + b"=(" + value.encode() + b")")
+        parts.append(f"{re.escape(spec.name)}=({_BOOLEAN_RE if boolean else _NUMBER_RE})")
         lo = -math.inf if spec.min is None else float(spec.min)
         hi = math.inf if spec.max is None else float(spec.max)
-        fields.append((_dumps(spec.name).encode(), boolean, lo, hi))
-    name = stream.name.encode()
-    body = re.escape(name) + b"," + b";".join(parts)
-    return Shortcut(name, stream.topic, re.compile(LINE_HEAD + body + LINE_TAIL), fields)
+        fields.append((_dumps(spec.name), boolean, lo, hi))
+    return re.compile(";".join(parts)), fields, stream.topic
 
 
 class RecordBuilder:
@@ -129,47 +107,35 @@ class RecordBuilder:
         self._gateway_json = _dumps(config.gateway)
         self._checked: set[tuple[str, str]] = set()
         self._names = {f: _dumps(f) for s in config.streams.values() for f in s.fields}
-        self._gateway_raw = self._gateway_json.encode()
-        self._checked_raw: set[tuple[bytes, bytes]] = set()
-        self._shortcuts = {s.name.encode(): _shortcut(s) for s in config.streams.values()}
+        self._payloads = {name: _payload_pattern(s) for name, s in config.streams.items()}
 
     def record(self, raw: bytes, received_at: int) -> tuple[str, bytes, bytes]:
         """``reading(parse(raw))``, by the shortest way that gives the same result."""
-        parts = raw.split(b",", 4)
-        short = self._shortcuts.get(parts[3]) if len(parts) == 5 else None
-        m = short.pattern.fullmatch(raw) if short and len(raw) <= MAX_LINE_BYTES else None
-        if short is None or m is None:
+        fields = well_formed(raw)
+        if fields is None:
             return self.reading(parse(raw), received_at)
-        device, seq, when, digits, *texts, crc = m.groups()
-        if (
-            crc16(raw[1 : m.start(len(texts) + 5) - 1]) != int(crc, 16)
-            or int(seq) > MAX_SEQ
-            or (device, short.name) not in self._checked_raw
-        ):
-            return self.reading(parse(raw), received_at)
-        values = []
-        for (json_name, boolean, lo, hi), text in zip(short.fields, texts, strict=True):
+        device_id, seq, uptime_ms, epoch_ms, stream_name, payload = fields
+        fast = self._payloads.get(stream_name)
+        m = fast[0].fullmatch(payload) if fast is not None else None
+        if fast is None or m is None or (device_id, stream_name) not in self._checked:
+            return self.reading(line_from(*fields), received_at)
+        parts = []
+        for (json_name, boolean, lo, hi), text in zip(fast[1], m.groups(), strict=True):
             if boolean:
-                values.append(json_name + (b":true" if text in _TRUE_RAW else b":false"))
+                parts.append(f"{json_name}:{'true' if text in _TRUE else 'false'}")
                 continue
             x = float(text)
             if not lo <= x <= hi or x - x != 0:  # out of range, or not finite
-                return self.reading(parse(raw), received_at)
-            values.append(json_name + b":" + text)
-        event_time = int(digits) if when == b"T" else received_at
-        uptime = b',"device_uptime_ms":%d' % int(digits) if when == b"U" else b""
-        value = b'{"v":1,"device_id":"%s","stream":"%s","seq":%d,"event_time":%d,' % (
-            device,
-            short.name,
-            int(seq),
-            event_time,
-        ) + b'"received_at":%d,"gateway":%s,"values":{%s}%s}' % (
-            received_at,
-            self._gateway_raw,
-            b",".join(values),
-            uptime,
+                return self.reading(line_from(*fields), received_at)
+            parts.append(f"{json_name}:{text}")
+        event_time = epoch_ms if epoch_ms is not None else received_at
+        uptime = "" if uptime_ms is None else f',"device_uptime_ms":{uptime_ms}'
+        value = (
+            f'{{"v":1,"device_id":"{device_id}","stream":"{stream_name}","seq":{seq},'
+            f'"event_time":{event_time},"received_at":{received_at},"gateway":{self._gateway_json},'
+            f'"values":{{{",".join(parts)}}}{uptime}}}'
         )
-        return short.topic, device, value
+        return fast[2], device_id.encode(), value.encode()
 
     def reading(self, line: Line, received_at: int) -> tuple[str, bytes, bytes]:
         """(topic, key, value) of the reading in ``line``; Rejected if it breaks a rule."""
@@ -185,9 +151,7 @@ class RecordBuilder:
             self._check(line, values, event_time, received_at)
             if len(self._checked) >= MAX_CHECKED_SHAPES:
                 self._checked.clear()
-                self._checked_raw.clear()
             self._checked.add(shape)
-            self._checked_raw.add((line.device_id.encode(), line.stream.encode()))
         uptime = "" if line.uptime_ms is None else f',"device_uptime_ms":{line.uptime_ms}'
         names = self._names
         fields = ",".join(f"{names[k]}:{_json_scalar(v)}" for k, v in values.items())
