@@ -28,9 +28,9 @@ def gateways(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], GatewayProce
 
 @pytest.fixture
 def simulated_pipeline(kafka_bootstrap: str, unique_name: str) -> dict[str, Any]:
-    """Topics and document of a pipeline whose gateway simulates 10 devices at 10 Hz."""
+    """Topics and document of a pipeline whose gateway simulates 10 devices at 5 Hz."""
     source = {
         "type": "simulated",
-        "simulated": {"devices": 10, "interval": 0.1, "duration": 0, "seed": 5, "faults": {}},
+        "simulated": {"devices": 10, "interval": 0.2, "duration": 0, "seed": 5, "faults": {}},
     }
     return create_pipeline(kafka_bootstrap, unique_name, source)
