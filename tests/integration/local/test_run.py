@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 RUN_SECONDS = "15"
 # Spark's start-up and first batches on a loaded 2-core machine take minutes, not seconds.
-DRAIN_SECONDS = "600"
+DRAIN_SECONDS = "900"
 FIRMWARE_GATEWAY = "bench"
 
 
@@ -40,7 +40,7 @@ def run(stack, tmp_path_factory) -> dict[str, Any]:
             "--drain-timeout", DRAIN_SECONDS,
             "--firmware-node", FIRMWARE_GATEWAY,
         ],
-        capture_output=True, text=True, timeout=900, check=False,
+        capture_output=True, text=True, timeout=1500, check=False,
     )  # fmt: skip
     logs = "\n".join(
         f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}"
