@@ -37,6 +37,7 @@ from sensorpipe_operator.topics import plan as topic_plan
 log = logging.getLogger(__name__)
 PipelineKey = tuple[str, str]  # (namespace, name)
 ADMIN_RECHECK_SECONDS = 30.0
+FIRST_KINDS = ("ServiceAccount", "ConfigMap")
 CONDITION_OF_KIND = {
     "KafkaTopic": status.TOPICS,
     "Deployment": status.GATEWAYS,
@@ -173,6 +174,9 @@ class Engine:
         todo = plan.make(
             desired, live, meta["uid"], keep_topics=not model.kafka.delete_topics_with_pipeline
         )
+        creating = any(plan.key_of(m) not in live for m in todo.apply)
+        if creating and not await self._still_there(meta):
+            return  # deleted meanwhile: its children are being collected, do not bring them back
         errors = await self._carry_out(body, pkey, todo)
         if model.kafka.topic_backend == "admin":
             topic_states, refused = await self._admin_topics(body, model)
@@ -263,28 +267,38 @@ class Engine:
         self, body: Mapping[str, Any], pkey: PipelineKey, todo: plan.Plan
     ) -> dict[str, list[str]]:
         """Apply and delete as planned; returns error messages by the condition they belong
-        to."""
+        to. Accounts and config go first (the workloads mount them), then the rest at once."""
         errors: dict[str, list[str]] = {}
         owner = dict(body)
-        for manifest in todo.apply:
-            key = plan.key_of(manifest)
-            existed = key in self.children.get(pkey, {})
-            try:
-                result = await asyncio.to_thread(self.kube.apply, manifest)
-            except KubeError as exc:
-                message = f"{key[0]} {key[1]}: {exc.message}"
-                errors.setdefault(CONDITION_OF_KIND[key[0]], []).append(message)
-                if self.failures.get((pkey[0], *key)) != message:
-                    self.failures[(pkey[0], *key)] = message
-                    _event(owner, warning=True, reason="ApplyFailed", message=message)
-                continue
-            self.failures.pop((pkey[0], *key), None)
-            self.observe_child("MODIFIED", result)
-            verb = "Updated" if existed else "Created"
-            _event(owner, reason=verb, message=f"{verb.lower()} {key[0]} {key[1]}")
+        first = [m for m in todo.apply if m["kind"] in FIRST_KINDS]
+        for wave in (first, [m for m in todo.apply if m["kind"] not in FIRST_KINDS]):
+            await asyncio.gather(*(self._apply(owner, pkey, m, errors) for m in wave))
         for key in todo.delete:
             await self._remove(owner, pkey, key, errors)
         return errors
+
+    async def _apply(
+        self,
+        owner: dict[str, Any],
+        pkey: PipelineKey,
+        manifest: dict[str, Any],
+        errors: dict[str, list[str]],
+    ) -> None:
+        key = plan.key_of(manifest)
+        existed = key in self.children.get(pkey, {})
+        try:
+            result = await asyncio.to_thread(self.kube.apply, manifest)
+        except KubeError as exc:
+            message = f"{key[0]} {key[1]}: {exc.message}"
+            errors.setdefault(CONDITION_OF_KIND[key[0]], []).append(message)
+            if self.failures.get((pkey[0], *key)) != message:
+                self.failures[(pkey[0], *key)] = message
+                _event(owner, warning=True, reason="ApplyFailed", message=message)
+            return
+        self.failures.pop((pkey[0], *key), None)
+        self.observe_child("MODIFIED", result)
+        verb = "Updated" if existed else "Created"
+        _event(owner, reason=verb, message=f"{verb.lower()} {key[0]} {key[1]}")
 
     async def _remove(
         self,
@@ -304,6 +318,17 @@ class Engine:
         self.children.get(pkey, {}).pop(key, None)
         _event(owner, reason="Deleted", message=f"deleted {key[0]} {key[1]}")
 
+    async def _still_there(self, meta: Mapping[str, Any]) -> bool:
+        """Whether the pipeline still exists and is not being deleted, asked of the server:
+        a pipeline is deleted at once (no finalizer) and the garbage collector may already
+        be removing children that our cached view thinks missing."""
+        fresh = await asyncio.to_thread(self.kube.get, PIPELINES, meta["namespace"], meta["name"])
+        return (
+            fresh is not None
+            and not fresh["metadata"].get("deletionTimestamp")
+            and fresh["metadata"]["uid"] == meta["uid"]
+        )
+
     async def repair_child(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         """A child changed or vanished: if its owner still wants it as it was, put it back.
 
@@ -316,13 +341,8 @@ class Engine:
         if owner is None or owner["metadata"].get("deletionTimestamp"):
             return
         async with self.lock(owner["metadata"]["uid"]):
-            if event_type == "DELETED":
-                # The owner may be going away right now (garbage collection): ask the server.
-                fresh = await asyncio.to_thread(self.kube.get, PIPELINES, *pkey)
-                if fresh is None or fresh["metadata"].get("deletionTimestamp"):
-                    return
-                if fresh["metadata"]["uid"] != owner["metadata"]["uid"]:
-                    return
+            if event_type == "DELETED" and not await self._still_there(owner["metadata"]):
+                return
             try:
                 model, desired = self.desired(owner)
             except SpecError:

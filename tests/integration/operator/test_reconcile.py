@@ -308,12 +308,16 @@ def test_delete_removes_children_but_keeps_topics(
     wait_for(
         lambda: gone("keep", workloads), TIMEOUT, "workloads of keep collected", shared_operator
     )
-    kept = client.CustomObjectsApi(admin.api).list_namespaced_custom_object(
-        "kafka.strimzi.io", "v1beta2", shared_namespace, "kafkatopics"
-    )["items"]
-    kept = [t for t in kept if t["metadata"]["name"].startswith(("keep-", "drop-"))]
-    names = sorted(t["metadata"]["name"] for t in kept)
-    assert names == sorted(k[1] for k in _expected_keys(keep) if k[0] == "KafkaTopic")
+    expected = sorted(k[1] for k in _expected_keys(keep) if k[0] == "KafkaTopic")
+
+    def topics_left() -> list[dict[str, Any]] | None:
+        items = client.CustomObjectsApi(admin.api).list_namespaced_custom_object(
+            "kafka.strimzi.io", "v1beta2", shared_namespace, "kafkatopics"
+        )["items"]
+        left = [t for t in items if t["metadata"]["name"].startswith(("keep-", "drop-"))]
+        return left if sorted(t["metadata"]["name"] for t in left) == expected else None
+
+    kept = wait_for(topics_left, TIMEOUT, f"exactly the kept topics {expected}", shared_operator)
     assert all(not t["metadata"].get("ownerReferences") for t in kept)
 
 
