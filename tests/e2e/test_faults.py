@@ -56,6 +56,7 @@ SEED = 11
 CORRUPT_RATE = 0.002
 WINDOW_S = 30
 WATERMARK_S = 120
+FLEET = "fleet"  # the simulated gateway; its devices are named fleet-NNNNN
 FIRMWARE_NODE = "bench"
 FIRMWARE_CORRUPTIONS = 3
 SETTLE_S = 25  # data flowing between two faults
@@ -89,7 +90,7 @@ def manifest(name: str, namespace: str, bootstrap: str) -> dict[str, Any]:
             "streams": streams,
             "gateways": [
                 {
-                    "name": "fleet",
+                    "name": FLEET,
                     "source": {
                         "type": "simulated",
                         "simulated": {
@@ -273,9 +274,9 @@ def expected_fleet_lines(ticks: range) -> tuple[set[tuple[str, int]], set[str]]:
     """What the simulated fleet sent in ``ticks``, regenerated from its seed: the (device,
     seq) of every intact line, and the text of every line the fault injection corrupted (a
     line differs from the clean fleet's exactly when it was corrupted)."""
-    clean = Fleet(DEVICES, INTERVAL_S * 1000, SEED, prefix="sim")
+    clean = Fleet(DEVICES, INTERVAL_S * 1000, SEED, prefix=FLEET)
     faulty = Fleet(
-        DEVICES, INTERVAL_S * 1000, SEED, faults=Faults(corrupt=CORRUPT_RATE), prefix="sim"
+        DEVICES, INTERVAL_S * 1000, SEED, faults=Faults(corrupt=CORRUPT_RATE), prefix=FLEET
     )
     valid: set[tuple[str, int]] = set()
     bad: set[str] = set()
@@ -360,9 +361,9 @@ def test_nothing_lost_or_doubled_through_faults(
         settle()
         corrupt_firmware_line(2)
         f = Fault("fleet gateway killed (SIGKILL), restarted", time.monotonic() - t0)
-        harness.kill(plan.gateway_child("fleet"))
+        harness.kill(plan.gateway_child(FLEET))
         time.sleep(3)
-        harness.restart(plan.gateway_child("fleet"))
+        harness.restart(plan.gateway_child(FLEET))
         f.recovered = time.monotonic() - t0
         faults.append(f)
 
@@ -429,7 +430,7 @@ def test_nothing_lost_or_doubled_through_faults(
     doubled = sum(n - 1 for n in by_key.values() if n > 1)
 
     # The fleet: regenerate what it sent between its first and last complete tick.
-    fleet_rows = [r for r in rows if r["device_id"].startswith("sim-")]
+    fleet_rows = [r for r in rows if r["device_id"].startswith(f"{FLEET}-")]
     last_tick: dict[str, int] = {}
     for r in fleet_rows:
         last_tick[r["device_id"]] = max(last_tick.get(r["device_id"], -1), r["seq"] // 3)
@@ -441,7 +442,7 @@ def test_nothing_lost_or_doubled_through_faults(
 
     # The firmware node: contiguous sequence numbers from the first one read, except the
     # corrupted lines, which must be in the dead-letter topic instead.
-    fw_seqs = sorted(seq for (dev, seq) in by_key if not dev.startswith("sim-"))
+    fw_seqs = sorted(seq for (dev, seq) in by_key if not dev.startswith(f"{FLEET}-"))
     assert fw_seqs, "no reading of the firmware node reached the lake"
     fw_gaps = sorted(set(range(fw_seqs[0], fw_seqs[-1] + 1)) - set(fw_seqs))
 
@@ -451,7 +452,7 @@ def test_nothing_lost_or_doubled_through_faults(
             pipeline.kafka.bootstrap_servers, [pipeline.dead_letter_topic]
         )
     ]
-    fleet_dead = {d["raw"] for d in dead if d.get("gateway") == "fleet"}
+    fleet_dead = {d["raw"] for d in dead if d.get("gateway") == FLEET}
     fw_dead = [d for d in dead if d.get("gateway") == FIRMWARE_NODE]
 
     aggregates = _compare_aggregates(stack["PG_DSN"], name, rows)
