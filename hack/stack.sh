@@ -277,6 +277,10 @@ status:
   capacity: {cpu: "64", memory: 256Gi, pods: "500"}
 EOF
   wait_for kwok 60 bash -c "[[ \$('$K8S_BIN/kubectl' --kubeconfig '$KUBECONFIG_FILE' get node kwok-node-0 -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}') == True ]]"
+  # The API server taints a new Node not-ready; the node lifecycle controller, which would lift
+  # the taint once kwok reports Ready, is off (the Node is fake), so lift it here.
+  kubectl_ taint node kwok-node-0 node.kubernetes.io/not-ready:NoSchedule- >/dev/null 2>&1 || true
+  wait_for kwok 30 bash -c "! '$K8S_BIN/kubectl' --kubeconfig '$KUBECONFIG_FILE' get node kwok-node-0 -o jsonpath='{.spec.taints}' | grep -q not-ready"
 }
 
 KAFKA_JAVA=(java -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true
