@@ -319,7 +319,7 @@ class RestartPolicy:
 @dataclass(frozen=True)
 class Processing:
     image: str = ""
-    spark_version: str = "4.0.1"
+    spark_version: str = "4.0.0"
     trigger_interval: float = 10.0
     window: float = 900.0
     watermark: float = 600.0
@@ -670,7 +670,7 @@ def _processing(cur: _Cursor, streams: tuple[Stream, ...]) -> Processing:
     lake = scur.obj("lake")
     return Processing(
         image=cur.string("image", ""),
-        spark_version=cur.string("sparkVersion", "4.0.1", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$"),
+        spark_version=cur.string("sparkVersion", "4.0.0", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$"),
         trigger_interval=trigger,
         window=window,
         watermark=watermark,

@@ -53,7 +53,7 @@ FULL: dict[str, Any] = {
     ],
     "processing": {
         "image": "",
-        "sparkVersion": "4.0.1",
+        "sparkVersion": "4.0.0",
         "triggerInterval": "10s",
         "window": "15m",
         "watermark": "10m",

@@ -100,9 +100,9 @@ def test_sparkapplication_runs_the_streaming_job():
     )
     assert spec["arguments"] == ["stream", "--config", "/etc/sensorpipe/pipeline.json"]
     assert spec["image"] == "spark:1"
-    assert spec["sparkVersion"] == "4.0.1"
+    assert spec["sparkVersion"] == "4.0.0"
     assert spec["deps"]["packages"] == [
-        "org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.1",
+        "org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0",
         "io.delta:delta-spark_2.13:4.0.0",
     ]
     assert spec["restartPolicy"] == {"type": "Always"}
@@ -142,16 +142,12 @@ def test_sparkapplication_options():
         "onSubmissionFailureRetries": 5,
         "onSubmissionFailureRetryInterval": 20,
     }
-    assert app["deps"]["packages"] == ["org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.1"]
+    assert app["deps"]["packages"] == ["org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0"]
     assert "spark.sql.extensions" not in app["sparkConf"]
     assert app["image"] == "mine:2"
     assert "env" not in app["driver"]
-    assert app["dynamicAllocation"] == {
-        "enabled": True,
-        "initialExecutors": 2,
-        "minExecutors": 2,
-        "maxExecutors": 6,
-    }
+    # The floor is the autoscaler's to set; the operator only bounds it from above.
+    assert app["dynamicAllocation"] == {"enabled": True, "maxExecutors": 6}
     assert "instances" not in app["executor"]
     old = sparkapp.build(_p(with_change(full(), "processing.sparkVersion", "3.5.3")), "s")["spec"]
     assert old["deps"]["packages"] == [
