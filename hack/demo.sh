@@ -83,4 +83,4 @@ kubectl -n demo get kafkatopics,sparkapplications,deployments,configmaps -l iot.
 
 wait "$run_pid"
 echo
-log "demo finished in $((SECONDS - start))s; report: $WORK/run/report/index.html"
+log "demo finished in $((SECONDS - start))s; report: $WORK/run/report/report.html"

@@ -13,7 +13,7 @@ if [[ -f $STAMP && $(cat "$STAMP") == "$want" ]]; then exit 0; fi
 [[ -x $VENV/bin/python ]] || step venv-create python3 -m venv "$VENV"
 step venv-pip "$VENV/bin/python" -m pip install -q --upgrade pip==25.2
 step venv-install "$VENV/bin/python" -m pip install -q \
-  -e "$ROOT_DIR/operator[test]" -e "$ROOT_DIR/edge[test]" -e "$ROOT_DIR/spark_apps[test]" \
+  -e "$ROOT_DIR/operator[test,local]" -e "$ROOT_DIR/edge[test]" -e "$ROOT_DIR/spark_apps[test]" \
   -r "$HACK_DIR/requirements-dev.txt"
 echo "$want" >"$STAMP"
 log "virtual environment ready: $VENV"
