@@ -48,7 +48,8 @@ operator_pid=$!
 kubectl apply --server-side -f "$WORK/pipeline.yaml"
 
 # The local runner plays the spark-operator's part for its own job: while that job's
-# process is alive, the SparkApplication's state says RUNNING.
+# process is alive and its ingest query has committed a batch, the SparkApplication's state
+# says RUNNING (before that, SUBMITTED).
 report_spark_state() {
   local app=""
   while [[ -z $app ]]; do
@@ -56,8 +57,10 @@ report_spark_state() {
     sleep 1
   done
   while true; do
-    local state=SUBMITTED pidf="$WORK/run/pids/spark.pid"
-    [[ -f $pidf ]] && kill -0 "$(cat "$pidf")" 2>/dev/null && state=RUNNING
+    local state=SUBMITTED pidf="$WORK/run/pids/spark.pid" commits="$WORK/run/checkpoints/ingest/commits"
+    if [[ -f $pidf ]] && kill -0 "$(cat "$pidf")" 2>/dev/null && [[ -n $(ls -A "$commits" 2>/dev/null) ]]; then
+      state=RUNNING
+    fi
     kubectl -n demo patch "$app" --subresource=status --type=merge \
       -p "{\"status\":{\"applicationState\":{\"state\":\"$state\"}}}" >/dev/null 2>&1 || true
     sleep 5
