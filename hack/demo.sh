@@ -71,7 +71,7 @@ spark_reporter_pid=$!
 
 log "running the pipeline with the local runner for ${DEMO_DURATION}s of data (work dir: $WORK/run)"
 .venv/bin/sensorpipe run -f "$WORK/pipeline.yaml" --work-dir "$WORK/run" \
-  --duration "$DEMO_DURATION" --firmware-node bench-node --dashboard-port 0 \
+  --duration "$DEMO_DURATION" --firmware-node bench-node --dashboard-port 0 --drain-timeout 900 \
   --pg-dsn "$PG_DSN" &
 run_pid=$!
 
