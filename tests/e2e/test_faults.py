@@ -51,7 +51,7 @@ from tests.conftest import ROOT, kubectl, wait_until
 pytestmark = pytest.mark.e2e
 
 DEVICES = 200
-INTERVAL_S = 2
+INTERVAL_S = 4
 SEED = 11
 CORRUPT_RATE = 0.002
 WINDOW_S = 30
