@@ -291,6 +291,7 @@ def expected_fleet_lines(ticks: range) -> tuple[set[tuple[str, int]], set[str]]:
     return valid, bad
 
 
+@pytest.mark.timeout(1800)  # Spark's start-up and catch-up on two cores dominate
 def test_nothing_lost_or_doubled_through_faults(
     stack, kube_namespace, kafka_restart, service_control, capsys
 ):
