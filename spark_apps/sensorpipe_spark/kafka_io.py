@@ -58,6 +58,17 @@ def auth_options(auth: Mapping[str, Any] | None) -> dict[str, str]:
     raise ValueError(f"unknown Kafka authentication type {kind!r}")
 
 
+# A broker outage is ridden out, not turned into a failed batch and a job restart: the
+# connector's consumer and producer wait up to ten minutes for the broker to come back
+# (their defaults give up after one and two minutes).
+OUTAGE_TOLERANCE_MS = "600000"
+CONSUMER_PATIENCE = {"kafka.default.api.timeout.ms": OUTAGE_TOLERANCE_MS}
+PRODUCER_PATIENCE = {
+    "kafka.max.block.ms": OUTAGE_TOLERANCE_MS,
+    "kafka.delivery.timeout.ms": OUTAGE_TOLERANCE_MS,
+}
+
+
 def client_options(cfg: JobConfig) -> dict[str, str]:
     """Bootstrap and authentication options shared by the source and every sink."""
     return {"kafka.bootstrap.servers": cfg.bootstrap_servers, **auth_options(cfg.authentication)}
@@ -71,6 +82,7 @@ def source_options(cfg: JobConfig, max_offsets_per_trigger: int | None = None) -
     """
     opts = {
         **client_options(cfg),
+        **CONSUMER_PATIENCE,
         "subscribe": ",".join(s.topic for s in cfg.streams),
         "startingOffsets": "earliest",
         "failOnDataLoss": "false",
@@ -88,7 +100,7 @@ def write_json(df: DataFrame, cfg: JobConfig, topic: str, key: Column) -> None:
             F.to_json(F.struct(*df.columns), {"ignoreNullFields": "false"}).alias("value"),
         )
         .write.format("kafka")
-        .options(**client_options(cfg))
+        .options(**client_options(cfg), **PRODUCER_PATIENCE)
         .option("topic", topic)
         .save()
     )
