@@ -411,7 +411,21 @@ install_crds() {
 
 # ---------------------------------------------------------------- commands
 
-services_or_all() { if (($#)); then echo "$@"; else echo "${ALL_SERVICES[@]}"; fi; }
+# The requested services (all by default) in start order, whatever order they were named in,
+# so that `up apiserver etcd` still starts etcd first.
+check_services() {
+  local want
+  for want in "$@"; do
+    [[ " ${ALL_SERVICES[*]} " == *" $want "* ]] || die "unknown service '$want' (${ALL_SERVICES[*]})"
+  done
+}
+
+services_or_all() {
+  local s
+  for s in "${ALL_SERVICES[@]}"; do
+    if (($# == 0)) || [[ " $* " == *" $s "* ]]; then echo "$s"; fi
+  done
+}
 
 cmd_up() {
   # shellcheck disable=SC2046
@@ -485,6 +499,7 @@ EOF
 
 cmd=${1:-status}
 shift || true
+[[ $cmd == logs ]] || check_services "$@"
 case $cmd in
   up) cmd_up "$@" ;;
   down) cmd_down "$@" ;;
