@@ -119,9 +119,12 @@ def build(pipeline: Pipeline, default_image: str) -> dict[str, Any]:
     }
     scaling = pipeline.scaling
     if scaling.enabled and scaling.target == "spark":
-        # The autoscaler owns the floor (minExecutors, initialExecutors) and raises it to
-        # scaling.minReplicas at its first poll; writing it here would undo every decision.
-        spec["dynamicAllocation"] = {"enabled": True, "maxExecutors": scaling.max_replicas}
+        spec["dynamicAllocation"] = {
+            "enabled": True,
+            "initialExecutors": max(scaling.min_replicas, 1),
+            "minExecutors": scaling.min_replicas,
+            "maxExecutors": scaling.max_replicas,
+        }
     else:
         executor["instances"] = proc.executor.instances
     return {

@@ -146,8 +146,12 @@ def test_sparkapplication_options():
     assert "spark.sql.extensions" not in app["sparkConf"]
     assert app["image"] == "mine:2"
     assert "env" not in app["driver"]
-    # The floor is the autoscaler's to set; the operator only bounds it from above.
-    assert app["dynamicAllocation"] == {"enabled": True, "maxExecutors": 6}
+    assert app["dynamicAllocation"] == {
+        "enabled": True,
+        "initialExecutors": 2,
+        "minExecutors": 2,
+        "maxExecutors": 6,
+    }
     assert "instances" not in app["executor"]
     old = sparkapp.build(_p(with_change(full(), "processing.sparkVersion", "3.5.3")), "s")["spec"]
     assert old["deps"]["packages"] == [
