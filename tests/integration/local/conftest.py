@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+
+from tests.streams import THREE_SENSOR_STREAMS
 
 SENSORPIPE = str(Path(sys.executable).parent / "sensorpipe")
 
@@ -20,20 +23,7 @@ SPEC: dict[str, object] = {
         "topicBackend": "admin",
         "topicDefaults": {"partitions": 1, "replicas": 1},
     },
-    "streams": [
-        {
-            "name": "climate",
-            "fields": [
-                {"name": "temperature", "type": "number", "unit": "Cel", "min": -40, "max": 80},
-                {"name": "humidity", "type": "number", "unit": "%", "min": 0, "max": 100},
-            ],
-        },
-        {
-            "name": "distance",
-            "fields": [{"name": "distance", "type": "number", "min": 2, "max": 400}],
-        },
-        {"name": "motion", "fields": [{"name": "motion", "type": "boolean"}]},
-    ],
+    "streams": copy.deepcopy(THREE_SENSOR_STREAMS),
     "gateways": [
         {
             "name": "sim",

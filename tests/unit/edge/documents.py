@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
+
+from tests.streams import THREE_SENSOR_STREAMS
 
 
 def pipeline_document(
@@ -16,20 +19,7 @@ def pipeline_document(
             "streams": {s: f"{name}.{s}" for s in ("climate", "distance", "motion")},
             "deadLetter": f"{name}.deadletter",
         },
-        "streams": [
-            {
-                "name": "climate",
-                "fields": [
-                    {"name": "temperature", "type": "number", "unit": "Cel", "min": -40, "max": 80},
-                    {"name": "humidity", "type": "number", "unit": "%", "min": 0, "max": 100},
-                ],
-            },
-            {
-                "name": "distance",
-                "fields": [{"name": "distance", "type": "number", "min": 2, "max": 400}],
-            },
-            {"name": "motion", "fields": [{"name": "motion", "type": "boolean"}]},
-        ],
+        "streams": copy.deepcopy(THREE_SENSOR_STREAMS),
         "gateway": {
             "name": "bench",
             "source": source or {"type": "serial", "serial": {"device": "/dev/null"}},
