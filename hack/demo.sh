@@ -38,6 +38,8 @@ trap cleanup EXIT INT TERM
 log "rendering the demo pipeline for Kafka at $KAFKA_BOOTSTRAP"
 sed "s|\${KAFKA_BOOTSTRAP}|$KAFKA_BOOTSTRAP|" hack/demo/pipeline.yaml >"$WORK/pipeline.yaml"
 .venv/bin/sensorpipe validate -f "$WORK/pipeline.yaml"
+# A stack kept from an earlier demo still holds its topics; a new run starts from nothing.
+.venv/bin/sensorpipe reset -f "$WORK/pipeline.yaml" --work-dir "$WORK/run"
 
 log "starting the operator against the local API server (log: $WORK/operator.log)"
 kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null

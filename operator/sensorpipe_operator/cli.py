@@ -4,6 +4,7 @@
 - ``render -f FILE``: the children the operator would create, as a YAML stream.
 - ``run -f FILE``: the whole pipeline on this machine (see ``sensorpipe_operator.local``).
 - ``report --work-dir DIR``: the report of a local run.
+- ``reset -f FILE``: remove an earlier local run's topics, consumer groups and work directory.
 
 Endpoints default to the environment that ``hack/stack.sh env`` exports, so inside the
 project's shell the commands need no flags.
@@ -67,6 +68,25 @@ def _run(args: argparse.Namespace) -> int:
         return 1
 
 
+def _reset(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from sensorpipe_operator.local.reset import ResetError, reset
+
+    if not args.bootstrap:
+        print("error: no Kafka: pass --bootstrap or set KAFKA_BOOTSTRAP", file=sys.stderr)
+        return 2
+    pipeline = load(args.file)
+    pipeline = replace(pipeline, kafka=replace(pipeline.kafka, bootstrap_servers=args.bootstrap))
+    try:
+        removed = reset(pipeline, args.work_dir.resolve())
+    except ResetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(f"removed {what}" for what in removed) or "nothing to remove")
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from sensorpipe_operator.local import report
     from sensorpipe_operator.local.layout import Layout
@@ -87,15 +107,21 @@ def parser() -> argparse.ArgumentParser:
         ("validate", "check a manifest with the operator's model"),
         ("render", "print the children the operator would create"),
         ("run", "run the pipeline on this machine"),
+        ("reset", "remove an earlier local run: its topics, consumer groups and work directory"),
     ):
         cmd = sub.add_parser(name, help=helptext)
         cmd.add_argument("-f", "--file", type=Path, required=True, help="SensorPipeline manifest")
-        cmd.set_defaults(func={"validate": _validate, "render": _render, "run": _run}[name])
+        cmd.set_defaults(
+            func={"validate": _validate, "render": _render, "run": _run, "reset": _reset}[name]
+        )
     run = sub.choices["run"]
-    run.add_argument("--bootstrap", default=env.get("KAFKA_BOOTSTRAP", ""), help="Kafka host:port")
+    for cmd in (run, sub.choices["reset"]):
+        cmd.add_argument(
+            "--bootstrap", default=env.get("KAFKA_BOOTSTRAP", ""), help="Kafka host:port"
+        )
+        cmd.add_argument("--work-dir", type=Path, default=Path(DEFAULT_WORK_DIR))
     run.add_argument("--pg-dsn", default=env.get("PG_DSN", ""), help="PostgreSQL DSN")
     run.add_argument("--mqtt-url", default=env.get("MQTT_URL", ""), help="MQTT broker URL")
-    run.add_argument("--work-dir", type=Path, default=Path(DEFAULT_WORK_DIR))
     run.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = until Ctrl-C")
     run.add_argument("--dashboard-port", type=int, default=None, help="0 = any free port")
     run.add_argument(

@@ -1,0 +1,73 @@
+"""``sensorpipe reset``: remove what an earlier local run of a pipeline left behind.
+
+A local run resumes from its work directory (Spark checkpoints, the gateways' resume
+points). Delete that directory but keep the topics, and the next run replays the old
+readings into a new lake while its simulated devices count their sequence numbers from zero
+again, so old and new readings collide on (device, seq) and the new ones are dropped as
+duplicates. Starting over therefore has to remove all three together: the pipeline's topics,
+its consumer groups (``<pipeline>.*``), and the work directory. Run it before the operator or
+the runner start, since both create the topics again.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+
+from sensorpipe_operator import admin_topics, topics
+from sensorpipe_operator.model import Pipeline
+
+DELETE_TIMEOUT = 60.0
+
+
+class ResetError(RuntimeError):
+    """What could not be removed, by name."""
+
+
+def pipeline_groups(admin: AdminClient, pipeline: str) -> list[str]:
+    """The consumer groups of a pipeline: every group named ``<pipeline>.<part>``."""
+    listing = admin.list_consumer_groups().result(timeout=admin_topics.TIMEOUT)
+    return sorted(g.group_id for g in listing.valid if g.group_id.startswith(f"{pipeline}."))
+
+
+def _wait_gone(admin: AdminClient, names: set[str]) -> None:
+    """Kafka deletes topics asynchronously; creating one that is still going away fails."""
+    deadline = time.monotonic() + DELETE_TIMEOUT
+    while left := names & set(admin.list_topics(timeout=admin_topics.TIMEOUT).topics):
+        if time.monotonic() > deadline:
+            raise ResetError(f"topics still present after {DELETE_TIMEOUT:.0f}s: {sorted(left)}")
+        time.sleep(0.5)
+
+
+def reset(pipeline: Pipeline, work_dir: Path) -> list[str]:
+    """Delete the pipeline's topics, consumer groups and work directory; returns what went."""
+    bootstrap = pipeline.kafka.bootstrap_servers
+    admin = admin_topics.client(bootstrap)
+    names = [p.name for p in topics.plan(pipeline)]
+    try:
+        existing = set(admin.list_topics(timeout=admin_topics.TIMEOUT).topics)
+        doomed = [n for n in names if n in existing]
+        errors = admin_topics.delete(admin, doomed)
+        if errors:
+            raise ResetError(f"cannot delete topics: {errors}")
+        _wait_gone(admin, set(doomed))
+        groups = pipeline_groups(admin, pipeline.name)
+        if groups:
+            failed = {
+                g: str(exc)
+                for g, fut in admin.delete_consumer_groups(groups).items()
+                if (exc := fut.exception(timeout=admin_topics.TIMEOUT)) is not None
+            }
+            if failed:
+                raise ResetError(f"cannot delete consumer groups: {failed}")
+    except KafkaException as exc:
+        raise ResetError(f"cannot reach Kafka at {bootstrap}: {exc}") from None
+    removed = [f"topic {n}" for n in doomed] + [f"consumer group {g}" for g in groups]
+    if work_dir.exists():
+        shutil.rmtree(work_dir)
+        removed.append(f"work directory {work_dir}")
+    return removed
