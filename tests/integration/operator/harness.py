@@ -106,11 +106,13 @@ def service_account_token(kube: Kube, namespace: str, name: str, seconds: int = 
     return token
 
 
-def can_i(user: str, verb: str, resource: str, namespace: str) -> bool:
+def can_i(user: str, verb: str, resource: str, namespace: str, subresource: str = "") -> bool:
     """The API server's own answer for ``user`` (kubectl impersonates it; a ServiceAccount's
     groups come with its name)."""
-    out = kubectl("auth", "can-i", verb, resource, f"--as={user}", "-n", namespace, check=False)
-    return out.strip() == "yes"
+    args = ["auth", "can-i", verb, resource, f"--as={user}", "-n", namespace]
+    if subresource:
+        args.append(f"--subresource={subresource}")
+    return kubectl(*args, check=False).strip() == "yes"
 
 
 def service_account_kubeconfig(

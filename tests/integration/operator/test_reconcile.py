@@ -396,7 +396,7 @@ def test_spark_driver_may_run_executors_in_its_own_namespace_only(
     assert can_i(user, "deletecollection", "configmaps", ns)
     assert not can_i(user, "create", "pods", other)
     assert not can_i(user, "get", "secrets", ns)
-    assert not can_i(user, "create", "pods/exec", ns)
+    assert not can_i(user, "create", "pods", ns, subresource="exec")
     assert not can_i(user, "delete", "services", ns)
 
     driver = _as_token(stack, service_account_token(admin, ns, account), tmp_path / "driver")

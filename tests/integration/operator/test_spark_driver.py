@@ -38,7 +38,9 @@ DRIVER = Path(__file__).with_name("spark_client_driver.py")
 EXECUTORS = 2
 
 
-def _driver_conf(stack: dict[str, str], ns: str, pod: str, token: Path) -> dict[str, str]:
+def _driver_conf(
+    stack: dict[str, str], ns: str, pod: str, account: str, token: Path
+) -> dict[str, str]:
     return {
         "spark.master": f"k8s://{stack['KUBE_APISERVER']}",
         "spark.submit.deployMode": "client",
@@ -46,6 +48,9 @@ def _driver_conf(stack: dict[str, str], ns: str, pod: str, token: Path) -> dict[
         "spark.kubernetes.authenticate.oauthTokenFile": str(token),
         "spark.kubernetes.authenticate.caCertFile": stack["KUBE_CA_FILE"],
         "spark.kubernetes.driver.pod.name": pod,
+        # What the spark-operator sets from the SparkApplication's driver.serviceAccount; the
+        # executors run as the same account.
+        "spark.kubernetes.authenticate.driver.serviceAccountName": account,
         "spark.kubernetes.container.image": "sensorpipe-spark:test",
         "spark.executor.instances": str(EXECUTORS),
         "spark.executor.memory": "512m",
@@ -54,7 +59,6 @@ def _driver_conf(stack: dict[str, str], ns: str, pod: str, token: Path) -> dict[
         "spark.ui.enabled": "false",
         # No executor ever registers: do not wait for one before the session is usable.
         "spark.scheduler.maxRegisteredResourcesWaitingTime": "1s",
-        "spark.log.level": "INFO",
         **DRIVER_API_CONF,
     }
 
@@ -103,7 +107,7 @@ def test_a_spark_driver_runs_its_executors_within_its_clusterrole(
     )
     token = tmp_path / "token"
     token.write_text(service_account_token(admin, ns, account))
-    conf = _driver_conf(stack, ns, driver_pod.metadata.name, token)
+    conf = _driver_conf(stack, ns, driver_pod.metadata.name, account, token)
     out, log = tmp_path / "driver.out", tmp_path / "driver.log"
     with open(out, "w") as stdout, open(log, "w") as stderr:
         proc = subprocess.Popen(
@@ -158,6 +162,7 @@ def test_a_spark_driver_runs_its_executors_within_its_clusterrole(
     refused = [e for e in writes if e["responseStatus"]["code"] == 403]
     assert not refused, json.dumps(refused[:3], indent=1)
     made = {(e["objectRef"]["resource"], e["verb"]) for e in writes}
-    assert {("pods", "create"), ("configmaps", "create")} <= made, made
+    exercised = {(r, v) for r in ("pods", "configmaps") for v in ("create", "deletecollection")}
+    assert exercised <= made, made
     errors = [line for line in log.read_text(errors="replace").splitlines() if "Forbidden" in line]
     assert not errors, "\n".join(errors[:5])
