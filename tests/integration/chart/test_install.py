@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from deploy.render import CHART, ROOT, helm_template, parse_documents
+from sensorpipe_operator.builders.rolebinding import SPARK_DRIVER_CLUSTER_ROLE
 from tests.conftest import kubectl
 from tests.integration.operator.harness import (
     OperatorProcess,
@@ -234,7 +235,7 @@ def test_operator_with_chart_service_account_reconciles_every_example(
         for path in EXAMPLES:
             driver = f"system:serviceaccount:{ns}:{path.stem}-spark"
             binding = children(admin, ns, path.stem)[("RoleBinding", f"{path.stem}-spark")]
-            assert binding["roleRef"]["name"] == "sensorpipe-spark-driver"
+            assert binding["roleRef"]["name"] == SPARK_DRIVER_CLUSTER_ROLE
             assert can_i(driver, "create", "pods", ns)
             assert not can_i(driver, "create", "pods", namespaced_release.namespace)
         # The Role is enough: nothing in the watched namespace was refused on the way.
