@@ -7,7 +7,7 @@ driver pod the spark-operator would have started. It reads that pod, creates its
 ConfigMap and executor pods (kwok runs them; no executor process starts, so none registers),
 watches and polls them, and deletes them when it stops. A call the ClusterRole does not allow
 shows as a 403 in the API server's audit log or as an error in the driver's log.
-About 2.5 minutes on the loaded 2-core machine (load 13-20), most of it the JVM starting.
+1.5 to 2.5 minutes on the loaded 2-core machine (load 13-20), most of it the JVM starting.
 """
 
 from __future__ import annotations
