@@ -37,13 +37,14 @@ from sensorpipe_operator.topics import plan as topic_plan
 log = logging.getLogger(__name__)
 PipelineKey = tuple[str, str]  # (namespace, name)
 ADMIN_RECHECK_SECONDS = 30.0
-FIRST_KINDS = ("ServiceAccount", "ConfigMap")
+FIRST_KINDS = ("ServiceAccount", "RoleBinding", "ConfigMap")
 CONDITION_OF_KIND = {
     "KafkaTopic": status.TOPICS,
     "Deployment": status.GATEWAYS,
     "SparkApplication": status.PROCESSING,
     "ConfigMap": status.PROCESSING,
     "ServiceAccount": status.PROCESSING,
+    "RoleBinding": status.PROCESSING,
 }
 
 
@@ -267,7 +268,8 @@ class Engine:
         self, body: Mapping[str, Any], pkey: PipelineKey, todo: plan.Plan
     ) -> dict[str, list[str]]:
         """Apply and delete as planned; returns error messages by the condition they belong
-        to. Accounts and config go first (the workloads mount them), then the rest at once."""
+        to. Accounts, the driver's RoleBinding and config go first (the workloads use them), then
+        the rest at once."""
         errors: dict[str, list[str]] = {}
         owner = dict(body)
         first = [m for m in todo.apply if m["kind"] in FIRST_KINDS]

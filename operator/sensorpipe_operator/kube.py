@@ -44,6 +44,7 @@ class Kind:
 
 CHILD_KINDS = (
     Kind("v1", "ServiceAccount", "serviceaccounts"),
+    Kind("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
     Kind("v1", "ConfigMap", "configmaps"),
     Kind("kafka.strimzi.io/v1beta2", "KafkaTopic", "kafkatopics"),
     Kind("sparkoperator.k8s.io/v1beta2", "SparkApplication", "sparkapplications"),

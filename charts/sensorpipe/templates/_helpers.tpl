@@ -71,3 +71,15 @@ source of truth, see docs/contracts.md §5). Returns {"namespaced": [...], "clus
 {{- end }}
 {{- dict "namespaced" (default (list) (get $rules "namespaced")) "clusterWide" (default (list) (get $rules "clusterWide")) | toJson }}
 {{- end }}
+
+{{/*
+The Spark driver's RBAC rules, read from files/spark-driver-rules.yaml (the operator binds the
+ClusterRole made of them to each pipeline's driver). Returns the list of rules as JSON.
+*/}}
+{{- define "sensorpipe.sparkDriverRules" -}}
+{{- $file := .Files.Get "files/spark-driver-rules.yaml" | fromYaml }}
+{{- if or (hasKey $file "Error") (not $file.rules) }}
+{{- fail "files/spark-driver-rules.yaml must be a YAML mapping with a non-empty list `rules`" }}
+{{- end }}
+{{- $file.rules | toJson }}
+{{- end }}

@@ -12,6 +12,7 @@ from sensorpipe_operator.builders import (
     consumer,
     gateway,
     kafkatopic,
+    rolebinding,
     serviceaccount,
     sparkapp,
 )
@@ -20,10 +21,11 @@ from sensorpipe_operator.settings import Images
 
 
 def desired_children(pipeline: Pipeline, images: Images) -> list[dict[str, Any]]:
-    """Every child the pipeline needs, in creation order (accounts and config before the
-    workloads that mount them)."""
+    """Every child the pipeline needs, in creation order (accounts, the driver's rights and
+    config before the workloads that use them)."""
     children: list[dict[str, Any]] = []
     children += serviceaccount.build(pipeline)
+    children.append(rolebinding.build(pipeline))
     children += configmap.build(pipeline)
     if pipeline.kafka.topic_backend == "strimzi":
         children += kafkatopic.build(pipeline)

@@ -60,11 +60,22 @@ def _restart_policy(pipeline: Pipeline) -> dict[str, Any]:
     return out
 
 
+# What keeps the driver within the ClusterRole it is bound to (spark-driver-rules.yaml): its
+# headless Service goes with the driver pod that owns it instead of being deleted by the driver,
+# and with no claim mounted there is no claim to own, list or delete.
+DRIVER_API_CONF = {
+    "spark.kubernetes.driver.service.deleteOnTermination": "false",
+    "spark.kubernetes.driver.ownPersistentVolumeClaim": "false",
+    "spark.kubernetes.driver.reusePersistentVolumeClaim": "false",
+}
+
+
 def _spark_conf(pipeline: Pipeline) -> dict[str, str]:
     conf = {
         "spark.sql.streaming.checkpointLocation": pipeline.checkpoint_path,
         "spark.jars.ivy": "/tmp/.ivy2",
         "spark.sql.session.timeZone": "UTC",
+        **DRIVER_API_CONF,
     }
     if pipeline.processing.sinks.lake_format == "delta":
         conf["spark.sql.extensions"] = "io.delta.sql.DeltaSparkSessionExtension"

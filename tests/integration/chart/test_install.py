@@ -17,10 +17,12 @@ import pytest
 import yaml
 
 from deploy.render import CHART, ROOT, helm_template, parse_documents
+from sensorpipe_operator.builders.rolebinding import SPARK_DRIVER_CLUSTER_ROLE
 from tests.conftest import kubectl
 from tests.integration.operator.harness import (
     OperatorProcess,
     admin_kube,
+    can_i,
     children,
     condition,
     get_pipeline,
@@ -229,6 +231,13 @@ def test_operator_with_chart_service_account_reconciles_every_example(
             return not pending
 
         wait_for(all_ready, 150, f"every example Ready in {ns}", operator)
+        # Through the Role's `bind` on the chart's ClusterRole, each driver got its rights there.
+        for path in EXAMPLES:
+            driver = f"system:serviceaccount:{ns}:{path.stem}-spark"
+            binding = children(admin, ns, path.stem)[("RoleBinding", f"{path.stem}-spark")]
+            assert binding["roleRef"]["name"] == SPARK_DRIVER_CLUSTER_ROLE
+            assert can_i(driver, "create", "pods", ns)
+            assert not can_i(driver, "create", "pods", namespaced_release.namespace)
         # The Role is enough: nothing in the watched namespace was refused on the way.
         refused = [
             line

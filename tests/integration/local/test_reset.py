@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
@@ -13,12 +14,13 @@ from confluent_kafka.admin import AdminClient
 from sensorpipe_operator import topics
 from sensorpipe_operator.local.manifest import load
 from sensorpipe_operator.local.runner import create_topics
+from sensorpipe_operator.model import Pipeline
 from tests.integration.local.conftest import sensorpipe, write_manifest
 
 pytestmark = pytest.mark.integration
 
 
-def _pipeline(path, name, bootstrap):
+def _pipeline(path: Path, name: str, bootstrap: str) -> Pipeline:
     pipeline = load(write_manifest(path, name))
     return replace(pipeline, kafka=replace(pipeline.kafka, bootstrap_servers=bootstrap))
 

@@ -6,13 +6,19 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client
 
 from sensorpipe_operator.kube import Kube
 
-from .harness import OperatorProcess, admin_kube, service_account_kubeconfig
+from .harness import (
+    OperatorProcess,
+    admin_kube,
+    service_account_kubeconfig,
+    spark_driver_cluster_role,
+)
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +31,14 @@ def operator_identity(
     stack: dict[str, str], admin: Kube, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, str]:
     return service_account_kubeconfig(stack, admin, tmp_path_factory.mktemp("operator"))
+
+
+@pytest.fixture(scope="module")
+def spark_driver_role(admin: Kube) -> Iterator[dict[str, Any]]:
+    """The chart's ClusterRole for Spark drivers, which the operator binds to each pipeline's
+    driver account: without it the binding exists but grants nothing."""
+    with spark_driver_cluster_role(admin) as role:
+        yield role
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """What the operator's integration tests and benchmark share: an admin API client, a
 ServiceAccount bound to exactly charts/sensorpipe/files/operator-rules.yaml with a kubeconfig
-for its token, the operator as a real subprocess under that identity, pipelines to create,
-and waiting on conditions with a deadline.
+for its token, the Spark driver's ClusterRole made of exactly spark-driver-rules.yaml, the
+operator as a real subprocess under that identity, pipelines to create, and waiting on
+conditions with a deadline.
 """
 
 from __future__ import annotations
@@ -15,17 +16,21 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from kubernetes import client, config
 
+from sensorpipe_operator.builders.rolebinding import SPARK_DRIVER_CLUSTER_ROLE
 from sensorpipe_operator.kube import KINDS, PIPELINES, Kube
+from tests.conftest import kubectl
 
 ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "charts" / "sensorpipe" / "files" / "operator-rules.yaml"
+DRIVER_RULES = ROOT / "charts" / "sensorpipe" / "files" / "spark-driver-rules.yaml"
 T = TypeVar("T")
 
 
@@ -36,6 +41,78 @@ def admin_kube(stack: dict[str, str]) -> Kube:
 def rules() -> list[dict[str, Any]]:
     data = yaml.safe_load(RULES.read_text())
     return [*data["namespaced"], *data["clusterWide"]]
+
+
+@contextmanager
+def spark_driver_cluster_role(kube: Kube) -> Iterator[dict[str, Any]]:
+    """The ClusterRole the chart installs for every pipeline's Spark driver, made of exactly
+    spark-driver-rules.yaml, for as long as the block runs. One that is already there (a chart
+    release on an external cluster) is used and left alone; the one made here is deleted after,
+    since a Helm release cannot take over an object of the same name that it did not create."""
+    rbac = client.RbacAuthorizationV1Api(kube.api)
+    rules = yaml.safe_load(DRIVER_RULES.read_text())["rules"]
+    try:
+        existing = rbac.read_cluster_role(SPARK_DRIVER_CLUSTER_ROLE)
+    except client.exceptions.ApiException as exc:
+        if exc.status != 404:
+            raise
+        existing = None
+    if existing is not None:
+        yield kube.api.sanitize_for_serialization(existing)
+        return
+    created = rbac.create_cluster_role(
+        {"metadata": {"name": SPARK_DRIVER_CLUSTER_ROLE}, "rules": rules}
+    )
+    try:
+        yield kube.api.sanitize_for_serialization(created)
+    finally:
+        rbac.delete_cluster_role(SPARK_DRIVER_CLUSTER_ROLE)
+
+
+def token_kubeconfig(stack: dict[str, str], token: str, user: str, path: Path) -> Path:
+    """A kubeconfig for the local API server that authenticates with ``token``."""
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": "local",
+                        "cluster": {
+                            "server": stack["KUBE_APISERVER"],
+                            "certificate-authority": stack["KUBE_CA_FILE"],
+                        },
+                    }
+                ],
+                "users": [{"name": user, "user": {"token": token}}],
+                "contexts": [{"name": "op", "context": {"cluster": "local", "user": user}}],
+                "current-context": "op",
+            }
+        )
+    )
+    return path
+
+
+def service_account_token(kube: Kube, namespace: str, name: str, seconds: int = 3600) -> str:
+    """A TokenRequest token of a ServiceAccount: what a Pod running as it would present."""
+    token: str = (
+        client.CoreV1Api(kube.api)
+        .create_namespaced_service_account_token(
+            name, namespace, {"spec": {"expirationSeconds": seconds}}
+        )
+        .status.token
+    )
+    return token
+
+
+def can_i(user: str, verb: str, resource: str, namespace: str, subresource: str = "") -> bool:
+    """The API server's own answer for ``user`` (kubectl impersonates it; a ServiceAccount's
+    groups come with its name)."""
+    args = ["auth", "can-i", verb, resource, f"--as={user}", "-n", namespace]
+    if subresource:
+        args.append(f"--subresource={subresource}")
+    return kubectl(*args, check=False).strip() == "yes"
 
 
 def service_account_kubeconfig(
@@ -61,30 +138,8 @@ def service_account_kubeconfig(
             "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
         }
     )
-    token = core.create_namespaced_service_account_token(
-        name, ns, {"spec": {"expirationSeconds": 4 * 3600}}
-    ).status.token
-    path = workdir / f"operator-{suffix}.kubeconfig"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {
-                        "name": "local",
-                        "cluster": {
-                            "server": stack["KUBE_APISERVER"],
-                            "certificate-authority": stack["KUBE_CA_FILE"],
-                        },
-                    }
-                ],
-                "users": [{"name": name, "user": {"token": token}}],
-                "contexts": [{"name": "op", "context": {"cluster": "local", "user": name}}],
-                "current-context": "op",
-            }
-        )
-    )
+    token = service_account_token(kube, ns, name, 4 * 3600)
+    path = token_kubeconfig(stack, token, name, workdir / f"operator-{suffix}.kubeconfig")
     return path, f"system:serviceaccount:{ns}:{name}"
 
 

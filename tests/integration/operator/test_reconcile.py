@@ -4,18 +4,21 @@ running under exactly the chart's RBAC rules."""
 from __future__ import annotations
 
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client
+from kubernetes import client, config
 
 from sensorpipe_operator.builders import desired_children
+from sensorpipe_operator.builders.rolebinding import SPARK_DRIVER_CLUSTER_ROLE
 from sensorpipe_operator.kube import KINDS, PIPELINES, Kube
 from sensorpipe_operator.model import parse
 from sensorpipe_operator.settings import Images
 
 from .harness import (
     OperatorProcess,
+    can_i,
     child_field,
     children,
     condition,
@@ -24,6 +27,8 @@ from .harness import (
     get_pipeline,
     make_ready_as_strimzi_and_spark_operator,
     pipeline,
+    service_account_token,
+    token_kubeconfig,
     wait_condition,
     wait_for,
 )
@@ -245,13 +250,24 @@ def test_hand_edits_and_deletes_are_restored(
     client.CoreV1Api(admin.api).delete_namespaced_service_account(
         f"{name}-gateway", shared_namespace
     )
+    # Someone hands the driver's rights to another account too: the binding is put back as built.
+    binding = found[("RoleBinding", f"{name}-spark")]
+    intruder = {"kind": "ServiceAccount", "name": "default", "namespace": shared_namespace}
+    admin.merge_patch(
+        KINDS["RoleBinding"],
+        shared_namespace,
+        f"{name}-spark",
+        {"subjects": [*binding["subjects"], intruder]},
+    )
 
     def restored() -> bool:
         now = children(admin, shared_namespace, name)
         spark = now.get(("SparkApplication", f"{name}-processing"))
         account = now.get(("ServiceAccount", f"{name}-gateway"))
+        subjects = now.get(("RoleBinding", f"{name}-spark"), {}).get("subjects")
         return (
             now[("ConfigMap", f"{name}-config")]["data"]["pipeline.json"] == original
+            and subjects == binding["subjects"]
             and now[("Deployment", f"{name}-gw-sim")]["spec"]["replicas"] == 1
             and spark is not None
             and spark["metadata"]["uid"] != spark_uid
@@ -298,7 +314,7 @@ def test_delete_removes_children_but_keeps_topics(
     def gone(name: str, kinds: set[str]) -> bool:
         return not [k for k in children(admin, shared_namespace, name) if k[0] in kinds]
 
-    workloads = {"Deployment", "ConfigMap", "ServiceAccount", "SparkApplication"}
+    workloads = {"Deployment", "ConfigMap", "ServiceAccount", "RoleBinding", "SparkApplication"}
     wait_for(
         lambda: gone("drop", workloads | {"KafkaTopic"}),
         TIMEOUT,
@@ -336,6 +352,107 @@ def test_operator_runs_under_the_chart_rules_only(admin, operator_identity):
         }
     )
     assert review.status.allowed is False
+
+
+def _as_token(stack: dict[str, str], token: str, path: Path) -> client.CoreV1Api:
+    """The core API as the holder of ``token`` sees it."""
+    token_kubeconfig(stack, token, "token-holder", path)
+    return client.CoreV1Api(config.new_client_from_config(config_file=str(path)))
+
+
+def _executor_pod(name: str, account: str) -> dict[str, Any]:
+    """A pod as Spark's driver asks for an executor: running as the driver's own account."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"spark-role": "executor"}},
+        "spec": {
+            "serviceAccountName": account,
+            "containers": [{"name": "executor", "image": "sensorpipe-spark:test"}],
+        },
+    }
+
+
+@pytest.mark.usefixtures("spark_driver_role")
+def test_spark_driver_may_run_executors_in_its_own_namespace_only(
+    admin, stack, shared_namespace, kafka_bootstrap, shared_operator, kube_namespace, tmp_path
+):
+    """The operator binds the chart's ClusterRole to the driver's account in the pipeline's
+    namespace: a real request with that account's token creates a pod there and nowhere else,
+    and the binding goes with the pipeline."""
+    name, ns, other = "driver", shared_namespace, kube_namespace
+    account = f"{name}-spark"
+    user = f"system:serviceaccount:{ns}:{account}"
+    created = create_pipeline(admin, pipeline(name, ns, kafka_bootstrap))
+    found = _all_children(
+        admin, ns, name, {("ServiceAccount", account), ("RoleBinding", account)}, shared_operator
+    )
+    binding = found[("RoleBinding", account)]
+    assert binding["roleRef"]["name"] == SPARK_DRIVER_CLUSTER_ROLE
+    assert binding["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
+    wait_for(lambda: can_i(user, "create", "pods", ns), TIMEOUT, "the binding in effect")
+
+    assert can_i(user, "watch", "pods", ns)
+    assert can_i(user, "deletecollection", "configmaps", ns)
+    assert not can_i(user, "create", "pods", other)
+    assert not can_i(user, "get", "secrets", ns)
+    assert not can_i(user, "create", "pods", ns, subresource="exec")
+    assert not can_i(user, "delete", "services", ns)
+
+    driver = _as_token(stack, service_account_token(admin, ns, account), tmp_path / "driver")
+    pod = driver.create_namespaced_pod(ns, _executor_pod("driver-exec-1", account))
+    assert pod.spec.service_account_name == account
+    driver.delete_namespaced_pod("driver-exec-1", ns)
+    with pytest.raises(client.exceptions.ApiException) as refused:
+        driver.create_namespaced_pod(other, _executor_pod("driver-exec-1", account))
+    assert refused.value.status == 403
+
+    delete_pipeline(admin, ns, name)
+    wait_for(
+        lambda: ("RoleBinding", account) not in children(admin, ns, name),
+        TIMEOUT,
+        "the garbage collector removing the binding",
+        shared_operator,
+    )
+    assert not can_i(user, "create", "pods", ns)
+
+
+def test_operator_can_bind_the_driver_role_but_no_other(operator_identity, shared_namespace):
+    """`bind` on one ClusterRole by name: the operator cannot hand out any other role, nor
+    write a role of its own with more rights, even in a namespace it manages."""
+    rbac = client.RbacAuthorizationV1Api(config.new_client_from_config(str(operator_identity[0])))
+
+    def binding(name: str, role: str) -> dict[str, Any]:
+        return {
+            "metadata": {"name": name},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": role,
+            },
+            "subjects": [
+                {"kind": "ServiceAccount", "name": "default", "namespace": shared_namespace}
+            ],
+        }
+
+    for role in ("cluster-admin", "edit"):
+        with pytest.raises(client.exceptions.ApiException) as refused:
+            rbac.create_namespaced_role_binding(shared_namespace, binding(f"try-{role}", role))
+        assert refused.value.status == 403
+        assert "attempting to grant RBAC permissions not currently held" in refused.value.body
+    with pytest.raises(client.exceptions.ApiException) as refused:
+        rbac.create_namespaced_role(
+            shared_namespace,
+            {
+                "metadata": {"name": "try-role"},
+                "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
+            },
+        )
+    assert refused.value.status == 403
+    allowed = rbac.create_namespaced_role_binding(
+        shared_namespace, binding("try-driver", SPARK_DRIVER_CLUSTER_ROLE)
+    )
+    rbac.delete_namespaced_role_binding(allowed.metadata.name, shared_namespace)
 
 
 def test_spec_the_api_server_lets_through_but_the_model_refuses_fails_visibly(

@@ -18,11 +18,13 @@ import yaml
 
 from deploy import render
 from deploy.render import CHART, ROOT, helm_template, parse_documents
+from sensorpipe_operator.builders.rolebinding import SPARK_DRIVER_CLUSTER_ROLE
 
 pytestmark = pytest.mark.unit
 
 CI_VALUES = sorted((CHART / "ci").glob("*.yaml"))
 RULES = yaml.safe_load((CHART / "files" / "operator-rules.yaml").read_text())
+DRIVER_RULES = yaml.safe_load((CHART / "files" / "spark-driver-rules.yaml").read_text())["rules"]
 
 
 @pytest.fixture(scope="module")
@@ -139,9 +141,24 @@ def test_service_selects_the_operator_metrics_port(defaults: list[dict[str, Any]
     ]
 
 
+def operator_cluster_roles(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ClusterRoles that hold the operator's own rights (not the Spark driver's)."""
+    return [
+        d
+        for d in docs
+        if d["kind"] == "ClusterRole" and d["metadata"]["name"] != SPARK_DRIVER_CLUSTER_ROLE
+    ]
+
+
+def spark_driver_role(docs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    found = [d for d in docs if d["metadata"]["name"] == SPARK_DRIVER_CLUSTER_ROLE]
+    assert len(found) <= 1
+    return found[0] if found else None
+
+
 def test_cluster_scope_grants_exactly_the_operator_rules(defaults: list[dict[str, Any]]) -> None:
     docs = defaults
-    role = only(docs, "ClusterRole")
+    (role,) = operator_cluster_roles(docs)
     assert role["rules"] == RULES["namespaced"] + RULES.get("clusterWide", [])
     binding = only(docs, "ClusterRoleBinding")
     assert binding["subjects"] == [
@@ -158,7 +175,10 @@ def test_namespaced_scope_has_a_role_per_namespace_and_no_cluster_rights(helm: s
         assert role["rules"] == RULES["namespaced"]
     bindings = [d for d in docs if d["kind"] == "RoleBinding"]
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["iot-farm", "iot-lab"]
-    assert not {"ClusterRole", "ClusterRoleBinding"} & set(kinds(docs))
+    # The driver's ClusterRole is there, but no binding gives the operator anything cluster-wide.
+    assert not operator_cluster_roles(docs)
+    assert "ClusterRoleBinding" not in kinds(docs)
+    assert spark_driver_role(docs) is not None
     (container,) = only(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["SENSORPIPE_WATCH_NAMESPACES"] == "iot-farm,iot-lab"
@@ -178,6 +198,51 @@ def test_operator_rules_have_no_wildcards_and_never_list_secrets() -> None:
             assert not any("*" in item for item in rule[key]), rule
         if "secrets" in rule["resources"]:
             assert set(rule["verbs"]) <= {"get"}, f"secrets beyond reading one by name: {rule}"
+
+
+@pytest.mark.parametrize("values", [None, CHART / "ci" / "namespaced-values.yaml"], ids=str)
+def test_spark_driver_clusterrole_is_the_rules_file_verbatim(
+    helm: str, values: Path | None
+) -> None:
+    docs = template(helm, *(["-f", str(values)] if values else []))
+    role = spark_driver_role(docs)
+    assert role is not None
+    assert role["kind"] == "ClusterRole"
+    assert role["rules"] == DRIVER_RULES
+    assert not [d for d in docs if d.get("roleRef", {}).get("name") == SPARK_DRIVER_CLUSTER_ROLE]
+
+
+def test_spark_driver_clusterrole_can_be_left_to_another_release(helm: str) -> None:
+    """The name is fixed, so a second release in the same cluster must not create it again."""
+    docs = template(helm, "--set", "rbac.sparkDriverRole=false")
+    assert spark_driver_role(docs) is None
+    assert operator_cluster_roles(docs), "the operator's own RBAC stays"
+
+
+def test_operator_may_bind_only_the_spark_driver_clusterrole() -> None:
+    """`bind` lets the operator grant the driver's rights without holding them; limited by name,
+    it cannot bind any other role, and it can neither write roles nor `escalate`."""
+    rules = RULES["namespaced"] + RULES.get("clusterWide", [])
+    rbac = [r for r in rules if "rbac.authorization.k8s.io" in r["apiGroups"]]
+    assert {(res, verb) for r in rbac for res in r["resources"] for verb in r["verbs"]} == {
+        ("rolebindings", v) for v in ("get", "list", "watch", "create", "patch", "update", "delete")
+    } | {("clusterroles", "bind")}
+    (bind,) = [r for r in rbac if "bind" in r["verbs"]]
+    assert bind["resourceNames"] == [SPARK_DRIVER_CLUSTER_ROLE]
+    assert bind in RULES["namespaced"], "a namespaced-scope install binds through its Roles"
+    assert not [r for r in rules if "escalate" in r["verbs"] or "impersonate" in r["verbs"]]
+
+
+def test_spark_driver_rules_are_narrow() -> None:
+    """Only executor pods and their ConfigMaps in the core group: no wildcard, no secrets, no
+    subresource such as pods/exec, nothing outside the namespace it is bound in."""
+    assert DRIVER_RULES
+    for rule in DRIVER_RULES:
+        assert rule["apiGroups"] == [""], rule
+        assert set(rule["resources"]) <= {"pods", "configmaps"}, rule
+        assert not any("*" in verb for verb in rule["verbs"]), rule
+        assert "resourceNames" not in rule, rule
+        assert "nonResourceURLs" not in rule, rule
 
 
 def test_rbac_off_and_existing_service_account(helm: str) -> None:

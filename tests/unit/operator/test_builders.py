@@ -10,6 +10,7 @@ from sensorpipe_operator.builders import (
     desired_children,
     gateway,
     kafkatopic,
+    rolebinding,
     serviceaccount,
     sparkapp,
 )
@@ -40,6 +41,7 @@ def test_every_child_is_labelled_and_namespaced():
     assert kinds.count("Deployment") == 2  # one gateway, one consumer
     assert kinds.count("ConfigMap") == 2
     assert kinds.count("ServiceAccount") == 3
+    assert kinds.count("RoleBinding") == 1
     for child in children:
         assert child["metadata"]["namespace"] == "iot"
         assert LABELS.items() <= child["metadata"]["labels"].items()
@@ -277,6 +279,43 @@ def test_service_accounts_only_for_present_parts():
     assert names == ["farm-spark"]
     names = [a["metadata"]["name"] for a in serviceaccount.build(_p())]
     assert names == ["farm-spark", "farm-gateway", "farm-consumer"]
+
+
+def test_spark_driver_rolebinding_grants_the_chart_clusterrole_to_its_account():
+    binding = rolebinding.build(_p())
+    assert binding["apiVersion"] == "rbac.authorization.k8s.io/v1"
+    assert binding["metadata"]["name"] == "farm-spark"
+    assert binding["metadata"]["namespace"] == "iot"
+    assert LABELS.items() <= binding["metadata"]["labels"].items()
+    # A ClusterRole bound by a RoleBinding: the rights hold in the pipeline's namespace only.
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "sensorpipe-spark-driver",
+    }
+    (subject,) = binding["subjects"]
+    assert subject == {"kind": "ServiceAccount", "name": "farm-spark", "namespace": "iot"}
+    driver = sparkapp.build(_p(), "spark:1")["spec"]["driver"]
+    assert subject["name"] == driver["serviceAccount"]
+    accounts = [a["metadata"]["name"] for a in serviceaccount.build(_p())]
+    assert subject["name"] in accounts
+
+
+def test_spark_driver_rights_are_bound_right_after_the_accounts():
+    kinds = [c["kind"] for c in desired_children(_p(), IMAGES)]
+    assert kinds[: kinds.index("RoleBinding") + 1] == ["ServiceAccount"] * 3 + ["RoleBinding"]
+    minimal_spec = minimal() | {"kafka": {"clusterRef": "c", "bootstrapServers": "k:9"}}
+    bare = [c["kind"] for c in desired_children(_p(minimal_spec), IMAGES)]
+    assert bare[:2] == ["ServiceAccount", "RoleBinding"]
+
+
+def test_sparkapplication_keeps_the_driver_within_its_clusterrole():
+    """The driver's ClusterRole grants no Services and no claims, so the driver must not try:
+    its Service goes with the driver pod, and claims are neither owned nor reused."""
+    conf = sparkapp.build(_p(), "spark:1")["spec"]["sparkConf"]
+    assert conf["spark.kubernetes.driver.service.deleteOnTermination"] == "false"
+    assert conf["spark.kubernetes.driver.ownPersistentVolumeClaim"] == "false"
+    assert conf["spark.kubernetes.driver.reusePersistentVolumeClaim"] == "false"
 
 
 def _digest_of(children: list[dict[str, Any]], kind: str, name: str) -> Any:
