@@ -40,7 +40,7 @@ def leaves(fragment: Mapping[str, Any], prefix: Path = ()) -> list[Path]:
     return out
 
 
-def value_at(obj: Mapping[str, Any] | None, path: Path) -> Any:
+def _value_at(obj: Mapping[str, Any] | None, path: Path) -> Any:
     """The value at ``path``, or ``_MISSING``."""
     node: Any = obj
     for key in path:
@@ -50,7 +50,7 @@ def value_at(obj: Mapping[str, Any] | None, path: Path) -> Any:
     return node
 
 
-def put(obj: dict[str, Any], path: Path, value: Any) -> None:
+def _put(obj: dict[str, Any], path: Path, value: Any) -> None:
     """Set ``path`` in ``obj``, creating the maps on the way."""
     for key in path[:-1]:
         obj = obj.setdefault(key, {})
@@ -74,10 +74,12 @@ def with_missing(
 ) -> dict[str, Any]:
     """``manifest`` plus the fragment's values for the fields ``live`` lacks (all of them
     for a child that does not exist yet): the scale a new child starts at."""
+    missing = [path for path in leaves(fragment) if _value_at(live, path) is _MISSING]
+    if not missing:
+        return manifest
     out = copy.deepcopy(manifest)
-    for path in leaves(fragment):
-        if value_at(live, path) is _MISSING:
-            put(out, path, value_at(fragment, path))
+    for path in missing:
+        _put(out, path, _value_at(fragment, path))
     return out
 
 
@@ -91,7 +93,7 @@ def handover(
     mine = [
         path
         for path in leaves(fragment)
-        if value_at(live, path) is not _MISSING and owners(live, path) == {OPERATOR_MANAGER}
+        if _value_at(live, path) is not _MISSING and owners(live, path) == {OPERATOR_MANAGER}
     ]
     if not mine:
         return None
@@ -106,5 +108,5 @@ def handover(
         },
     }
     for path in mine:
-        put(body, path, value_at(live, path))
+        _put(body, path, _value_at(live, path))
     return body
