@@ -20,8 +20,8 @@ from typing import Any
 
 import kopf
 
-from sensorpipe_operator import admin_topics, metrics, plan, status
-from sensorpipe_operator.builders import desired_children
+from sensorpipe_operator import admin_topics, metrics, ownership, plan, status
+from sensorpipe_operator.builders import autoscaled_fields, desired_children
 from sensorpipe_operator.builders.common import (
     PIPELINE_LABEL,
     consumer_name,
@@ -37,6 +37,7 @@ from sensorpipe_operator.topics import plan as topic_plan
 log = logging.getLogger(__name__)
 PipelineKey = tuple[str, str]  # (namespace, name)
 ADMIN_RECHECK_SECONDS = 30.0
+HTTP_CONFLICT = 409
 FIRST_KINDS = ("ServiceAccount", "RoleBinding", "ConfigMap")
 CONDITION_OF_KIND = {
     "KafkaTopic": status.TOPICS,
@@ -173,7 +174,11 @@ class Engine:
         model, desired = self.desired(body)
         live = self.children.setdefault(pkey, {})
         todo = plan.make(
-            desired, live, meta["uid"], keep_topics=not model.kafka.delete_topics_with_pipeline
+            desired,
+            live,
+            meta["uid"],
+            keep_topics=not model.kafka.delete_topics_with_pipeline,
+            autoscaled=autoscaled_fields(model),
         )
         creating = any(plan.key_of(m) not in live for m in todo.apply)
         if creating and not await self._still_there(meta):
@@ -274,7 +279,12 @@ class Engine:
         owner = dict(body)
         first = [m for m in todo.apply if m["kind"] in FIRST_KINDS]
         for wave in (first, [m for m in todo.apply if m["kind"] not in FIRST_KINDS]):
-            await asyncio.gather(*(self._apply(owner, pkey, m, errors) for m in wave))
+            await asyncio.gather(
+                *(
+                    self._apply(owner, pkey, m, errors, todo.handovers.get(plan.key_of(m)))
+                    for m in wave
+                )
+            )
         for key in todo.delete:
             await self._remove(owner, pkey, key, errors)
         return errors
@@ -285,10 +295,14 @@ class Engine:
         pkey: PipelineKey,
         manifest: dict[str, Any],
         errors: dict[str, list[str]],
+        handover: dict[str, Any] | None = None,
     ) -> None:
+        """Apply one child, after handing the autoscaler the fields only the operator owns."""
         key = plan.key_of(manifest)
         existed = key in self.children.get(pkey, {})
         try:
+            if handover is not None and not await self._hand_over(handover):
+                return
             result = await asyncio.to_thread(self.kube.apply, manifest)
         except KubeError as exc:
             message = f"{key[0]} {key[1]}: {exc.message}"
@@ -301,6 +315,24 @@ class Engine:
         self.observe_child("MODIFIED", result)
         verb = "Updated" if existed else "Created"
         _event(owner, reason=verb, message=f"{verb.lower()} {key[0]} {key[1]}")
+
+    async def _hand_over(self, handover: dict[str, Any]) -> bool:
+        """Apply ``handover`` as the autoscaler's field manager; False when the child changed
+        since it was seen (its resourceVersion is the precondition), so that a scale the
+        autoscaler has just set is never written back. The watch event of that change plans
+        the child again."""
+        try:
+            handed = await asyncio.to_thread(
+                self.kube.apply, handover, ownership.AUTOSCALER_MANAGER, False
+            )
+        except KubeError as exc:
+            if exc.status != HTTP_CONFLICT:
+                raise
+            name = handover["metadata"]["name"]
+            log.info("%s %s changed before its scale was handed over", handover["kind"], name)
+            return False
+        self.observe_child("MODIFIED", handed)
+        return True
 
     async def _remove(
         self,
@@ -353,11 +385,17 @@ class Engine:
             wanted = [c for c in desired if plan.key_of(c) == key]
             live = self.children.get(pkey, {})
             todo = plan.make(
-                wanted, {k: v for k, v in live.items() if k == key}, owner["metadata"]["uid"], True
+                wanted,
+                {k: v for k, v in live.items() if k == key},
+                owner["metadata"]["uid"],
+                True,
+                autoscaled_fields(model),
             )
             if todo.apply:
                 _event(owner, reason="DriftRepaired", message=f"restoring {key[0]} {key[1]}")
-                await self._carry_out(owner, pkey, plan.Plan(apply=todo.apply))
+                await self._carry_out(
+                    owner, pkey, plan.Plan(apply=todo.apply, handovers=todo.handovers)
+                )
 
     # --------------------------------------------------------------------------- topics
 

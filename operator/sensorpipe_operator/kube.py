@@ -18,7 +18,8 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-FIELD_MANAGER = "sensorpipe"
+from sensorpipe_operator.ownership import OPERATOR_MANAGER
+
 log = logging.getLogger(__name__)
 
 
@@ -108,9 +109,12 @@ class Kube:
         except ApiException as exc:
             raise _error(exc) from None
 
-    def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
+    def apply(
+        self, manifest: dict[str, Any], manager: str = OPERATOR_MANAGER, force: bool = True
+    ) -> dict[str, Any]:
         """Server-side apply as field manager ``sensorpipe``, taking over fields others edited
-        by hand (that is the point: the spec is the truth)."""
+        by hand (that is the point: the spec is the truth). Another ``manager`` without
+        ``force`` hands fields over to it (see ``ownership``)."""
         kind = KINDS[manifest["kind"]]
         meta = manifest["metadata"]
         self.on_write(manifest["kind"], "apply")
@@ -119,7 +123,7 @@ class Kube:
             kind.path(meta["namespace"], meta["name"]),
             body=manifest,
             content_type="application/apply-patch+yaml",
-            query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+            query=[("fieldManager", manager), ("force", "true" if force else "false")],
         )
         return result
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sensorpipe_operator import ownership
 from sensorpipe_operator.compare import needs_apply, stamp
 
 ChildKey = tuple[str, str]  # (kind, name)
@@ -31,6 +32,9 @@ class Plan:
     delete: list[ChildKey] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     desired: dict[ChildKey, dict[str, Any]] = field(default_factory=dict)
+    # Applies as the autoscaler's field manager that must succeed before the child's own
+    # apply, or that apply would delete the autoscaler's fields (see ``ownership``).
+    handovers: dict[ChildKey, dict[str, Any]] = field(default_factory=dict)
 
 
 def _refuse_partition_decrease(
@@ -53,8 +57,14 @@ def make(
     live: Mapping[ChildKey, Mapping[str, Any]],
     owner_uid: str,
     keep_topics: bool,
+    autoscaled: Mapping[ChildKey, Mapping[str, Any]] | None = None,
 ) -> Plan:
-    """Compare the (unstamped) desired children with the live ones of the same pipeline."""
+    """Compare the (unstamped) desired children with the live ones of the same pipeline.
+
+    ``autoscaled`` names, per child, the fields the autoscaler owns with their starting
+    values: a child that is written gets those it lacks, and the autoscaler is handed those
+    only the operator owns; they never count as drift.
+    """
     plan = Plan()
     for child in desired:
         want = copy.deepcopy(child)
@@ -63,8 +73,13 @@ def make(
         _refuse_partition_decrease(want, current, plan.refused)
         stamp(want)
         plan.desired[key] = want
-        if needs_apply(want, dict(current) if current is not None else None):
-            plan.apply.append(want)
+        if not needs_apply(want, dict(current) if current is not None else None):
+            continue
+        scaled = (autoscaled or {}).get(key, {})
+        plan.apply.append(ownership.with_missing(want, scaled, current))
+        handover = ownership.handover(want, scaled, current)
+        if handover is not None:
+            plan.handovers[key] = handover
     for key, obj in live.items():
         if key in plan.desired or (key[0] == "KafkaTopic" and keep_topics):
             continue  # a topic of a removed stream keeps its data unless asked otherwise

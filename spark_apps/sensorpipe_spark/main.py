@@ -24,7 +24,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file by spark-submit: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sensorpipe_spark import config, report, schema, session, streaming
+from sensorpipe_spark import config, offsets, report, schema, session, streaming
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     spark = session.build(f"{cfg.pipeline}-stream", args.master)
     job = streaming.StreamingJob(spark, cfg, schema.load())
+    spark.streams.addListener(offsets.OffsetCommitter(cfg))  # progress for the autoscaler
     job.ensure_sinks()
     if args.available_now:
         job.drain()

@@ -340,7 +340,10 @@ def test_nothing_lost_or_doubled_through_faults(
         # Spark's start-up is the slow part; faults begin once data really reaches the lake.
         wait_until(
             # On a loaded 2-core machine Spark's JVM alone has taken three minutes to start.
-            "the Spark job to commit its first batch", lambda: spark_processing(harness), 1200, 5
+            "the Spark job to commit its first batch",
+            lambda: spark_processing(harness),
+            1200,
+            5,
         )
         wait_until("the pipeline to be Ready", lambda: condition(ns, name, "Ready") == "True", 300)
         t0 = time.monotonic()

@@ -1,6 +1,7 @@
 """Pure builders: the model in, Kubernetes manifests (plain dicts) out, one module per kind.
 
-``desired_children`` is the one list the reconciler applies; nothing here talks to an API.
+``desired_children`` is the one list the reconciler applies, ``autoscaled_fields`` what of
+it the autoscaler owns; nothing here talks to an API.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sensorpipe_operator.builders import (
     serviceaccount,
     sparkapp,
 )
+from sensorpipe_operator.builders.common import consumer_name, spark_name
 from sensorpipe_operator.model import Pipeline
 from sensorpipe_operator.settings import Images
 
@@ -33,3 +35,18 @@ def desired_children(pipeline: Pipeline, images: Images) -> list[dict[str, Any]]
     children += [gateway.build(pipeline, gw, images.gateway) for gw in pipeline.gateways]
     children += [consumer.build(pipeline, c, images.consumer) for c in pipeline.consumers]
     return children
+
+
+def autoscaled_fields(pipeline: Pipeline) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per child (kind, name), the fields the autoscaler owns, with the values a new child
+    starts at. ``desired_children`` leaves them out; the reconciler writes them only where
+    they are missing and hands them to the autoscaler (see ``ownership``)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    spark = sparkapp.autoscaled(pipeline)
+    if spark is not None:
+        out[("SparkApplication", spark_name(pipeline))] = spark
+    replicas = consumer.autoscaled(pipeline)
+    if replicas is not None:
+        for c in pipeline.consumers:
+            out[("Deployment", consumer_name(pipeline, c.name))] = replicas
+    return out

@@ -61,6 +61,12 @@ def spark_name(pipeline: Pipeline) -> str:
     return f"{pipeline.name}-processing"
 
 
+def scaled_by_autoscaler(pipeline: Pipeline, target: str) -> bool:
+    """Whether the autoscaler drives the scale of ``target`` (``consumers`` or ``spark``): the
+    builders then leave that field out of what the operator declares (see ``ownership``)."""
+    return pipeline.scaling.enabled and pipeline.scaling.target == target
+
+
 def service_account_name(pipeline: Pipeline, role: str) -> str:
     return f"{pipeline.name}-{role}"
 
@@ -122,7 +128,7 @@ def hardened_deployment(
     escalation and no capabilities; ``container`` and ``pod_spec`` add what differs.
 
     ``replicas`` None leaves the field out, so that another field manager (the autoscaler)
-    can own it without this operator resetting it on every apply.
+    can own it without this operator resetting it on every apply (see ``ownership``).
     """
     meta = metadata(pipeline, name, component, part)
     selector = {

@@ -15,6 +15,7 @@ from sensorpipe_operator.builders.common import (
     http_probe,
     kafka_env,
     kafka_volumes,
+    scaled_by_autoscaler,
     service_account_name,
 )
 from sensorpipe_operator.model import Consumer, Pipeline
@@ -22,9 +23,12 @@ from sensorpipe_operator.model import Consumer, Pipeline
 COMMANDS = {"alert-notifier": "sensorpipe-notify"}
 
 
-def scaled_by_autoscaler(pipeline: Pipeline) -> bool:
-    """When the autoscaler owns consumer replicas, this operator must not write them."""
-    return pipeline.scaling.enabled and pipeline.scaling.target == "consumers"
+def autoscaled(pipeline: Pipeline) -> dict[str, Any] | None:
+    """The field of a consumer Deployment the autoscaler owns, with the value a new one
+    starts at; None when the consumers are not autoscaled."""
+    if not scaled_by_autoscaler(pipeline, "consumers"):
+        return None
+    return {"spec": {"replicas": pipeline.scaling.min_replicas}}
 
 
 def build(pipeline: Pipeline, consumer: Consumer, default_image: str) -> dict[str, Any]:
@@ -61,6 +65,6 @@ def build(pipeline: Pipeline, consumer: Consumer, default_image: str) -> dict[st
         part=consumer.name,
         container=container,
         pod_spec=pod_spec,
-        replicas=None if scaled_by_autoscaler(pipeline) else consumer.replicas,
+        replicas=None if scaled_by_autoscaler(pipeline, "consumers") else consumer.replicas,
         config_digest=rc.digest(rc.render(pipeline), without=("processing",)),
     )

@@ -6,6 +6,8 @@ retries); the job's connector jars are resolved from Maven by version so that th
 match ``sparkVersion``. When the autoscaler targets Spark, the executor count is left to
 dynamic allocation within the scaling bounds: the spark-operator restarts the whole
 application on a change of ``executor.instances``, but not on what Spark decides itself.
+The floor of those bounds belongs to the autoscaler (``autoscaled``): the operator declares
+only that dynamic allocation is on and its ceiling.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sensorpipe_operator.builders.common import (
     kafka_volumes,
     labels,
     metadata,
+    scaled_by_autoscaler,
     secret_env,
     service_account_name,
     spark_name,
@@ -45,6 +48,20 @@ def packages(pipeline: Pipeline) -> list[str]:
         delta = DELTA_FOR_SPARK.get(minor, DELTA_FOR_SPARK["4.0"])
         out.append(f"io.delta:delta-spark_{scala}:{delta}")
     return out
+
+
+def floor(executors: int) -> dict[str, int]:
+    """Dynamic allocation's floor at ``executors``, with as many executors at (re)start so
+    that a restart does not climb up from nothing."""
+    return {"minExecutors": executors, "initialExecutors": max(executors, 1)}
+
+
+def autoscaled(pipeline: Pipeline) -> dict[str, Any] | None:
+    """The fields of the SparkApplication the autoscaler owns, with the values a new one
+    starts at (the spec's minimum); None when Spark is not autoscaled."""
+    if not scaled_by_autoscaler(pipeline, "spark"):
+        return None
+    return {"spec": {"dynamicAllocation": floor(pipeline.scaling.min_replicas)}}
 
 
 def _restart_policy(pipeline: Pipeline) -> dict[str, Any]:
@@ -128,14 +145,8 @@ def build(pipeline: Pipeline, default_image: str) -> dict[str, Any]:
         "executor": executor,
         "volumes": [config_vol, *tls_vols],
     }
-    scaling = pipeline.scaling
-    if scaling.enabled and scaling.target == "spark":
-        spec["dynamicAllocation"] = {
-            "enabled": True,
-            "initialExecutors": max(scaling.min_replicas, 1),
-            "minExecutors": scaling.min_replicas,
-            "maxExecutors": scaling.max_replicas,
-        }
+    if scaled_by_autoscaler(pipeline, "spark"):
+        spec["dynamicAllocation"] = {"enabled": True, "maxExecutors": pipeline.scaling.max_replicas}
     else:
         executor["instances"] = proc.executor.instances
     return {

@@ -7,6 +7,10 @@ template. For the SparkApplication the policy sets the *floor* of dynamic alloca
 backlog justifies. ``maxExecutors`` stays as the spec says, so Spark may still add executors
 above the floor on its own for short bursts, without a restart. A SparkApplication without
 dynamic allocation is scaled by ``executor.instances``.
+
+Every write is made as the autoscaler's own field manager, which therefore owns what it set;
+the operator's reconciler does not declare those fields and so never reverts them
+(``sensorpipe_operator.ownership``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from sensorpipe_operator.builders.sparkapp import floor
+from sensorpipe_operator.ownership import AUTOSCALER_MANAGER
 from sensorpipe_operator.scaling.targets import Kind, ScaleTarget
 
 SPARK_GROUP = "sparkoperator.k8s.io"
@@ -37,10 +43,7 @@ def spark_patch(app: dict[str, Any], executors: int) -> dict[str, Any]:
     """The merge patch that sets the controlled executor count to ``executors``."""
     dyn = app.get("spec", {}).get("dynamicAllocation") or {}
     if dyn.get("enabled"):
-        bounds: dict[str, Any] = {
-            "minExecutors": executors,
-            "initialExecutors": max(executors, 1),
-        }
+        bounds: dict[str, Any] = floor(executors)
         if int(dyn.get("maxExecutors", executors)) < executors:
             bounds["maxExecutors"] = executors
         return {"spec": {"dynamicAllocation": bounds}}
@@ -70,7 +73,10 @@ class Actuator:
         """Set the target's scale to ``replicas``."""
         if target.kind is Kind.DEPLOYMENT:
             self._apps.patch_namespaced_deployment_scale(
-                target.name, namespace, {"spec": {"replicas": replicas}}
+                target.name,
+                namespace,
+                {"spec": {"replicas": replicas}},
+                field_manager=AUTOSCALER_MANAGER,
             )
             return
         app = self._spark(namespace, target.name)
@@ -81,6 +87,7 @@ class Actuator:
             SPARK_PLURAL,
             target.name,
             spark_patch(app, replicas),
+            field_manager=AUTOSCALER_MANAGER,
         )
 
     def _spark(self, namespace: str, name: str) -> dict[str, Any]:

@@ -10,10 +10,13 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 
-from sensorpipe_operator.builders import desired_children
+from sensorpipe_operator import ownership, plan
+from sensorpipe_operator.builders import autoscaled_fields, desired_children
 from sensorpipe_operator.builders.rolebinding import SPARK_DRIVER_CLUSTER_ROLE
-from sensorpipe_operator.kube import KINDS, PIPELINES, Kube
+from sensorpipe_operator.kube import KINDS, PIPELINES, Kube, KubeError
 from sensorpipe_operator.model import parse
+from sensorpipe_operator.scaling.actuate import Actuator
+from sensorpipe_operator.scaling.targets import targets
 from sensorpipe_operator.settings import Images
 
 from .harness import (
@@ -283,6 +286,94 @@ def test_hand_edits_and_deletes_are_restored(
         admin, shared_namespace, name, "TopicsReady", "PartitionDecreaseRefused", shared_operator
     )
     assert f"{name}.alerts has 9 partitions; decreasing to 2 is not possible" in cond["message"]
+
+
+def test_the_autoscalers_spark_floor_survives_every_reconcile(
+    admin, shared_namespace, kafka_bootstrap, shared_operator
+):
+    """The operator creates the SparkApplication at the spec's minimum, then never reverts
+    the floor, neither before the autoscaler has moved it nor after, while its drift repair
+    and spec changes still put back and update every field it declares."""
+    name = "floor"
+    scaling = {
+        "enabled": True,
+        "target": "spark",
+        "minReplicas": 2,
+        "maxReplicas": 6,
+        # The operator's own autoscaler polls this pipeline too; with no topics in Kafka it
+        # would recommend less, which it may only do after this window: it holds here.
+        "scaleDownStabilization": "1h",
+    }
+    manifest = pipeline(name, shared_namespace, kafka_bootstrap, scaling=scaling)
+    create_pipeline(admin, manifest)
+    key = ("SparkApplication", f"{name}-processing")
+    _all_children(admin, shared_namespace, name, {key}, shared_operator)
+
+    def app() -> dict[str, Any]:
+        return children(admin, shared_namespace, name)[key]
+
+    def dyn() -> dict[str, Any]:
+        return dict(app()["spec"]["dynamicAllocation"])
+
+    assert dyn() == {"enabled": True, "minExecutors": 2, "initialExecutors": 2, "maxExecutors": 6}
+    memory = app()["spec"]["driver"]["memory"]
+
+    def hand_edit_restored() -> None:
+        admin.merge_patch(
+            KINDS["SparkApplication"],
+            shared_namespace,
+            key[1],
+            {"spec": {"driver": {"memory": "7g"}, "mode": "client"}},
+        )
+        wait_for(
+            lambda: app()["spec"]["driver"]["memory"] == memory
+            and app()["spec"]["mode"] == "cluster",
+            TIMEOUT,
+            "hand edits of the SparkApplication undone",
+            shared_operator,
+        )
+
+    # 1. Before the autoscaler ever moved it, the floor is the operator's (it wrote it at
+    # creation); a drift repair then applies without it, which must not delete it.
+    hand_edit_restored()
+    assert dyn() == {"enabled": True, "minExecutors": 2, "initialExecutors": 2, "maxExecutors": 6}
+    floor = ("spec", "dynamicAllocation", "minExecutors")
+    assert ownership.owners(app(), floor) == {ownership.AUTOSCALER_MANAGER}
+
+    # 2. The autoscaler raises the floor (its own actuation code, its own field manager).
+    target = targets(parse(manifest["spec"], name, shared_namespace))[0]
+    Actuator(admin.api).set(shared_namespace, target, 4)
+    assert dyn()["minExecutors"] == 4
+    hand_edit_restored()
+    assert dyn() == {"enabled": True, "minExecutors": 4, "initialExecutors": 4, "maxExecutors": 6}
+
+    # 3. A spec change rewrites what the operator declares and leaves the floor alone.
+    scaling["maxReplicas"] = 8
+    admin.merge_patch(PIPELINES, shared_namespace, name, {"spec": {"scaling": scaling}})
+    wait_for(lambda: dyn()["maxExecutors"] == 8, TIMEOUT, "maxExecutors 8 applied", shared_operator)
+    assert dyn() == {"enabled": True, "minExecutors": 4, "initialExecutors": 4, "maxExecutors": 8}
+
+
+def test_a_handover_computed_from_a_stale_view_is_refused(admin, kube_namespace, kafka_bootstrap):
+    """The handover carries the resourceVersion it was computed from: when the autoscaler
+    has moved the floor since, the API server refuses it instead of writing the old floor
+    back (the reconciler then plans the child again from the newer object)."""
+    scaling = {"enabled": True, "target": "spark", "minReplicas": 2}
+    manifest = pipeline("stale", kube_namespace, kafka_bootstrap, scaling=scaling)
+    model = parse(manifest["spec"], "stale", kube_namespace)
+    key = ("SparkApplication", "stale-processing")
+    first = plan.make(desired_children(model, Images()), {}, "", True, autoscaled_fields(model))
+    created = admin.apply(next(m for m in first.apply if plan.key_of(m) == key))
+    handover = ownership.handover(created, autoscaled_fields(model)[key], created)
+    assert handover is not None  # the operator alone owns the floor it created the app with
+
+    Actuator(admin.api).set(kube_namespace, targets(model)[0], 5)
+    with pytest.raises(KubeError) as refused:
+        admin.apply(handover, ownership.AUTOSCALER_MANAGER, False)
+    assert refused.value.status == 409
+    spark = admin.get(KINDS["SparkApplication"], kube_namespace, key[1])
+    assert spark is not None
+    assert spark["spec"]["dynamicAllocation"]["minExecutors"] == 5
 
 
 def test_delete_removes_children_but_keeps_topics(

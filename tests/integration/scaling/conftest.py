@@ -22,8 +22,8 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from urllib3.exceptions import HTTPError
 
-from sensorpipe_operator import model
-from sensorpipe_operator.builders import desired_children
+from sensorpipe_operator import model, plan
+from sensorpipe_operator.builders import autoscaled_fields, desired_children
 from sensorpipe_operator.settings import Images
 
 # What a read of the API server raises while it restarts (other suites restart services).
@@ -83,9 +83,10 @@ def pipeline_spec(
 def create_pipeline(
     api: client.ApiClient, namespace: str, name: str, spec: dict[str, object]
 ) -> tuple[dict[str, Any], model.Pipeline]:
-    """The SensorPipeline and the children the operator's builders make for it (accounts,
-    config, SparkApplication, consumer Deployments), created in the real API server; the
-    reconciler is not running, so this stands in for its first pass."""
+    """The SensorPipeline and the children the operator's first reconcile writes for it
+    (accounts, config, SparkApplication, consumer Deployments, each scaled child at the spec's
+    minimum), created in the real API server; the reconciler is not running, so this stands
+    in for its first pass."""
     body = {
         "apiVersion": "iot.sensorpipe.dev/v1alpha1",
         "kind": "SensorPipeline",
@@ -97,7 +98,9 @@ def create_pipeline(
         body=body, namespace=namespace
     )
     pipeline = model.parse(spec, name, namespace)
-    for child in desired_children(pipeline, Images()):
+    children = desired_children(pipeline, Images())
+    first = plan.make(children, {}, "", True, autoscaled_fields(pipeline))
+    for child in first.apply:  # with the scale a new child starts at
         resource = dyn.resources.get(api_version=child["apiVersion"], kind=child["kind"])
         resource.create(body=child, namespace=namespace)
     return created.to_dict(), pipeline

@@ -9,6 +9,7 @@ import statistics
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -29,6 +30,8 @@ STREAMS = [
     },
     {"name": "motion", "fields": [{"name": "motion", "type": "boolean"}]},
 ]
+# The job's entry point, started as its own process the way the SparkApplication starts it.
+MAIN = Path(__file__).resolve().parents[3] / "spark_apps" / "sensorpipe_spark" / "main.py"
 WINDOW_S = 900.0
 WATERMARK_S = 600.0
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, the start of every generated hour

@@ -27,7 +27,6 @@ from tests.integration.spark import helpers as h
 
 pytestmark = pytest.mark.integration
 
-MAIN = Path(__file__).resolve().parents[3] / "spark_apps" / "sensorpipe_spark" / "main.py"
 DEVICES = ("c1", "c2", "c3")
 STEP = 10_000
 CHUNK = 30  # five minutes of event time per chunk, well inside the ten-minute watermark
@@ -70,7 +69,7 @@ def test_kill_and_restart_loses_and_doubles_nothing(
     env = {**os.environ, "SENSORPIPE_SPARK_MASTER": "local[2]"}
     with log.open("wb") as out:
         job = subprocess.Popen(
-            [sys.executable, str(MAIN), "stream", "--config", str(cfg_path), "--trigger", "1"],
+            [sys.executable, str(h.MAIN), "stream", "--config", str(cfg_path), "--trigger", "1"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

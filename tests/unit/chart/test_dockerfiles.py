@@ -162,3 +162,17 @@ def test_child_commands_exist_in_the_images_the_chart_gives_them() -> None:
     assert any(main_file.startswith(dest.rstrip("/") + "/") for dest in copies), (
         f"{main_file} is not copied into the Spark image"
     )
+
+
+def test_the_spark_image_installs_every_dependency_of_the_job() -> None:
+    """The job's pyproject pins what it imports; the image installs each of those pins
+    (pyspark excepted: the Spark base image brings it), or the driver fails at import."""
+    project = tomllib.loads((ROOT / "spark_apps" / "pyproject.toml").read_text())["project"]
+    installed = {
+        word.strip("\"'").lower()
+        for keyword, args in instructions(DOCKERFILES["spark"])
+        if keyword == "RUN" and "pip install" in args
+        for word in shlex.split(args)
+    }
+    wanted = {d.lower() for d in project["dependencies"] if not d.startswith("pyspark==")}
+    assert wanted <= installed, f"not installed in the Spark image: {sorted(wanted - installed)}"

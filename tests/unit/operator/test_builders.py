@@ -5,6 +5,7 @@ import pytest
 
 from sensorpipe_operator import runtime_config as rc
 from sensorpipe_operator.builders import (
+    autoscaled_fields,
     configmap,
     consumer,
     desired_children,
@@ -148,13 +149,18 @@ def test_sparkapplication_options():
     assert "spark.sql.extensions" not in app["sparkConf"]
     assert app["image"] == "mine:2"
     assert "env" not in app["driver"]
-    assert app["dynamicAllocation"] == {
-        "enabled": True,
-        "initialExecutors": 2,
-        "minExecutors": 2,
-        "maxExecutors": 6,
-    }
+    # The floor is the autoscaler's: the operator declares dynamic allocation and its ceiling,
+    # and names the floor a new application starts at apart, so that no apply reverts it.
+    assert app["dynamicAllocation"] == {"enabled": True, "maxExecutors": 6}
     assert "instances" not in app["executor"]
+    assert sparkapp.autoscaled(_p(spec)) == {
+        "spec": {"dynamicAllocation": {"minExecutors": 2, "initialExecutors": 2}}
+    }
+    zero = _p(with_change(spec, "scaling.minReplicas", 0))
+    assert sparkapp.autoscaled(zero) == {
+        "spec": {"dynamicAllocation": {"minExecutors": 0, "initialExecutors": 1}}
+    }
+    assert sparkapp.autoscaled(_p()) is None  # target consumers
     old = sparkapp.build(_p(with_change(full(), "processing.sparkVersion", "3.5.3")), "s")["spec"]
     assert old["deps"]["packages"] == [
         "org.apache.spark:spark-sql-kafka-0-10_2.12:3.5.3",
@@ -252,8 +258,26 @@ def test_consumer_deployment_and_autoscaler_ownership_of_replicas():
     assert box["command"] == ["sensorpipe-notify", "--config", "/etc/sensorpipe/pipeline.json"]
     assert {"name": "SENSORPIPE_CONSUMER_GROUP", "value": "farm.notifier"} in box["env"]
     assert "replicas" not in dep["spec"]  # scaling.enabled with target consumers
+    assert consumer.autoscaled(p) == {"spec": {"replicas": 1}}  # where a new one starts
     unscaled = _p(with_change(full(), "scaling.enabled", False))
     assert consumer.build(unscaled, unscaled.consumers[0], "c")["spec"]["replicas"] == 1
+    assert consumer.autoscaled(unscaled) is None
+
+
+def test_autoscaled_fields_name_the_scaled_children_and_their_starting_scale():
+    consumers = _p(with_change(full(), "scaling.minReplicas", 2))
+    assert autoscaled_fields(consumers) == {
+        ("Deployment", "farm-consumer-notifier"): {"spec": {"replicas": 2}}
+    }
+    spark = _p(with_change(full(), "scaling.target", "spark"))
+    assert autoscaled_fields(spark) == {
+        ("SparkApplication", "farm-processing"): {
+            "spec": {"dynamicAllocation": {"minExecutors": 1, "initialExecutors": 1}}
+        }
+    }
+    assert autoscaled_fields(_p(with_change(full(), "scaling.enabled", False))) == {}
+    children = {(c["kind"], c["metadata"]["name"]) for c in desired_children(spark, IMAGES)}
+    assert set(autoscaled_fields(spark)) <= children
 
 
 def test_configmaps_hold_the_runtime_config():
