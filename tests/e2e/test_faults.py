@@ -48,7 +48,7 @@ from sensorpipe_operator.local.supervisor import Running, Supervisor, log_tail
 from sensorpipe_operator.model import Pipeline
 from tests.conftest import ROOT, kubectl, wait_until
 
-# `faults`: outside `make test` until a second pass confirms it (make test-faults).
+# `faults`: run alone with make test-faults.
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
 DEVICES = 200
