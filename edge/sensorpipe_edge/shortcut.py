@@ -35,16 +35,9 @@ Record = tuple[str, bytes, bytes]
 _NUMBER = rb"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,9})?(?:[eE][-+]?[0-9]{1,2})?"
 _BOOLEAN = rb"1|0|true|false"
 _BOOLEAN_JSON = {b"1": b"true", b"true": b"true", b"0": b"false", b"false": b"false"}
-_T, _U = ord("T"), ord("U")
-
-
-def _json_int(digits: bytes) -> bool:
-    """Whether the protocol's digits are, as they are, a JSON integer below 2**53 (no
-    leading zero, so a lone "0" takes the general path; cheaper than int() and back)."""
-    return digits.isdigit() and len(digits) <= 15 and digits[0] != _ZERO
-
-
-_ZERO = ord("0")
+# Digits are copied as they are when they make a JSON integer below 2**53: at most 15,
+# no leading zero (so a lone "0" takes the general path): cheaper than int() and back.
+_T, _U, _ZERO = ord("T"), ord("U"), ord("0")
 # The end of a line by its CRC: a table lookup instead of parsing the hex digits.
 _SEALS = [b"*%04X" % crc for crc in range(1 << 16)]
 _UPTIME = b',"device_uptime_ms":'
@@ -144,7 +137,7 @@ class Shortcut:
         except ValueError:  # not five fields
             return None
         shape = self._shapes.get((device, stream))
-        if shape is None or not _json_int(seq):
+        if shape is None or not (seq.isdigit() and len(seq) <= 15 and seq[0] != _ZERO):
             return None
         topic, key, prefix, pattern, template, booleans, ranges = shape
         m = pattern.fullmatch(payload)
