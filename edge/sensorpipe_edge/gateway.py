@@ -80,17 +80,19 @@ def build(config: GatewayConfig, env: Mapping[str, str] | None = None) -> Built:
     stats = Stats()
     registry, latency = make_registry(stats)
     spool = Spool(config.spool_dir / "spool", config.spool_max_bytes)
+    resume = ResumePoints(config.spool_dir / "resume.json")
+    source = make_source(config, resume, env)
     sink = KafkaSink(
         kafka_client_config(config.bootstrap_servers, config.kafka_auth),
         spool,
         stats,
         latency,
         message_timeout_ms=config.message_timeout_ms,
+        report_each=source.acks,
     )
-    resume = ResumePoints(config.spool_dir / "resume.json")
     builder = RecordBuilder(config, compile_validator())
     gateway = Gateway(builder, sink, stats, config.dead_letter_topic, resume)
-    return Built(gateway, [make_source(config, resume, env)], registry)
+    return Built(gateway, [source], registry)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,18 +5,12 @@ hot loop, the benchmark and the unit tests. Checks follow docs/contracts.md §3:
 stream must be declared, its fields present, typed and inside the declared range, and the
 finished record must satisfy schemas/reading.schema.json.
 
-The hot path is shaped by cost. Of a record's properties, only ``device_id`` and the
-stream's field set can break the schema in ways the parser does not already rule out
-(``seq`` and the times are integers in range by construction, values are finite numbers
-or booleans by ``convert``), so the full schema check runs once per (device, stream) and
-later records of that pair skip it; and the JSON is written by hand from those checked
-parts (device ids and stream names cannot contain characters JSON would escape), which
-is several times cheaper than ``json.dumps``. ``record`` goes one step further for lines
-of a known (device, stream): one regex per stream matches the whole payload in the
-declared field order, and the number texts (JSON number grammar) go into the JSON as
-sent, after their range check. Whatever the shortcuts do not cover takes the general path,
-which also names the reason of a rejection. The unit tests hold every accepted record to
-the full schema and the shortcut to the general path's output.
+``reading`` is the general path: it names the reason of every rejection and runs the full
+schema check once per (device, stream); the JSON is written by hand from the checked parts
+(device ids and stream names cannot contain characters JSON would escape), several times
+cheaper than ``json.dumps``. Lines of a (device, stream) it has accepted before take
+``shortcut.Shortcut`` instead, which gives the same record for a fraction of the work and
+hands back to ``reading`` whatever it does not cover.
 """
 
 from __future__ import annotations
@@ -24,19 +18,20 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from sensorpipe_edge.config import FieldSpec, GatewayConfig, StreamSpec
-from sensorpipe_edge.protocol import Line, Rejected, line_from, parse, raw_text, well_formed
+from sensorpipe_edge.protocol import Line, Rejected, parse, raw_text
 from sensorpipe_edge.schema import SchemaError, Validator
+from sensorpipe_edge.shortcut import Record, Shortcut
 
 _NUMBER_RE = r"-?(?:0|[1-9]\d{0,15})(?:\.\d{1,9})?(?:[eE][-+]?\d{1,3})?"
 _NUMBER = re.compile(_NUMBER_RE)
-_BOOLEAN_RE = r"1|0|true|false"
 _TRUE = frozenset({"1", "true"})
 _FALSE = frozenset({"0", "false"})
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-MAX_CHECKED_SHAPES = 1_000_000  # (device, stream) pairs remembered as schema-checked
+MAX_KNOWN_SHAPES = 200_000  # (device, stream) pairs the shortcut remembers
 
 
 def _json_scalar(v: float | int | bool) -> str:
@@ -80,22 +75,6 @@ def typed_values(stream: StreamSpec, line: Line) -> dict[str, float | int | bool
     return {name: convert(fields[name], text, line.device_id) for name, text in line.values.items()}
 
 
-FastField = tuple[str, bool, float, float]  # JSON name, is boolean, min, max
-
-
-def _payload_pattern(stream: StreamSpec) -> tuple[re.Pattern[str], list[FastField], str]:
-    """The stream's payload in declared field order as one regex, with what each group is."""
-    parts = []
-    fields: list[FastField] = []
-    for spec in stream.fields.values():
-        boolean = spec.type == "boolean"
-        parts.append(f"{re.escape(spec.name)}=({_BOOLEAN_RE if boolean else _NUMBER_RE})")
-        lo = -math.inf if spec.min is None else float(spec.min)
-        hi = math.inf if spec.max is None else float(spec.max)
-        fields.append((_dumps(spec.name), boolean, lo, hi))
-    return re.compile(";".join(parts)), fields, stream.topic
-
-
 class RecordBuilder:
     """Builds reading and dead-letter records for one gateway of one pipeline."""
 
@@ -105,39 +84,37 @@ class RecordBuilder:
         self._pipeline = config.pipeline
         self._validate = validate
         self._gateway_json = _dumps(config.gateway)
-        self._checked: set[tuple[str, str]] = set()
         self._names = {f: _dumps(f) for s in config.streams.values() for f in s.fields}
-        self._payloads = {name: _payload_pattern(s) for name, s in config.streams.items()}
+        self._shortcut = Shortcut(config.streams, config.gateway, MAX_KNOWN_SHAPES)
 
-    def record(self, raw: bytes, received_at: int) -> tuple[str, bytes, bytes]:
+    def records(
+        self, lines: Sequence[bytes], received_at: int
+    ) -> tuple[list[Record], list[tuple[int, Rejected]]]:
+        """The records of a batch of lines, in order, and the rejected lines by position.
+
+        One call per batch, so what all its records share (the receive time) is encoded
+        once and the loop pays no per-line method lookups."""
+        now, middle = self._shortcut.stamp(received_at)
+        shortcut, reading = self._shortcut.record, self.reading
+        accepted: list[Record] = []
+        rejected: list[tuple[int, Rejected]] = []
+        for i, raw in enumerate(lines):
+            record = shortcut(raw, now, middle)
+            if record is None:
+                try:
+                    record = reading(parse(raw), received_at)
+                except Rejected as rej:
+                    rejected.append((i, rej))
+                    continue
+            accepted.append(record)
+        return accepted, rejected
+
+    def record(self, raw: bytes, received_at: int) -> Record:
         """``reading(parse(raw))``, by the shortest way that gives the same result."""
-        fields = well_formed(raw)
-        if fields is None:
-            return self.reading(parse(raw), received_at)
-        device_id, seq, uptime_ms, epoch_ms, stream_name, payload = fields
-        fast = self._payloads.get(stream_name)
-        m = fast[0].fullmatch(payload) if fast is not None else None
-        if fast is None or m is None or (device_id, stream_name) not in self._checked:
-            return self.reading(line_from(*fields), received_at)
-        parts = []
-        for (json_name, boolean, lo, hi), text in zip(fast[1], m.groups(), strict=True):
-            if boolean:
-                parts.append(f"{json_name}:{'true' if text in _TRUE else 'false'}")
-                continue
-            x = float(text)
-            if not lo <= x <= hi or x - x != 0:  # out of range, or not finite
-                return self.reading(line_from(*fields), received_at)
-            parts.append(f"{json_name}:{text}")
-        event_time = epoch_ms if epoch_ms is not None else received_at
-        uptime = "" if uptime_ms is None else f',"device_uptime_ms":{uptime_ms}'
-        value = (
-            f'{{"v":1,"device_id":"{device_id}","stream":"{stream_name}","seq":{seq},'
-            f'"event_time":{event_time},"received_at":{received_at},"gateway":{self._gateway_json},'
-            f'"values":{{{",".join(parts)}}}{uptime}}}'
-        )
-        return fast[2], device_id.encode(), value.encode()
+        now, middle = self._shortcut.stamp(received_at)
+        return self._shortcut.record(raw, now, middle) or self.reading(parse(raw), received_at)
 
-    def reading(self, line: Line, received_at: int) -> tuple[str, bytes, bytes]:
+    def reading(self, line: Line, received_at: int) -> Record:
         """(topic, key, value) of the reading in ``line``; Rejected if it breaks a rule."""
         stream = self._streams.get(line.stream)
         if stream is None:
@@ -146,12 +123,9 @@ class RecordBuilder:
             raise Rejected("sensor_error", line.error[:80], line.device_id)
         values = typed_values(stream, line)
         event_time = line.epoch_ms if line.epoch_ms is not None else received_at
-        shape = (line.device_id, line.stream)
-        if shape not in self._checked:
+        if not self._shortcut.known(line.device_id, line.stream):
             self._check(line, values, event_time, received_at)
-            if len(self._checked) >= MAX_CHECKED_SHAPES:
-                self._checked.clear()
-            self._checked.add(shape)
+            self._shortcut.learn(line.device_id, line.stream)
         uptime = "" if line.uptime_ms is None else f',"device_uptime_ms":{line.uptime_ms}'
         names = self._names
         fields = ",".join(f"{names[k]}:{_json_scalar(v)}" for k, v in values.items())

@@ -21,12 +21,20 @@ by (device_id, seq).
 Acknowledgement callbacks (``ack``) run once a record is either acknowledged by Kafka or
 written to the spool: both survive a kill -9 of the gateway. Sources use them to
 release input upstream (an MQTT PUBACK) or to persist a resume point.
+
+That needs a delivery report per record, which costs a Python call and a Message object
+per record, more than producing it. A source without acknowledgements (a serial port)
+gets a sink with ``report_each=False`` instead: librdkafka then reports only failures
+(each one still spooled, as above), and the records acknowledged are counted per poll as
+those handed over minus those still in the producer minus those failed.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -35,7 +43,7 @@ from prometheus_client import Histogram
 
 from sensorpipe_edge.metrics import Stats
 from sensorpipe_edge.sources import Ack
-from sensorpipe_edge.spool import Spool, SpoolFull
+from sensorpipe_edge.spool import Record, Spool, SpoolFull
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +79,23 @@ class KafkaSink:
         message_timeout_ms: int = 300_000,
         probe_interval: float = 1.0,
         replay_chunk: int = 10_000,
+        report_each: bool = True,
     ) -> None:
-        self._producer = Producer(
-            {
-                **PRODUCER_DEFAULTS,
-                **client_conf,
-                "message.timeout.ms": message_timeout_ms,
-                "error_cb": self._on_error,
-            }
-        )
+        conf = {
+            **PRODUCER_DEFAULTS,
+            **client_conf,
+            "message.timeout.ms": message_timeout_ms,
+            "error_cb": self._on_error,
+        }
+        if not report_each:
+            # The callback of every record produced without its own: failures only.
+            conf |= {"delivery.report.only.error": True, "on_delivery": self._on_failure}
+        self._producer = Producer(conf)
+        self.report_each = report_each
+        self._handed = 0  # records handed to the producer without acknowledgement callback
+        self._failed = 0  # ... of which librdkafka reported as failed
+        self._counted = 0  # ... of which ``published`` counts as delivered
+        self._sample: tuple[int, float] | None = None  # (records handed, when): latency
         self._spool = spool
         self._stats = stats
         self._latency = latency
@@ -91,19 +107,49 @@ class KafkaSink:
 
     def send(self, topic: str, key: bytes | None, value: bytes, ack: Ack | None = None) -> None:
         """Hand one record over; it is then Kafka's or the spool's, never lost silently."""
+        if ack is not None and not self.report_each:
+            raise ValueError("this sink reports no deliveries: it cannot acknowledge records")
         if self._stats.kafka_online and not self._stats.spool_bytes:
-            cb = self._on_delivery if ack is None else partial(self._on_delivery_ack, ack)
             try:
-                self._producer.produce(topic, value, key, on_delivery=cb)
+                self._produce(topic, key, value, ack)
                 return
             except BufferError:
                 self._producer.poll(0.1)  # local queue full: let deliveries drain once
                 try:
-                    self._producer.produce(topic, value, key, on_delivery=cb)
+                    self._produce(topic, key, value, ack)
                     return
                 except BufferError:
                     pass
         self._to_spool(topic, key, value, ack)
+
+    def send_all(self, records: Sequence[Record]) -> None:
+        """``send`` without acknowledgements for a batch: with ``report_each=False``, one
+        bare produce() per record (what a plain producer costs) and one count per batch."""
+        if self.report_each or not self._stats.kafka_online or self._stats.spool_bytes:
+            for topic, key, value in records:
+                self.send(topic, key, value)
+            return
+        if not records:
+            return
+        topics, keys, values = zip(*records, strict=True)
+        pending = iter(values)
+        try:  # the loop runs in C: map() calls produce, deque() drives it
+            deque(map(self._producer.produce, topics, pending, keys), maxlen=0)
+        except BufferError:  # the producer is full: the rest, from the refused one, one by one
+            first_unsent = len(records) - len(list(pending)) - 1
+            self._handed += first_unsent
+            for record in records[first_unsent:]:
+                self.send(*record)
+            return
+        self._handed += len(records)
+
+    def _produce(self, topic: str, key: bytes | None, value: bytes, ack: Ack | None) -> None:
+        if not self.report_each:
+            self._producer.produce(topic, value, key)
+            self._handed += 1
+            return
+        cb = self._on_delivery if ack is None else partial(self._on_delivery_ack, ack)
+        self._producer.produce(topic, value, key, on_delivery=cb)
 
     def _to_spool(self, topic: str, key: bytes | None, value: bytes, ack: Ack | None) -> None:
         try:
@@ -134,6 +180,33 @@ class KafkaSink:
         self._went_offline(f"delivery failed: {err}")
         self._to_spool(msg.topic(), msg.key(), msg.value(), ack)
 
+    def _on_failure(self, err: KafkaError, msg: Message) -> None:
+        """With ``report_each=False``, librdkafka calls this for failed records only."""
+        self._failed += 1
+        self._went_offline(f"delivery failed: {err}")
+        self._to_spool(msg.topic(), msg.key(), msg.value(), None)
+
+    def _count_deliveries(self) -> None:
+        """Count what left the producer since the last poll (``report_each=False``): it
+        holds the rest, and failures were counted by ``_on_failure``. Never less than
+        before: replayed records still in the producer make the count low for a while.
+
+        The latency histogram gets one sample at a time: the time until as many records
+        were done as had been handed over when the sample started."""
+        done = self._handed - len(self._producer)
+        delivered = max(done - self._failed, self._counted)
+        self._stats.published += delivered - self._counted
+        self._counted = delivered
+        if self._latency is None:
+            return
+        now = time.monotonic()
+        if self._sample is None:
+            if done < self._handed:
+                self._sample = (self._handed, now)
+        elif done >= self._sample[0]:
+            self._latency.observe(now - self._sample[1])
+            self._sample = None
+
     def _on_error(self, err: KafkaError) -> None:
         if err.code() in _DOWN:
             self._went_offline(str(err))
@@ -147,8 +220,10 @@ class KafkaSink:
             self._last_probe = time.monotonic()
 
     def poll(self, timeout: float = 0.0) -> None:
-        """Serve delivery callbacks (they run in the caller's thread)."""
+        """Serve delivery callbacks (they run in the caller's thread) and count deliveries."""
         self._producer.poll(timeout)
+        if not self.report_each:
+            self._count_deliveries()
 
     def maintain(self) -> None:
         """Probe Kafka while offline; replay one chunk of the spool while online."""
@@ -195,4 +270,6 @@ class KafkaSink:
         self._producer.flush(timeout)
         self._producer.purge(in_queue=True, in_flight=True)
         self._producer.flush(0)
+        if not self.report_each:
+            self._count_deliveries()
         self._spool.sync()

@@ -6,7 +6,11 @@ The same simulated lines (1000 devices, three streams) go through:
 
 - the gateway: ``Gateway.handle`` — parse, verify CRC, validate against the stream ranges
   and schemas/reading.schema.json, encode, produce with the gateway's KafkaSink — until
-  Kafka acknowledged everything;
+  Kafka acknowledged everything; configured with a serial source, whose lines carry no
+  acknowledgements, so its sink takes delivery reports for failures only;
+- the same gateway configured with an MQTT source (not started), every line carrying an
+  acknowledgement as MQTT and simulated lines do, so every record has a delivery report
+  (measured once, for the record: the target applies to the first);
 - confluent-kafka producing the very records the gateway would produce, already encoded,
   with the same producer settings (the ceiling for the gateway: target ratio >= 0.5);
 - a seed-style producer: kafka-python's KafkaProducer with ``json.dumps`` per message,
@@ -14,7 +18,8 @@ The same simulated lines (1000 devices, three streams) go through:
 
 Each runs in its own child process (so their memory is their own), the first two
 interleaved twice (best of each is kept); figures are recorded
-with tests.bench.results.record, including the gateway process's peak RSS beside the
+with tests.bench.results.record, including the gateway process's peak RSS and CPU time per
+reading (all its threads: steadier than rates on a shared machine) beside the
 confluent-kafka producer process's.
 """
 
@@ -57,19 +62,39 @@ def _document(bootstrap: str, pipeline: str) -> dict[str, Any]:
     return pipeline_document(pipeline, bootstrap, {"type": "serial", "serial": {"device": "-"}})
 
 
-def run_gateway(lines: list[bytes], doc: dict[str, Any], spool: Path) -> float:
+def _acked(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document with a source whose lines carry acks (MQTT; never connected here)."""
+    mqtt = {"type": "mqtt", "mqtt": {"url": "mqtt://127.0.0.1:9"}}
+    return {**doc, "gateway": {**doc["gateway"], "source": mqtt}}
+
+
+def _acknowledged() -> None:
+    """The ack of a line in the acked run: a call per record, as the sources make."""
+
+
+def _measured(count: int, started: float, cpu_started: float) -> tuple[float, float]:
+    """(readings per second, CPU µs per reading of all the process's threads) since the
+    two starting points: the CPU figure is the steadier one on a shared machine."""
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return count / elapsed, cpu / count * 1e6
+
+
+def run_gateway(
+    lines: list[bytes], doc: dict[str, Any], spool: Path, acked: bool
+) -> tuple[float, float]:
     """Readings per second through the whole gateway path, until Kafka acknowledged all."""
-    built = build(from_document(doc, {"SENSORPIPE_SPOOL_DIR": str(spool)}), env={})
-    gateway = built.gateway
-    items = [(line, None) for line in lines]
-    started = time.perf_counter()
+    config = from_document(_acked(doc) if acked else doc, {"SENSORPIPE_SPOOL_DIR": str(spool)})
+    gateway = build(config, env={}).gateway
+    assert gateway.sink.report_each == acked
+    items = [(line, _acknowledged if acked else None) for line in lines]
+    started, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(items), BATCH):
         gateway.handle(items[i : i + BATCH], "bench")
         gateway.sink.poll(0)
     gateway.sink.close(timeout=120)
-    elapsed = time.perf_counter() - started
+    measured = _measured(len(lines), started, cpu)
     assert gateway.stats.published == len(lines), gateway.stats
-    return len(lines) / elapsed
+    return measured
 
 
 def encoded_records(lines: list[bytes], doc: dict[str, Any]) -> list[tuple[str, bytes, bytes]]:
@@ -78,13 +103,13 @@ def encoded_records(lines: list[bytes], doc: dict[str, Any]) -> list[tuple[str, 
     return [builder.reading(parse(line), now) for line in lines]
 
 
-def run_confluent(lines: list[bytes], doc: dict[str, Any]) -> float:
+def run_confluent(lines: list[bytes], doc: dict[str, Any]) -> tuple[float, float]:
     """Readings per second of a bare confluent-kafka producer given the encoded records."""
     records = encoded_records(lines, doc)
     producer = Producer(
         {**PRODUCER_DEFAULTS, "bootstrap.servers": doc["kafka"]["bootstrapServers"]}
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for i, (topic, key, value) in enumerate(records):
         while True:
             try:
@@ -95,12 +120,12 @@ def run_confluent(lines: list[bytes], doc: dict[str, Any]) -> float:
         if i % BATCH == 0:
             producer.poll(0)
     left = producer.flush(120)
-    elapsed = time.perf_counter() - started
+    measured = _measured(len(records), started, cpu)
     assert left == 0
-    return len(records) / elapsed
+    return measured
 
 
-def run_seed_style(lines: list[bytes], doc: dict[str, Any]) -> float:
+def run_seed_style(lines: list[bytes], doc: dict[str, Any]) -> tuple[float, float]:
     """Readings per second the way the seeds produce: kafka-python, json.dumps per send."""
     from kafka import KafkaProducer
 
@@ -114,27 +139,27 @@ def run_seed_style(lines: list[bytes], doc: dict[str, Any]) -> float:
         acks="all",
         linger_ms=20,
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for topic, key, value in readings:
         producer.send(topic, key=key, value=value)
     producer.flush(120)
-    elapsed = time.perf_counter() - started
+    measured = _measured(len(readings), started, cpu)
     producer.close()
-    return len(readings) / elapsed
+    return measured
 
 
 def child(mode: str, data: Path, doc_path: Path) -> None:
-    """One measurement in this (fresh) process; prints {"rate", "rss_mb"}."""
+    """One measurement in this (fresh) process; prints {"rate", "cpu_us", "rss_mb"}."""
     lines: list[bytes] = pickle.loads(data.read_bytes())
     doc = json.loads(doc_path.read_text())
-    if mode == "gateway":
+    if mode in ("gateway", "gateway-acked"):
         with tempfile.TemporaryDirectory() as spool:
-            rate = run_gateway(lines, doc, Path(spool))
+            rate, cpu_us = run_gateway(lines, doc, Path(spool), acked=mode == "gateway-acked")
     elif mode == "confluent":
-        rate = run_confluent(lines, doc)
+        rate, cpu_us = run_confluent(lines, doc)
     else:
-        rate = run_seed_style(lines, doc)
-    print(json.dumps({"rate": rate, "rss_mb": _peak_rss_mb()}))
+        rate, cpu_us = run_seed_style(lines, doc)
+    print(json.dumps({"rate": rate, "cpu_us": cpu_us, "rss_mb": _peak_rss_mb()}))
 
 
 def measure(mode: str, data: Path, doc_path: Path) -> dict[str, float]:
@@ -155,7 +180,10 @@ def measure(mode: str, data: Path, doc_path: Path) -> dict[str, float]:
     if out.returncode != 0:
         raise SystemExit(f"{mode} run failed:\n{out.stderr[-4000:]}")
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"{mode:>10}: {result['rate']:>10,.0f} readings/s, peak RSS {result['rss_mb']:.0f} MB")
+    print(
+        f"{mode:>13}: {result['rate']:>10,.0f} readings/s, {result['cpu_us']:5.1f} CPU µs"
+        f" a reading, peak RSS {result['rss_mb']:.0f} MB"
+    )
     return result
 
 
@@ -182,10 +210,19 @@ def main() -> None:
         rounds.append((measure("confluent", data, doc_path), measure("gateway", data, doc_path)))
         confluent = max((r[0] for r in rounds), key=lambda r: r["rate"])
         gateway = max((r[1] for r in rounds), key=lambda r: r["rate"])
+        acked = measure("gateway-acked", data, doc_path)
         seed = measure("seed", data, doc_path)
     record(
         "edge gateway throughput (parse+validate+encode+produce)",
         gateway["rate"],
+        "readings/s",
+        "confluent-kafka producing the same pre-encoded records",
+        confluent["rate"],
+        higher_is_better=True,
+    )
+    record(
+        "edge gateway throughput with per-record acks (mqtt, simulated sources)",
+        acked["rate"],
         "readings/s",
         "confluent-kafka producing the same pre-encoded records",
         confluent["rate"],
@@ -198,6 +235,14 @@ def main() -> None:
         "kafka-python + json.dumps per message (the seeds' producer)",
         seed["rate"],
         higher_is_better=True,
+    )
+    record(
+        "edge gateway CPU time per reading (all threads)",
+        min(r[1]["cpu_us"] for r in rounds),
+        "µs",
+        "confluent-kafka producing the same pre-encoded records",
+        min(r[0]["cpu_us"] for r in rounds),
+        higher_is_better=False,
     )
     record(
         "edge gateway peak RSS at full rate",

@@ -19,6 +19,8 @@ class Source:
     """Base of the sources: a named thread with a stop flag and a connected state."""
 
     name = "source"
+    # Whether its items carry acks: the sink then reports every delivery (see sink.py).
+    acks = True
 
     def __init__(self) -> None:
         self.connected = False

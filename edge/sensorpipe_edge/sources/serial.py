@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 
 class SerialSource(Source):
+    acks = False  # a device cannot resend: nothing to acknowledge to
+
     def __init__(self, device: str, baud_rate: int = 115200, retry: float = 0.5) -> None:
         super().__init__()
         self.device = device
