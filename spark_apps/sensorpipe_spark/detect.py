@@ -121,8 +121,8 @@ def z_threshold(z_score: float, samples: int) -> float:
     With σ estimated by the MAD from n samples, the deviation follows Student's t with about
     0.37·(n − 1) degrees of freedom rather than the normal law, so the threshold moves to the
     same tail probability of that t (Cornish–Fisher expansion, Abramowitz & Stegun 26.7.5):
-    6.2 at 20 samples, 3.9 at 100, 3.6 at 600. Without it a fresh device's first minutes,
-    judged on a scale from a handful of readings, raise most of the false anomalies.
+    3.5 becomes 6.1 at 20 samples, 3.8 at 100, 3.55 at 600. Without it a fresh device's first
+    minutes, judged on a scale from a handful of readings, raise most false anomalies.
     """
     nu = max(_MAD_EFFICIENCY * (samples - 1), 1.0)
     z = z_score
