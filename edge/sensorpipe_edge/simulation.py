@@ -13,6 +13,10 @@ humidity falling as temperature rises, distances that hold for a while and then 
 their values after a while), ``spike`` (per-reading chance of a jump), ``dropout``
 (per-reading chance the line is lost), ``silent`` (a fraction of devices stop sending)
 and ``corrupt`` (per-line chance of one flipped bit, which the gateway must catch).
+
+A fault rate of 1.0 makes every device of a fleet faulty, so a test picks the device and the
+fault by building a small fleet for it (its own ``prefix``), and :func:`simulate` runs any
+fleet through simulated time, an hour in a few seconds, without waiting for the clock.
 """
 
 from __future__ import annotations
@@ -101,6 +105,16 @@ class Fleet:
         self._silent = {i for i in range(devices) if unit(seed, i, 12) < self.faults.silent}
         self._first_tick: int | None = None
 
+    @property
+    def onset_tick(self) -> int | None:
+        """The first tick at which stuck and silent devices misbehave (None before the first
+        tick has been generated: the faults start FAULT_ONSET_TICKS after it)."""
+        return None if self._first_tick is None else self._first_tick + FAULT_ONSET_TICKS
+
+    def spiked(self, dev: int, seq: int) -> bool:
+        """Whether reading ``seq`` of device number ``dev`` carries a spike."""
+        return bool(self.faults.spike) and unit(self.seed, dev, seq, 42) < self.faults.spike
+
     def seq(self, tick: int, stream_index: int) -> int:
         return tick * len(self.streams) + stream_index
 
@@ -148,7 +162,7 @@ class Fleet:
                 values: dict[str, float | bool] = {}
                 for spec in stream.fields.values():
                     v = self.value(dev, value_tick, spec)
-                    if f.spike and spec.type == "number" and unit(s, dev, seq, 42) < f.spike:
+                    if f.spike and spec.type == "number" and self.spiked(dev, seq):
                         lo = spec.min if spec.min is not None else 0.0
                         hi = spec.max if spec.max is not None else 100.0
                         v = round(min(max(float(v) + 0.6 * (hi - lo), lo), hi), 1)
@@ -157,6 +171,15 @@ class Fleet:
                 if f.corrupt and unit(s, dev, seq, 43) < f.corrupt:
                     line = corrupt(line, _mix(s, dev, seq, 44))
                 yield device_id, seq, line
+
+
+def simulate(fleet: Fleet, start_ms: int, end_ms: int) -> Iterator[tuple[int, str, int, bytes]]:
+    """(epoch ms, device_id, seq, line) of every line the fleet sends from ``start_ms`` up to
+    ``end_ms`` of simulated time, tick by tick."""
+    interval = fleet.interval_ms
+    for tick in range(-(-start_ms // interval), -(-end_ms // interval)):
+        for device_id, seq, line in fleet.readings(tick):
+            yield tick * interval, device_id, seq, line
 
 
 def corrupt(line: bytes, h: int) -> bytes:

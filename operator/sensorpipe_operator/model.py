@@ -268,6 +268,7 @@ class Anomaly:
     z_score: float = 3.5
     history: float = 3600.0
     min_samples: int = 20
+    fields: tuple[str, ...] = ()  # empty: every numeric field
 
 
 @dataclass(frozen=True)
@@ -634,11 +635,23 @@ def _alerts(cur: _Cursor, streams: tuple[Stream, ...]) -> Alerts:
             z_score=_positive(acur, "zScore", 3.5),
             history=acur.duration("history", "1h"),
             min_samples=acur.integer("minSamples", 20, 2, 1_000_000),
+            fields=_anomaly_fields(acur, streams),
         ),
         jump=Jump(enabled=jcur.boolean("enabled", False), max_delta=jcur.num_map("maxDelta")),
         stuck=_after(cur.obj("stuck"), "10m"),
         silence=_after(cur.obj("silence"), "5m"),
     )
+
+
+def _anomaly_fields(cur: _Cursor, streams: tuple[Stream, ...]) -> tuple[str, ...]:
+    raw = cur.data.get("fields") or []
+    if not isinstance(raw, list):
+        raise SpecError(cur.at("fields"), "must be a list")
+    known = {f.name for s in streams for f in s.fields}
+    for i, name in enumerate(raw):
+        if name not in known:
+            raise SpecError(f"{cur.at('fields')}[{i}]", f"is no field of any stream: {name!r}")
+    return tuple(str(n) for n in raw)
 
 
 def _positive(cur: _Cursor, key: str, default: float) -> float:

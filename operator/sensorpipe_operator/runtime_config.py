@@ -97,6 +97,7 @@ def _alerts(alerts: Alerts) -> dict[str, Any]:
             "zScore": alerts.anomaly.z_score,
             "history": alerts.anomaly.history,
             "minSamples": alerts.anomaly.min_samples,
+            "fields": list(alerts.anomaly.fields),
         },
         "jump": {"enabled": alerts.jump.enabled, "maxDelta": dict(alerts.jump.max_delta)},
         "stuck": {"enabled": alerts.stuck.enabled, "after": alerts.stuck.after},

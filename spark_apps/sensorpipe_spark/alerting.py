@@ -5,6 +5,12 @@ checkpointed state store, so a restarted job continues with each device's histor
 event-time timeout of that state is what detects a silent device: the detector sets a
 deadline of last reading + `silence.after`, and Spark calls back once the watermark (the
 other devices' progress) has passed it.
+
+The input is the validated readings straight from Kafka, not the lake: an alert then waits
+for one micro-batch instead of two (ingest's lake commit, then this query's). Kafka may
+deliver a reading twice; the detector remembers sequence numbers until the watermark passes
+them, and Spark drops anything older than the watermark before it reaches the state, so
+each reading is judged once.
 """
 
 from __future__ import annotations
@@ -59,17 +65,16 @@ def make_handler(pipeline: str, rules: Rules) -> Any:
         device_id, stream = key
         doc = json.loads(state.get[0]) if state.exists else None
         det = Detector(rules, device_id, stream, doc)
+        watermark = state.getCurrentWatermarkMs()
+        det.forget_before(watermark)
         if state.hasTimedOut:
-            alerts = det.silence(state.getCurrentWatermarkMs())
+            alerts = det.silence(watermark)
         else:
             alerts = []
-            batch = pd.concat(list(frames), ignore_index=True).sort_values(["event_time", "field"])
-            for t, group in batch.groupby("event_time", sort=True):
-                alerts.extend(
-                    det.observe(
-                        int(cast(int, t)), dict(zip(group["field"], group["value"], strict=True))
-                    )
-                )
+            batch = pd.concat(list(frames), ignore_index=True)
+            for (t, seq), group in batch.groupby(["event_time", "seq"], sort=True):
+                values = dict(zip(group["field"], group["value"], strict=True))
+                alerts.extend(det.observe(int(cast(int, t)), values, int(cast(int, seq))))
         state.update((json.dumps(det.state, separators=(",", ":")),))
         deadline = det.silence_deadline()
         if deadline is not None and not det.state.get("silent"):
@@ -81,9 +86,15 @@ def make_handler(pipeline: str, rules: Rules) -> Any:
 
 
 def alerts(readings: DataFrame, cfg: JobConfig) -> DataFrame:
-    """Streaming lake readings → alert records (docs/contracts.md §3)."""
+    """Streaming valid readings (device_id, stream, seq, event_time, values) → alert records
+    (docs/contracts.md §3)."""
     long = readings.select(
-        "device_id", "stream", "event_time", "event_ts", F.explode("values").alias("field", "value")
+        "device_id",
+        "stream",
+        "seq",
+        "event_time",
+        F.timestamp_millis("event_time").alias("event_ts"),
+        F.explode("values").alias("field", "value"),
     ).withWatermark("event_ts", f"{int(cfg.watermark * 1000)} milliseconds")
     return long.groupBy("device_id", "stream").applyInPandasWithState(
         make_handler(cfg.pipeline, Rules.from_config(cfg)),

@@ -18,6 +18,7 @@ from typing import Any
 
 DEFAULT_CHECKPOINT_ROOT = "/data/checkpoints"
 DEFAULT_LAKE_PATH = "/data/lake"
+LAKE_FORMATS = ("delta", "parquet")
 
 
 class ConfigError(ValueError):
@@ -70,6 +71,7 @@ class AlertSpec:
     z_score: float = 3.5
     history: float = 3600.0
     min_samples: int = 20
+    anomaly_fields: frozenset[str] = frozenset()  # empty: every numeric field
     jump_enabled: bool = True
     max_delta: Mapping[str, float] = field(default_factory=dict)
     stuck_enabled: bool = True
@@ -105,6 +107,7 @@ class JobConfig:
     lake_path: str
     checkpoint_path: str
     postgres: PostgresSink | None
+    lake_format: str = "delta"
 
     def stream(self, name: str) -> StreamSpec | None:
         """The stream called ``name``, or None when the spec has no such stream."""
@@ -181,6 +184,7 @@ def _alerts(doc: Mapping[str, Any]) -> AlertSpec:
         z_score=float(anomaly.get("zScore", defaults.z_score)),
         history=float(anomaly.get("history", defaults.history)),
         min_samples=int(anomaly.get("minSamples", defaults.min_samples)),
+        anomaly_fields=frozenset(str(f) for f in anomaly.get("fields") or ()),
         jump_enabled=bool(jump.get("enabled", defaults.jump_enabled)),
         max_delta={str(k): float(v) for k, v in (jump.get("maxDelta") or {}).items()},
         stuck_enabled=bool(stuck.get("enabled", defaults.stuck_enabled)),
@@ -222,12 +226,8 @@ def from_document(doc: Mapping[str, Any]) -> JobConfig:
     if not bootstrap:
         raise ConfigError("config document has no kafka.bootstrapServers")
     lake_format = str(lake.get("format", "delta"))
-    if lake_format != "delta":
-        # Readings exactly once and aggregate upserts rely on Delta's MERGE and transaction
-        # log; a plain Parquet lake could only promise at-least-once, so it is refused.
-        raise ConfigError(
-            f"lake format {lake_format!r} is not supported by the Spark job (use delta)"
-        )
+    if lake_format not in LAKE_FORMATS:
+        raise ConfigError(f"lake format {lake_format!r} is not one of {', '.join(LAKE_FORMATS)}")
     checkpoint = (
         processing.get("checkpointPath") or f"{DEFAULT_CHECKPOINT_ROOT}/{namespace}/{pipeline}"
     )
@@ -249,6 +249,7 @@ def from_document(doc: Mapping[str, Any]) -> JobConfig:
         watermark=float(processing.get("watermark", 600.0)),
         alerts=_alerts(processing.get("alerts") or {}),
         lake_path=str(lake.get("path") or DEFAULT_LAKE_PATH),
+        lake_format=lake_format,
         checkpoint_path=str(checkpoint),
         postgres=(
             PostgresSink(

@@ -83,8 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     cfg = config.load(args.config).with_overrides(lake_path=args.lake_path)
+    delta = cfg.lake_format == "delta"
     if args.command == "report":
-        spark = session.build(f"{cfg.pipeline}-report", args.master)
+        spark = session.build(f"{cfg.pipeline}-report", args.master, delta=delta)
         summary = report.run(spark, cfg, args.date, args.out)
         logging.info("report written to %s: %s", args.out, summary["rows"])
         spark.stop()
@@ -94,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bootstrap_servers=args.bootstrap,
         pg_dsn_env=args.pg_dsn_env,
     )
-    spark = session.build(f"{cfg.pipeline}-stream", args.master)
+    spark = session.build(f"{cfg.pipeline}-stream", args.master, delta=delta)
     job = streaming.StreamingJob(spark, cfg, schema.load())
     spark.streams.addListener(offsets.OffsetCommitter(cfg))  # progress for the autoscaler
     job.ensure_sinks()

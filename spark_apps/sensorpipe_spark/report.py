@@ -53,7 +53,7 @@ QUERIES: dict[str, str] = {
 
 
 def _register(spark: SparkSession, cfg: JobConfig, day: dt.date) -> None:
-    readings = spark.read.format("delta").load(cfg.readings_path)
+    readings = spark.read.format(cfg.lake_format).load(cfg.readings_path)
     readings.where(readings.date == day).createOrReplaceTempView("readings")
     spark.sql(
         "SELECT device_id, stream, seq, event_ts, field, value "

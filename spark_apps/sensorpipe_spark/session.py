@@ -19,16 +19,24 @@ MASTER_ENV = "SENSORPIPE_SPARK_MASTER"
 # Settings that make small local runs fast and Delta usable; the operator's SparkApplication
 # may override any of them through sparkConf.
 BASE_CONF: dict[str, str] = {
-    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.streaming.stateStore.providerClass": (
         "org.apache.spark.sql.execution.streaming.state.HDFSBackedStateStoreProvider"
     ),
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.streaming.noDataMicroBatches.enabled": "true",
+    # one pool per query (streaming.StreamingJob.start): a long lake MERGE of one query no
+    # longer queues the short batches of another behind all of its tasks
+    "spark.scheduler.mode": "FAIR",
+}
+
+# Only for a Delta lake: the operator leaves the Delta jars out of a Parquet pipeline's
+# SparkApplication, and an extension class that is not there must not be named.
+DELTA_CONF: dict[str, str] = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
     "spark.databricks.delta.schema.autoMerge.enabled": "false",
     "spark.databricks.delta.snapshotPartitions": "2",
-    "spark.sql.streaming.noDataMicroBatches.enabled": "true",
 }
 
 LOCAL_CONF: dict[str, str] = {
@@ -43,9 +51,13 @@ LOCAL_CONF: dict[str, str] = {
 
 
 def build(
-    app_name: str, master: str | None = None, extra: dict[str, str] | None = None
+    app_name: str,
+    master: str | None = None,
+    extra: dict[str, str] | None = None,
+    delta: bool = True,
 ) -> SparkSession:
-    """Create (or return the running) session with Delta and, locally, the connector jars.
+    """Create (or return the running) session with Delta (unless ``delta`` is false) and,
+    locally, the connector jars.
 
     ``master`` defaults to ``$SENSORPIPE_SPARK_MASTER``; when neither is set the master is
     left to spark-submit (the spark-operator's case).
@@ -53,6 +65,8 @@ def build(
     builder = SparkSession.builder.appName(app_name)
     master = master or os.environ.get(MASTER_ENV)
     conf = dict(BASE_CONF)
+    if delta:
+        conf.update(DELTA_CONF)
     if master:
         builder = builder.master(master)
         if master.startswith("local"):

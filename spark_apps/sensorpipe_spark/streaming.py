@@ -1,15 +1,19 @@
 """The streaming job: three queries, each with its own checkpoint.
 
 1. `ingest`: Kafka (every stream topic) → parse and validate → rejects to the dead-letter
-   topic, valid readings MERGEd into the lake (exactly once per stream, device, seq);
-2. `aggregates`: the lake's readings as a Delta stream → windowed aggregates with a
-   watermark → Delta upsert, PostgreSQL upsert, aggregates topic;
-3. `alerts`: the lake's readings as a Delta stream → per-device rule state → alerts topic.
+   topic, valid readings into the lake exactly once per (stream, device, seq): MERGEd into
+   Delta, or anti-joined and committed by batch id into Parquet (:mod:`parquet_lake`);
+2. `aggregates`: the lake's readings as a stream → windowed aggregates with a
+   watermark → lake upsert, PostgreSQL upsert, aggregates topic;
+3. `alerts`: Kafka → parse and validate → per-device rule state (which also drops a
+   reading delivered twice) → alerts topic.
 
-Chaining 2 and 3 behind the lake means they only ever see deduplicated, valid readings.
+Chaining 2 behind the lake means it only ever sees deduplicated, valid readings; 3 reads
+Kafka itself so that an alert does not wait for the lake commit (:mod:`alerting`).
 In `available_now` mode each query drains what is there and stops, one after the other,
 which is what tests, catch-up runs and benchmarks want; otherwise all three run together
-on the spec's trigger interval until one fails or the process is stopped.
+on the spec's trigger interval, each in its own fair-scheduler pool so that one query's
+long batch does not hold up another's tasks, until one fails or the process is stopped.
 """
 
 from __future__ import annotations
@@ -23,7 +27,16 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 from pyspark.sql.streaming.readwriter import DataStreamWriter
 
-from sensorpipe_spark import aggregates, alerting, deadletter, kafka_io, lake, postgres, validate
+from sensorpipe_spark import (
+    aggregates,
+    alerting,
+    deadletter,
+    kafka_io,
+    lake,
+    parquet_lake,
+    postgres,
+    validate,
+)
 from sensorpipe_spark.config import JobConfig
 from sensorpipe_spark.schema import ReadingSchema
 
@@ -51,17 +64,27 @@ class StreamingJob:
     def _validated(self, records: DataFrame) -> DataFrame:
         return validate.parse_and_validate(records, self.cfg, self.schema)
 
+    @property
+    def _parquet(self) -> bool:
+        return self.cfg.lake_format == "parquet"
+
+    def _empty_readings(self) -> DataFrame:
+        return lake.lake_rows(self._validated(self.spark.createDataFrame([], KAFKA_COLUMNS)))
+
     def ensure_sinks(self) -> None:
         """Create the lake tables and the PostgreSQL table before any query starts."""
-        empty = self.spark.createDataFrame([], KAFKA_COLUMNS)
-        readings = lake.lake_rows(self._validated(empty))
-        lake.ensure_table(
-            self.spark, self.cfg.readings_path, readings.schema, lake.READING_PARTITIONS
-        )
+        readings = self._empty_readings()
         aggs = aggregates.lake_rows(aggregates.windowed(readings, self.cfg))
-        lake.ensure_table(
-            self.spark, self.cfg.aggregates_path, aggs.schema, lake.AGGREGATE_PARTITIONS
-        )
+        if self._parquet:
+            parquet_lake.ensure_table(self.spark, self.cfg.readings_path)
+            parquet_lake.ensure_table(self.spark, self.cfg.aggregates_path)
+        else:
+            lake.ensure_table(
+                self.spark, self.cfg.readings_path, readings.schema, lake.READING_PARTITIONS
+            )
+            lake.ensure_table(
+                self.spark, self.cfg.aggregates_path, aggs.schema, lake.AGGREGATE_PARTITIONS
+            )
         if self.cfg.postgres is not None:
             postgres.ensure_table(self._pg_dsn(), self.cfg.postgres.table)
 
@@ -87,7 +110,10 @@ class StreamingJob:
                 F.col("device_id"),
             )
             valid = lake.lake_rows(batch.filter(F.col("reason").isNull()))
-            lake.merge_readings(self.spark, self.cfg.readings_path, valid)
+            if self._parquet:
+                parquet_lake.insert_readings(self.spark, self.cfg.readings_path, valid, batch_id)
+            else:
+                lake.merge_readings(self.spark, self.cfg.readings_path, valid)
         finally:
             batch.unpersist()
         log.info("ingest batch %d done", batch_id)
@@ -95,9 +121,15 @@ class StreamingJob:
     def _aggregates_batch(self, batch: DataFrame, batch_id: int) -> None:
         batch.persist()
         try:
-            lake.upsert_aggregates(
-                self.spark, self.cfg.aggregates_path, aggregates.lake_rows(batch)
-            )
+            if batch.isEmpty():  # a batch that only moved the watermark: nothing to upsert
+                return
+            table = aggregates.lake_rows(batch)
+            if self._parquet:
+                parquet_lake.upsert_aggregates(
+                    self.spark, self.cfg.aggregates_path, table, batch_id
+                )
+            else:
+                lake.upsert_aggregates(self.spark, self.cfg.aggregates_path, table)
             out = aggregates.topic_rows(batch)
             if self.cfg.postgres is not None:
                 rows = [
@@ -121,20 +153,29 @@ class StreamingJob:
     # ------------------------------------------------------------------ queries
 
     def _lake_stream(self) -> DataFrame:
+        if self._parquet:
+            # a file stream reads each file once, by name: a batch's re-run renames files
+            # with the same rows over the same names, which it does not read again
+            schema = self._empty_readings().schema
+            return self.spark.readStream.schema(schema).parquet(self.cfg.readings_path)
         return self.spark.readStream.format("delta").load(self.cfg.readings_path)
+
+    def _kafka_stream(self) -> DataFrame:
+        records = (
+            self.spark.readStream.format("kafka")
+            .options(**kafka_io.source_options(self.cfg))
+            .load()
+        )
+        return self._validated(records)
 
     def _writer(self, name: str) -> DataStreamWriter:
         if name == "ingest":
-            records = (
-                self.spark.readStream.format("kafka")
-                .options(**kafka_io.source_options(self.cfg))
-                .load()
-            )
-            return self._validated(records).writeStream.foreachBatch(self._ingest_batch)
+            return self._kafka_stream().writeStream.foreachBatch(self._ingest_batch)
         if name == "aggregates":
             aggs = aggregates.windowed(self._lake_stream(), self.cfg)
             return aggs.writeStream.outputMode("update").foreachBatch(self._aggregates_batch)
-        found = alerting.alerts(self._lake_stream(), self.cfg)
+        valid = self._kafka_stream().filter(F.col("reason").isNull())
+        found = alerting.alerts(valid, self.cfg)
         return found.writeStream.outputMode("append").foreachBatch(self._alerts_batch)
 
     def start(
@@ -148,7 +189,12 @@ class StreamingJob:
         else:
             interval = trigger_seconds if trigger_seconds is not None else self.cfg.trigger_interval
             writer = writer.trigger(processingTime=f"{int(interval * 1000)} milliseconds")
-        return writer.start()
+        # the query's thread inherits this thread's local properties, the pool among them
+        self.spark.sparkContext.setLocalProperty("spark.scheduler.pool", name)
+        try:
+            return writer.start()
+        finally:
+            self.spark.sparkContext.setLocalProperty("spark.scheduler.pool", None)  # type: ignore[arg-type]
 
     def drain(self, queries: tuple[str, ...] = QUERIES) -> None:
         """Run each query until it has processed everything available, in pipeline order."""

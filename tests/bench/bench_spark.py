@@ -6,9 +6,10 @@ Each figure is measured beside its baseline in the same run and the same SparkSe
 - throughput: readings per second through this job's parse, validation and windowed
   aggregation, against the seeds' plain job (`from_json` with a fixed schema and a windowed
   `groupBy` alone), both over the same readings read from the same Kafka topic;
-- latency: from a hot reading entering Kafka to its alert on the alerts topic (lake →
-  stateful rules), against the seeds' plain alert job (Kafka → `from_json` → filter
-  `temperature > 70` → Kafka), both streaming on the same trigger interval.
+- latency: from a hot reading entering Kafka to its alert on the alerts topic (validation →
+  per-device rule state, with the ingest and aggregates queries running beside it), against
+  the seeds' plain alert job (Kafka → `from_json` → filter `temperature > 70` → Kafka), both
+  streaming on the same trigger interval.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from tests.simulated_faults import ALERT_RULES
+
 STREAMS = [
     {
         "name": "climate",
@@ -38,7 +40,12 @@ T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, the start of every generated hou
 
 
 def pipeline_doc(
-    name: str, bootstrap: str, lake: str, checkpoints: str, pg_table: str | None
+    name: str,
+    bootstrap: str,
+    lake: str,
+    checkpoints: str,
+    pg_table: str | None,
+    lake_format: str = "delta",
 ) -> dict[str, Any]:
     """A runtime config document (docs/contracts.md §2) for a test pipeline called ``name``."""
     return {
@@ -57,26 +64,9 @@ def pipeline_doc(
             "window": WINDOW_S,
             "watermark": WATERMARK_S,
             "checkpointPath": checkpoints,
-            "alerts": {
-                "thresholds": [
-                    {
-                        "name": "hot",
-                        "stream": "climate",
-                        "field": "temperature",
-                        "above": 70,
-                        "severity": "critical",
-                    }
-                ],
-                "anomaly": {"enabled": True, "zScore": 3.5, "history": 3600.0, "minSamples": 20},
-                "jump": {
-                    "enabled": True,
-                    "maxDelta": {"temperature": 10, "humidity": 30, "distance": 150},
-                },
-                "stuck": {"enabled": True, "after": 600.0},
-                "silence": {"enabled": True, "after": 300.0},
-            },
+            "alerts": ALERT_RULES,
             "sinks": {
-                "lake": {"format": "delta", "path": lake},
+                "lake": {"format": lake_format, "path": lake},
                 "postgres": {"dsnEnv": "PG_DSN", "table": pg_table} if pg_table else None,
                 "aggregatesTopic": True,
             },

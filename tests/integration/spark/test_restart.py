@@ -52,12 +52,15 @@ def committed(ck: Path, query: str) -> int:
     return len([p for p in commits.iterdir() if p.name.isdigit()]) if commits.is_dir() else 0
 
 
+@pytest.mark.parametrize("lake_format", ["delta", "parquet"])
 def test_kill_and_restart_loses_and_doubles_nothing(
-    spark: SparkSession, kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
+    spark: SparkSession, kafka_bootstrap: str, pg_dsn: str, tmp_path: Path, lake_format: str
 ) -> None:
     name = f"spr-{secrets.token_hex(3)}"
     table = f"agg_{name.replace('-', '_')}"
-    doc = h.pipeline_doc(name, kafka_bootstrap, str(tmp_path / "lake"), str(tmp_path / "ck"), table)
+    doc = h.pipeline_doc(
+        name, kafka_bootstrap, str(tmp_path / "lake"), str(tmp_path / "ck"), table, lake_format
+    )
     cfg_path = tmp_path / "pipeline.json"
     cfg_path.write_text(json.dumps(doc))
     h.create_topics(kafka_bootstrap, h.topics_of(doc))
@@ -107,7 +110,7 @@ def test_kill_and_restart_loses_and_doubles_nothing(
     restarted.drain()
 
     rows = (
-        spark.read.format("delta")
+        spark.read.format(lake_format)
         .load(cfg.readings_path)
         .select("stream", "device_id", "seq")
         .collect()

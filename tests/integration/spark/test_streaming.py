@@ -1,6 +1,7 @@
 """The streaming job on real Spark, Kafka, Delta and PostgreSQL, with readings of known values.
 
-One scenario runs for the whole module (the JVM and the Delta tables are the expensive part):
+One scenario runs for the whole module and each lake format, Delta and Parquet (the JVM and
+the lake tables are the expensive part):
 
 1. an hour of readings from six devices, a copy of some of them, and one record for every
    dead-letter reason; the job drains it;
@@ -101,12 +102,12 @@ class Scenario:
 
 
 def lake_rows(spark: SparkSession, cfg: config.JobConfig) -> list[Any]:
-    return spark.read.format("delta").load(cfg.readings_path).collect()
+    return spark.read.format(cfg.lake_format).load(cfg.readings_path).collect()
 
 
-def delta_aggregates(spark: SparkSession, cfg: config.JobConfig) -> dict[h.AggKey, tuple[Any, ...]]:
+def lake_aggregates(spark: SparkSession, cfg: config.JobConfig) -> dict[h.AggKey, tuple[Any, ...]]:
     rows = (
-        spark.read.format("delta")
+        spark.read.format(cfg.lake_format)
         .load(cfg.aggregates_path)
         .selectExpr(
             "device_id",
@@ -135,14 +136,23 @@ def topic_aggregates(bootstrap: str, topic: str) -> dict[h.AggKey, tuple[Any, ..
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["delta", "parquet"])
 def scenario(
-    spark: SparkSession, kafka_bootstrap: str, pg_dsn: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    spark: SparkSession,
+    kafka_bootstrap: str,
+    pg_dsn: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Scenario:
     name = f"spk-{secrets.token_hex(3)}"
     base = tmp_path_factory.mktemp(name)
     doc = h.pipeline_doc(
-        name, kafka_bootstrap, str(base / "lake"), str(base / "ck"), f"agg_{name.replace('-', '_')}"
+        name,
+        kafka_bootstrap,
+        str(base / "lake"),
+        str(base / "ck"),
+        f"agg_{name.replace('-', '_')}",
+        request.param,
     )
     h.create_topics(kafka_bootstrap, h.topics_of(doc))
     cfg = config.from_document(doc)
@@ -232,7 +242,7 @@ def test_aggregates_equal_a_plain_python_computation(
     want = h.oracle(counted)
     assert scenario.cfg.postgres is not None
     sinks = {
-        "delta": delta_aggregates(spark, scenario.cfg),
+        "lake": lake_aggregates(spark, scenario.cfg),
         "postgres": h.pg_aggregates(pg_dsn, scenario.cfg.postgres.table),
         "topic": topic_aggregates(kafka_bootstrap, scenario.cfg.aggregates_topic or ""),
     }
@@ -245,7 +255,7 @@ def test_aggregates_equal_a_plain_python_computation(
 def test_late_reading_inside_the_watermark_counts_and_beyond_it_does_not(
     scenario: Scenario, spark: SparkSession
 ) -> None:
-    got = delta_aggregates(spark, scenario.cfg)
+    got = lake_aggregates(spark, scenario.cfg)
     window = 15 * MINUTE
     inside = got[("c1", "climate", "temperature", h.T0 + 3 * window)]
     assert inside[0] == 16
@@ -266,12 +276,12 @@ def test_restart_with_a_full_replay_keeps_one_row_per_window(
         ).fetchone()
     assert row is not None
     assert row[0] == row[1] == len(h.oracle(scenario.sent_valid))
-    delta = spark.read.format("delta").load(scenario.cfg.aggregates_path)
+    lake = spark.read.format(scenario.cfg.lake_format).load(scenario.cfg.aggregates_path)
     assert (
-        delta.count()
-        == delta.select("device_id", "stream", "field", "window_start").distinct().count()
+        lake.count()
+        == lake.select("device_id", "stream", "field", "window_start").distinct().count()
     )
-    assert delta.count() == row[0]
+    assert lake.count() == row[0]
 
 
 def test_daily_report_from_the_lake(

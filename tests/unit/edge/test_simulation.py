@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sensorpipe_edge.protocol import Rejected, parse
-from sensorpipe_edge.simulation import Faults, Fleet
+from sensorpipe_edge.simulation import Faults, Fleet, simulate
 
 pytestmark = pytest.mark.unit
 
@@ -84,3 +84,30 @@ def test_stuck_devices_repeat_their_values():
 def test_unknown_fault_is_refused():
     with pytest.raises(ValueError, match="unknown simulator faults"):
         Faults.from_mapping({"gremlins": 1.0})
+
+
+def test_simulate_runs_a_fleet_through_simulated_time():
+    fleet = Fleet(2, 10_000, seed=2)
+    start = T0 * 1000 + 5_000  # between two ticks: the first line is at the next tick
+    out = list(simulate(fleet, start, start + 60_000))
+    times = sorted({t for t, _, _, _ in out})
+    assert times == [T0 * 1000 + 10_000 * k for k in range(1, 7)]
+    assert [(d, s, raw) for _, d, s, raw in out] == lines(
+        Fleet(2, 10_000, seed=2), range(T0 // 10 + 1, T0 // 10 + 7)
+    )
+    assert fleet.onset_tick == T0 // 10 + 1 + 30
+
+
+def test_spiked_names_the_readings_that_carry_a_spike():
+    clean = Fleet(1, 1000, seed=6)
+    spiky = Fleet(1, 1000, seed=6, faults=Faults(spike=0.1))
+    differ = {
+        seq
+        for (_, seq, a), (_, _, b) in zip(
+            lines(clean, range(T0, T0 + 200)), lines(spiky, range(T0, T0 + 200)), strict=True
+        )
+        if a != b
+    }
+    motion = {seq for seq in range(T0 * 3, (T0 + 200) * 3) if seq % 3 == 2}
+    assert differ == {s for s in range(T0 * 3, (T0 + 200) * 3) if spiky.spiked(0, s)} - motion
+    assert 20 < len(differ) < 100

@@ -76,6 +76,33 @@ def test_overrides_win_over_derived_names():
     assert p.checkpoint_path == "s3a://bucket/cp"
 
 
+@pytest.mark.parametrize("fmt", ["delta", "parquet"])
+def test_each_lake_format_of_the_crd_parses_and_reaches_the_spark_job(crd_schema, fmt):
+    """Every format the CRD offers is one the model keeps and the Spark job accepts."""
+    from sensorpipe_operator import runtime_config as rc
+    from sensorpipe_spark import config as spark_config
+
+    lake = crd_schema["properties"]["spec"]["properties"]["processing"]["properties"]["sinks"]
+    assert fmt in lake["properties"]["lake"]["properties"]["format"]["enum"]
+    p = parse(with_change(full(), "processing.sinks.lake.format", fmt), "farm", "iot")
+    assert p.processing.sinks.lake_format == fmt
+    assert spark_config.from_document(rc.render(p)).lake_format == fmt
+
+
+def test_anomaly_fields_reach_the_spark_job():
+    from sensorpipe_operator import runtime_config as rc
+    from sensorpipe_spark import config as spark_config
+
+    default = parse(full(), "farm", "iot")
+    assert default.processing.alerts.anomaly.fields == ()
+    assert spark_config.from_document(rc.render(default)).alerts.anomaly_fields == frozenset()
+    spec = with_change(full(), "processing.alerts.anomaly.fields", ["temperature", "humidity"])
+    p = parse(spec, "farm", "iot")
+    assert p.processing.alerts.anomaly.fields == ("temperature", "humidity")
+    cfg = spark_config.from_document(rc.render(p))
+    assert cfg.alerts.anomaly_fields == {"temperature", "humidity"}
+
+
 def test_model_defaults_equal_the_crd_defaults(crd_schema):
     """The local runner relies on the model's defaults, the cluster on the CRD's: same result."""
     spec_schema = crd_schema["properties"]["spec"]
@@ -137,6 +164,16 @@ def test_model_defaults_equal_the_crd_defaults(crd_schema):
         ),
         ("processing.alerts.thresholds.0.above", None, "spec.processing.alerts.thresholds[0]"),
         ("processing.alerts.anomaly.zScore", 0, "spec.processing.alerts.anomaly.zScore"),
+        (
+            "processing.alerts.anomaly.fields",
+            ["temperature", "pressure"],
+            "spec.processing.alerts.anomaly.fields[1]",
+        ),
+        (
+            "processing.alerts.anomaly.fields",
+            "temperature",
+            "spec.processing.alerts.anomaly.fields",
+        ),
         ("processing.alerts.stuck.after", "0s", "spec.processing.alerts.stuck.after"),
         ("processing.sinks.lake.format", "csv", "spec.processing.sinks.lake.format"),
         ("processing.sinks.postgres.table", "Bad-Table", "spec.processing.sinks.postgres.table"),

@@ -1,5 +1,7 @@
 """The runtime config document resolves into the jobs' settings, with only local overrides."""
 
+import copy
+
 import pytest
 
 from sensorpipe_spark import config
@@ -74,6 +76,7 @@ def test_document_resolves_topics_fields_and_rules():
     assert cfg.checkpoint_path == "/data/checkpoints/iot/farm"
     assert cfg.checkpoint("ingest") == "/data/checkpoints/iot/farm/ingest"
     assert cfg.readings_path == "/data/lake/readings"
+    assert cfg.lake_format == "delta"
     assert cfg.postgres == config.PostgresSink(dsn_env="PG_DSN", table="agg")
 
 
@@ -117,10 +120,18 @@ def test_defaults_follow_design_names_and_optional_sinks():
             "pipeline": {"name": "p"},
             "kafka": {"bootstrapServers": "k:1"},
             "streams": [{"name": "a"}],
-            "processing": {"sinks": {"lake": {"format": "parquet"}}},
+            "processing": {"sinks": {"lake": {"format": "csv"}}},
         },
     ],
 )
 def test_incomplete_documents_are_refused(doc):
     with pytest.raises(config.ConfigError):
         config.from_document(doc)
+
+
+def test_a_parquet_lake_is_accepted():
+    doc = copy.deepcopy(DOC)
+    doc["processing"]["sinks"]["lake"]["format"] = "parquet"  # type: ignore[index]
+    cfg = config.from_document(doc)
+    assert cfg.lake_format == "parquet"
+    assert cfg.readings_path == "/data/lake/readings"

@@ -1,11 +1,20 @@
 """Each alert rule fires on its fault, once, and stays quiet on normal values."""
 
+import math
 import random
 
 import pytest
 
 from sensorpipe_spark.config import AlertSpec, ThresholdRule
-from sensorpipe_spark.detect import MAX_HISTORY, Alert, Detector, Rules, robust_z, run
+from sensorpipe_spark.detect import (
+    MAX_HISTORY,
+    Alert,
+    Detector,
+    Rules,
+    robust_z,
+    run,
+    z_threshold,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -144,12 +153,68 @@ def test_history_is_bounded():
     assert len(state["fields"]["temperature"]["hist"]) == MAX_HISTORY
 
 
+def _timed(values: list[float], step_ms: int = 1000) -> list[tuple[int, float]]:
+    return [(i * step_ms, v) for i, v in enumerate(values)]
+
+
 def test_robust_z_falls_back_when_mad_is_zero():
-    assert robust_z(5.0, [1.0] * 10) is None
-    z = robust_z(3.0, [1.0] * 9 + [2.0])
+    assert robust_z(5.0, 10_000, _timed([1.0] * 10)) is None
+    z = robust_z(3.0, 10_000, _timed([1.0] * 9 + [2.0]))
     assert z is not None
     assert z > 3.5
-    assert robust_z(10.0, [1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(0.6745 * 7 / 1)
+
+
+def test_robust_z_measures_against_the_trend_not_the_past_level():
+    line = _timed([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert robust_z(6.0, 5000, line) == pytest.approx(0.0)
+    # no spread around the line: the scale comes from the steps between readings
+    assert robust_z(10.0, 5000, line) == pytest.approx(4.0 * 0.6745 * math.sqrt(2))
+
+
+def test_a_quantised_signal_keeps_a_realistic_scale():
+    """Half of a short history on the two grid points around its median: the MAD alone
+    would be 0.05 and call a 0.45 step a 6-sigma event."""
+    values = [14.9, 14.7, 14.5, 14.2, 14.1, 14.6, 14.6, 14.5, 14.8, 14.1]
+    values += [14.9, 14.5, 14.7, 14.5, 14.5, 14.6, 14.6, 14.5, 13.9, 14.6]
+    z = robust_z(14.1, 20_000, _timed(values))
+    assert z is not None
+    assert abs(z) < 3.5
+
+
+def test_the_threshold_widens_for_a_short_history_and_tends_to_the_spec():
+    limits = [z_threshold(3.5, n) for n in (20, 60, 100, 600, 10**7)]
+    assert limits == sorted(limits, reverse=True)
+    assert 5.5 < limits[0] < 7.0
+    assert limits[-1] == pytest.approx(3.5, abs=1e-3)
+
+
+def test_a_daily_cycle_is_not_an_anomaly():
+    """Two degrees an hour (a steep part of a daily cycle) under 0.3 of noise, for an hour."""
+    rnd = random.Random(4)
+    readings = [
+        (i * 10_000, {"temperature": round(15.0 + 2.0 * i / 360 + rnd.gauss(0, 0.3), 1)})
+        for i in range(360)
+    ]
+    alerts, _ = run(RULES, "d1", "climate", readings)
+    assert alerts == []
+
+
+def test_a_reading_seen_before_is_judged_once():
+    det = Detector(RULES, "d1", "climate", None)
+    assert det.observe(1_000, {"temperature": 75.0}, seq=7) != []
+    det.observe(2_000, {"temperature": 20.0}, seq=8)
+    assert det.observe(1_000, {"temperature": 75.0}, seq=7) == []
+    assert det.state["last"] == 2_000
+    det.forget_before(1_500)
+    assert set(det.state["seen"]) == {"8"}
+
+
+def test_anomalies_only_on_the_listed_fields():
+    rules = Rules(alerts=AlertSpec(anomaly_fields=frozenset({"humidity"}), min_samples=20))
+    base = [(i * 10_000, {"temperature": 21.0, "humidity": 50.0 + (i % 3)}) for i in range(30)]
+    step = (300_000, {"temperature": 40.0, "humidity": 90.0})
+    alerts, _ = run(rules, "d1", "climate", [*base, step])
+    assert [(a.kind, a.field) for a in alerts if a.kind == "anomaly"] == [("anomaly", "humidity")]
 
 
 def test_level_shift_raises_one_anomaly_not_one_per_reading() -> None:
