@@ -97,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     spark = session.build(f"{cfg.pipeline}-stream", args.master, delta=delta)
     job = streaming.StreamingJob(spark, cfg, schema.load())
-    spark.streams.addListener(offsets.OffsetCommitter(cfg))  # progress for the autoscaler
+    # progress for the autoscaler
+    spark.streams.addListener(offsets.OffsetCommitter(cfg, streaming.query_name(cfg, "ingest")))
     job.ensure_sinks()
     if args.available_now:
         job.drain()

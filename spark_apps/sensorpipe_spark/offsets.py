@@ -3,8 +3,10 @@
 Structured Streaming keeps its Kafka offsets in the checkpoint, so to the broker the job
 looks like a group that never consumed anything, and the autoscaler (which measures Spark by
 the lag of the group ``<pipeline>.spark``, docs/contracts.md §6) would never see it work.
-After every micro-batch of the query that reads the stream topics from Kafka (the ingest
-query; the others read the lake), a listener commits that batch's end offsets to that group.
+After every micro-batch of the ingest query, a listener commits that batch's end offsets to
+that group. The alerts query reads the same topics but only the ingest query counts: it is
+the one that makes readings durable in the lake, and a second query committing to the same
+group would move the offsets back and forth between the two queries' positions.
 
 The commits are only a measurement: the job never reads them back, its checkpoint stays the
 truth. So a commit that fails (broker down) is logged and left to the next batch, whose
@@ -100,8 +102,9 @@ class OffsetCommitter(StreamingQueryListener):
     """Commits the end offsets of every finished micro-batch over the pipeline's stream
     topics to ``<pipeline>.spark``. Called on Spark's listener thread, one event at a time."""
 
-    def __init__(self, cfg: JobConfig) -> None:
+    def __init__(self, cfg: JobConfig, query: str) -> None:
         self._cfg = cfg
+        self._query = query  # the name of the one query whose progress is committed
         self._group = group(cfg)
         self._topics = frozenset(s.topic for s in cfg.streams)
         self._admin: AdminClient | None = None
@@ -111,6 +114,8 @@ class OffsetCommitter(StreamingQueryListener):
         """Nothing is committed before a batch has finished."""
 
     def onQueryProgress(self, event: QueryProgressEvent) -> None:
+        if event.progress.name != self._query:
+            return
         try:
             self.commit(end_offsets(event.progress.sources, self._topics))
         except Exception:  # whatever goes wrong here, the job goes on

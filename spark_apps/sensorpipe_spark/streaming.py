@@ -47,6 +47,11 @@ KAFKA_COLUMNS = (
 )
 
 
+def query_name(cfg: JobConfig, name: str) -> str:
+    """The name Spark reports a query by (progress events, the UI): unique per pipeline."""
+    return f"{cfg.pipeline}-{name}"
+
+
 def _ms_to_utc(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
@@ -182,7 +187,7 @@ class StreamingJob:
         self, name: str, available_now: bool, trigger_seconds: float | None = None
     ) -> StreamingQuery:
         """Start the query called ``name`` with its own checkpoint."""
-        writer = self._writer(name).queryName(f"{self.cfg.pipeline}-{name}")
+        writer = self._writer(name).queryName(query_name(self.cfg, name))
         writer = writer.option("checkpointLocation", self.cfg.checkpoint(name))
         if available_now:
             writer = writer.trigger(availableNow=True)

@@ -95,14 +95,9 @@ def _latest_batch_of(folder: Path, pattern: str) -> int | None:
     return max(ids) if ids else None
 
 
-def committed_sources(query_dir: Path) -> list[dict[str, Any]]:
-    """The source offsets of one streaming query at its last committed batch.
-
-    Spark writes ``offsets/<batch>`` (what a batch reads up to: a version line, a metadata
-    line, then one JSON line per source) and ``commits/<batch>`` once that batch is done;
-    only committed batches count.
-    """
-    batch = _latest_batch(query_dir / "commits")
+def _batch_sources(query_dir: Path, batch: int | None) -> list[dict[str, Any]]:
+    """The source offsets in ``offsets/<batch>``: a version line, a metadata line, then one
+    JSON line per source."""
     if batch is None:
         return []
     try:
@@ -120,14 +115,29 @@ def committed_sources(query_dir: Path) -> list[dict[str, Any]]:
     return out
 
 
-def query_positions(query_dir: Path) -> dict[str, dict[int, int]]:
-    """Kafka positions of one query: topic -> partition -> next offset to read."""
+def committed_sources(query_dir: Path) -> list[dict[str, Any]]:
+    """The source offsets of one streaming query at its last committed batch.
+
+    Spark writes ``offsets/<batch>`` (what a batch reads up to) and ``commits/<batch>`` once
+    that batch is done; only committed batches count.
+    """
+    return _batch_sources(query_dir, _latest_batch(query_dir / "commits"))
+
+
+def _kafka_positions(sources: list[dict[str, Any]]) -> dict[str, dict[int, int]]:
+    """Topic -> partition -> next offset, from the Kafka sources among ``sources`` (a Kafka
+    offset maps each topic to its partitions; Delta and file offsets hold plain values)."""
     out: dict[str, dict[int, int]] = {}
-    for source in committed_sources(query_dir):
+    for source in sources:
         for topic, parts in source.items():
             if isinstance(parts, dict):
                 out[topic] = {int(p): int(o) for p, o in parts.items()}
     return out
+
+
+def query_positions(query_dir: Path) -> dict[str, dict[int, int]]:
+    """Kafka positions of one query at its last committed batch."""
+    return _kafka_positions(committed_sources(query_dir))
 
 
 def table_version(table: Path) -> int | None:
@@ -166,11 +176,22 @@ def _reads_delta(offsets_dir: Path) -> bool:
 
 def spark_positions(checkpoints: Path, topics: set[str]) -> dict[str, dict[int, int]]:
     """Per topic and partition, the position of the slowest query that reads it: what is
-    certainly processed by every query (lake, aggregates, alerts). Empty before any query
-    has committed a batch."""
+    certainly processed by every query (lake, aggregates, alerts). Empty while any query has
+    planned no batch yet, or has planned one on the topics but committed none: the ingest
+    query can be minutes behind the alerts query, and until both have finished a batch
+    nothing is certainly processed."""
     merged: dict[str, dict[int, int]] = {}
     for offsets_dir in sorted(checkpoints.glob("**/offsets")):
-        for topic, parts in query_positions(offsets_dir.parent).items():
+        query_dir = offsets_dir.parent
+        planned = _latest_batch(offsets_dir)
+        if planned is None:
+            return {}
+        if not _kafka_positions(_batch_sources(query_dir, planned)):
+            continue  # a query over the lake
+        positions = query_positions(query_dir)
+        if not positions:
+            return {}
+        for topic, parts in positions.items():
             if topic not in topics:
                 continue
             into = merged.setdefault(topic, {})

@@ -2,6 +2,7 @@
 stream topics, to the group the operator measures Spark by."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from pyspark.sql.streaming.listener import SourceProgress
@@ -95,3 +96,14 @@ def test_client_config_uses_the_credentials_the_document_names(monkeypatch):
         "ssl.certificate.location": "/etc/sensorpipe/kafka-tls/user.crt",
         "ssl.key.location": "/etc/sensorpipe/kafka-tls/user.key",
     }
+
+
+def test_progress_of_a_query_other_than_ingest_commits_nothing():
+    """The alerts query reads the same topics; only the ingest query's progress is committed,
+    so the group does not swing between the two queries' positions."""
+    cfg = _cfg(None)
+    committer = offsets.OffsetCommitter(cfg, "farm-ingest")
+    kafka = _source("KafkaV2[Subscribe[farm.climate]]", {"farm.climate": {"0": 9}})
+    event = SimpleNamespace(progress=SimpleNamespace(name="farm-alerts", sources=[kafka]))
+    committer.onQueryProgress(event)  # type: ignore[arg-type]
+    assert committer._admin is None  # no client was even made: nothing was sent
