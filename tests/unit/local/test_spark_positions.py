@@ -4,6 +4,7 @@ slowest query over the topics, and nothing while any query has yet to finish a b
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,9 @@ TOPICS = {"demo.climate"}
 DELTA = {"sourceVersion": 1, "reservoirVersion": 2, "index": -1, "isStartingVersion": False}
 
 
-def _batch(checkpoints: Path, query: str, batch: int, source: dict, committed: bool) -> None:
+def _batch(
+    checkpoints: Path, query: str, batch: int, source: Mapping[str, object], committed: bool
+) -> None:
     """One batch as Spark writes it: offsets/<n> (version, metadata, one line per source)
     and, once the batch is done, commits/<n>."""
     folder = checkpoints / query
@@ -28,7 +31,7 @@ def _batch(checkpoints: Path, query: str, batch: int, source: dict, committed: b
         (folder / "commits" / str(batch)).write_text('v1\n{"nextBatchWatermarkMs":0}')
 
 
-def _kafka(*offsets: int) -> dict:
+def _kafka(*offsets: int) -> dict[str, object]:
     return {"demo.climate": {str(p): o for p, o in enumerate(offsets)}}
 
 
