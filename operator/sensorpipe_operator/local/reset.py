@@ -15,7 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
-from confluent_kafka import KafkaException
+from confluent_kafka import ConsumerGroupState, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from sensorpipe_operator import admin_topics, topics
@@ -31,7 +31,28 @@ class ResetError(RuntimeError):
 def pipeline_groups(admin: AdminClient, pipeline: str) -> list[str]:
     """The consumer groups of a pipeline: every group named ``<pipeline>.<part>``."""
     listing = admin.list_consumer_groups().result(timeout=admin_topics.TIMEOUT)
-    return sorted(g.group_id for g in listing.valid if g.group_id.startswith(f"{pipeline}."))
+    return sorted(
+        g.group_id
+        for g in listing.valid
+        if g.group_id.startswith(f"{pipeline}.") and g.state != ConsumerGroupState.DEAD
+    )
+
+
+def _delete_groups(admin: AdminClient, groups: list[str]) -> list[str]:
+    """Delete ``groups``; returns those deleted. One that is already gone (a listing can
+    still show a group the coordinator has just dropped) is not an error."""
+    if not groups:
+        return []
+    deleted, failed = [], {}
+    for group, fut in admin.delete_consumer_groups(groups).items():
+        exc = fut.exception(timeout=admin_topics.TIMEOUT)
+        if exc is None:
+            deleted.append(group)
+        elif exc.args[0].code() != KafkaError.GROUP_ID_NOT_FOUND:
+            failed[group] = str(exc)
+    if failed:
+        raise ResetError(f"cannot delete consumer groups: {failed}")
+    return deleted
 
 
 def _wait_gone(admin: AdminClient, names: set[str]) -> None:
@@ -49,23 +70,17 @@ def reset(pipeline: Pipeline, work_dir: Path) -> list[str]:
     admin = admin_topics.client(bootstrap)
     names = [p.name for p in topics.plan(pipeline)]
     try:
+        # Groups first: Kafka drops a group's offsets with its topics, and an emptied group
+        # may or may not be gone by the time we list, which would make the report vary.
+        groups = _delete_groups(admin, pipeline_groups(admin, pipeline.name))
         existing = set(admin.list_topics(timeout=admin_topics.TIMEOUT).topics)
         doomed = [n for n in names if n in existing]
         errors = admin_topics.delete(admin, doomed)
         if errors:
             raise ResetError(f"cannot delete topics: {errors}")
         _wait_gone(admin, set(doomed))
-        groups = pipeline_groups(admin, pipeline.name)
-        if groups:
-            failed = {
-                g: str(exc)
-                for g, fut in admin.delete_consumer_groups(groups).items()
-                if (exc := fut.exception(timeout=admin_topics.TIMEOUT)) is not None
-            }
-            if failed:
-                raise ResetError(f"cannot delete consumer groups: {failed}")
-    except KafkaException as exc:
-        raise ResetError(f"cannot reach Kafka at {bootstrap}: {exc}") from None
+    except (KafkaException, TimeoutError) as exc:  # the admin futures time out on their own
+        raise ResetError(f"cannot reach Kafka at {bootstrap}: {exc or 'timed out'}") from None
     removed = [f"topic {n}" for n in doomed] + [f"consumer group {g}" for g in groups]
     if work_dir.exists():
         shutil.rmtree(work_dir)
