@@ -81,11 +81,13 @@ run_pid=$!
 if kubectl -n demo wait sp/demo --for condition=Ready --timeout=300s >/dev/null; then
   log "the operator reports the pipeline Ready:"
 else
-  log "the pipeline did not become Ready within 5 minutes; its status:"
+  log "the pipeline is not Ready yet (Spark is still starting; the status again at the end):"
 fi
 kubectl -n demo get sp demo
 kubectl -n demo get kafkatopics,sparkapplications,deployments,configmaps -l iot.sensorpipe.dev/pipeline=demo 2>/dev/null || true
 
 wait "$run_pid"
 echo
+log "the pipeline as the operator reports it now:"
+kubectl -n demo get sp demo
 log "demo finished in $((SECONDS - start))s; report: $WORK/run/report/report.html"
