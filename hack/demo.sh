@@ -50,8 +50,10 @@ operator_pid=$!
 kubectl apply --server-side -f "$WORK/pipeline.yaml"
 
 # The local runner plays the spark-operator's part for its own job: while that job's
-# process is alive and its ingest query has committed a batch, the SparkApplication's state
-# says RUNNING (before that, SUBMITTED).
+# process is alive and its ingest query has started (Spark writes the checkpoint's metadata
+# file when a query starts), the SparkApplication's state says RUNNING, as the spark-operator
+# says once the driver runs; before that, SUBMITTED. (Waiting for the first committed batch
+# instead kept a loaded machine's demo SUBMITTED until its data had all arrived.)
 report_spark_state() {
   local app=""
   while [[ -z $app ]]; do
@@ -59,8 +61,8 @@ report_spark_state() {
     sleep 1
   done
   while true; do
-    local state=SUBMITTED pidf="$WORK/run/pids/spark.pid" commits="$WORK/run/checkpoints/ingest/commits"
-    if [[ -f $pidf ]] && kill -0 "$(cat "$pidf")" 2>/dev/null && [[ -n $(ls -A "$commits" 2>/dev/null) ]]; then
+    local state=SUBMITTED pidf="$WORK/run/pids/spark.pid" started="$WORK/run/checkpoints/ingest/metadata"
+    if [[ -f $pidf ]] && kill -0 "$(cat "$pidf")" 2>/dev/null && [[ -f $started ]]; then
       state=RUNNING
     fi
     kubectl -n demo patch "$app" --subresource=status --type=merge \
