@@ -31,8 +31,9 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
-from sensorpipe_spark.lake import AGGREGATE_KEY, READING_KEY
+from sensorpipe_spark.lake import AGGREGATE_KEY, READING_KEY, READING_PARTITIONS
 
 STAGING = "_staging"
 # Spark sets this local property on the thread that runs a streaming query's batches.
@@ -96,6 +97,29 @@ def batch_stem(spark: SparkSession, batch_id: int) -> str:
 def ensure_table(spark: SparkSession, path: str) -> None:
     """Create the table's folder, so that streaming readers can start before any data."""
     Storage(spark).mkdirs(path)
+
+
+def readings_stream(spark: SparkSession, path: str, schema: T.StructType) -> DataFrame:
+    """The readings table as a stream of its new files, in the lake's row shape (``schema``).
+
+    Partition discovery would take the partition columns from the folders present when the
+    query starts: none in a new lake, so `stream` and `date` would be read as (missing) data
+    columns, and the schema would differ after a restart. The files are read as plain files
+    instead (`recursiveFileLookup`, which still skips `_staging`) and the partition values
+    taken from each file's folder names.
+    """
+    data = T.StructType([f for f in schema.fields if f.name not in READING_PARTITIONS])
+    files = spark.readStream.schema(data).option("recursiveFileLookup", "true").parquet(path)
+    where = F.input_file_name()
+    partition = {c: F.regexp_extract(where, f"/{c}=([^/]+)/", 1) for c in READING_PARTITIONS}
+    return files.select(
+        *[
+            (F.to_date(partition[f.name]) if f.name == "date" else partition[f.name]).alias(f.name)
+            if f.name in partition
+            else F.col(f.name)
+            for f in schema.fields
+        ]
+    )
 
 
 def _in_partitions(df: DataFrame, values: Sequence[Any], columns: Sequence[str]) -> Column:

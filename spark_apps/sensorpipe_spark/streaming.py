@@ -162,7 +162,7 @@ class StreamingJob:
             # a file stream reads each file once, by name: a batch's re-run renames files
             # with the same rows over the same names, which it does not read again
             schema = self._empty_readings().schema
-            return self.spark.readStream.schema(schema).parquet(self.cfg.readings_path)
+            return parquet_lake.readings_stream(self.spark, self.cfg.readings_path, schema)
         return self.spark.readStream.format("delta").load(self.cfg.readings_path)
 
     def _kafka_stream(self) -> DataFrame:
