@@ -14,7 +14,7 @@ generate: venv
 	$(PY) hack/gen-chart-docs.py
 	$(PY) hack/gen-api-docs.py
 
-.PHONY: generate help venv setup firmware stack-up stack-down lint types test test-faults test-parquet test-unit test-integration test-e2e demo bench clean
+.PHONY: generate help venv setup firmware stack-up stack-down lint types test test-faults test-unit test-integration test-e2e demo bench clean
 
 help:
 	@echo "make demo   - set everything up and run the pipeline end to end on this machine"
@@ -48,13 +48,8 @@ types: venv
 
 # Every test, the end-to-end fault suite included (it prints its table of faults and of lost
 # and doubled readings); make test-faults runs that suite alone.
-# The Parquet lake's Spark tests wait outside until a fix to its stream over the lake's
-# files has passed them (make test-parquet).
 test: setup lint types
-	$(PY) -m pytest -m "not parquet_lake" $(PYTEST_ARGS)
-
-test-parquet: setup
-	$(PY) -m pytest -m parquet_lake $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-faults: setup
 	$(PY) -m pytest -m faults -s $(PYTEST_ARGS)

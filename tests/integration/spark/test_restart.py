@@ -52,9 +52,7 @@ def committed(ck: Path, query: str) -> int:
     return len([p for p in commits.iterdir() if p.name.isdigit()]) if commits.is_dir() else 0
 
 
-@pytest.mark.parametrize(
-    "lake_format", ["delta", pytest.param("parquet", marks=pytest.mark.parquet_lake)]
-)
+@pytest.mark.parametrize("lake_format", ["delta", "parquet"])
 def test_kill_and_restart_loses_and_doubles_nothing(
     spark: SparkSession, kafka_bootstrap: str, pg_dsn: str, tmp_path: Path, lake_format: str
 ) -> None:

@@ -136,9 +136,7 @@ def topic_aggregates(bootstrap: str, topic: str) -> dict[h.AggKey, tuple[Any, ..
     return out
 
 
-@pytest.fixture(
-    scope="module", params=["delta", pytest.param("parquet", marks=pytest.mark.parquet_lake)]
-)
+@pytest.fixture(scope="module", params=["delta", "parquet"])
 def scenario(
     request: pytest.FixtureRequest,
     spark: SparkSession,
