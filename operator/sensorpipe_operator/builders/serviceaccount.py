@@ -1,5 +1,6 @@
-"""ServiceAccounts for the children. Gateways and consumers never call the Kubernetes API, so
-their tokens are not mounted; the Spark driver does (it creates its executors)."""
+"""ServiceAccounts for the children. Only the Spark driver calls the Kubernetes API (it creates
+its executors), so only its token is mounted. The executors get an account of their own: run as
+the driver's, each would carry a token that may create pods, for no use of theirs."""
 
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ def _account(pipeline: Pipeline, role: str, automount: bool) -> dict[str, Any]:
 
 
 def build(pipeline: Pipeline) -> list[dict[str, Any]]:
-    accounts = [_account(pipeline, "spark", automount=True)]
+    accounts = [
+        _account(pipeline, "spark", automount=True),
+        _account(pipeline, "spark-executor", automount=False),
+    ]
     if pipeline.gateways:
         accounts.append(_account(pipeline, "gateway", automount=False))
     if pipeline.consumers:

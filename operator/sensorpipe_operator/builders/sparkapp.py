@@ -124,6 +124,7 @@ def build(pipeline: Pipeline, default_image: str) -> dict[str, Any]:
     executor: dict[str, Any] = {
         "cores": proc.executor.cores,
         "memory": proc.executor.memory,
+        "serviceAccount": service_account_name(pipeline, "spark-executor"),
         "labels": pod_labels,
         "volumeMounts": [config_mount, *tls_mounts],
     }

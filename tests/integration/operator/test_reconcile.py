@@ -452,7 +452,7 @@ def _as_token(stack: dict[str, str], token: str, path: Path) -> client.CoreV1Api
 
 
 def _executor_pod(name: str, account: str) -> dict[str, Any]:
-    """A pod as Spark's driver asks for an executor: running as the driver's own account."""
+    """A pod as Spark's driver asks for an executor, running as the executors' account."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -472,12 +472,11 @@ def test_spark_driver_may_run_executors_in_its_own_namespace_only(
     namespace: a real request with that account's token creates a pod there and nowhere else,
     and the binding goes with the pipeline."""
     name, ns, other = "driver", shared_namespace, kube_namespace
-    account = f"{name}-spark"
+    account, executors = f"{name}-spark", f"{name}-spark-executor"
     user = f"system:serviceaccount:{ns}:{account}"
     created = create_pipeline(admin, pipeline(name, ns, kafka_bootstrap))
-    found = _all_children(
-        admin, ns, name, {("ServiceAccount", account), ("RoleBinding", account)}, shared_operator
-    )
+    wanted = {("ServiceAccount", account), ("ServiceAccount", executors), ("RoleBinding", account)}
+    found = _all_children(admin, ns, name, wanted, shared_operator)
     binding = found[("RoleBinding", account)]
     assert binding["roleRef"]["name"] == SPARK_DRIVER_CLUSTER_ROLE
     assert binding["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
@@ -491,11 +490,11 @@ def test_spark_driver_may_run_executors_in_its_own_namespace_only(
     assert not can_i(user, "delete", "services", ns)
 
     driver = _as_token(stack, service_account_token(admin, ns, account), tmp_path / "driver")
-    pod = driver.create_namespaced_pod(ns, _executor_pod("driver-exec-1", account))
-    assert pod.spec.service_account_name == account
+    pod = driver.create_namespaced_pod(ns, _executor_pod("driver-exec-1", executors))
+    assert pod.spec.service_account_name == executors
     driver.delete_namespaced_pod("driver-exec-1", ns)
     with pytest.raises(client.exceptions.ApiException) as refused:
-        driver.create_namespaced_pod(other, _executor_pod("driver-exec-1", account))
+        driver.create_namespaced_pod(other, _executor_pod("driver-exec-1", executors))
     assert refused.value.status == 403
 
     delete_pipeline(admin, ns, name)

@@ -39,7 +39,7 @@ EXECUTORS = 2
 
 
 def _driver_conf(
-    stack: dict[str, str], ns: str, pod: str, account: str, token: Path
+    stack: dict[str, str], ns: str, pod: str, account: str, executor_account: str, token: Path
 ) -> dict[str, str]:
     return {
         "spark.master": f"k8s://{stack['KUBE_APISERVER']}",
@@ -48,9 +48,10 @@ def _driver_conf(
         "spark.kubernetes.authenticate.oauthTokenFile": str(token),
         "spark.kubernetes.authenticate.caCertFile": stack["KUBE_CA_FILE"],
         "spark.kubernetes.driver.pod.name": pod,
-        # What the spark-operator sets from the SparkApplication's driver.serviceAccount; the
-        # executors run as the same account.
+        # What the spark-operator sets from the SparkApplication's driver.serviceAccount and
+        # executor.serviceAccount.
         "spark.kubernetes.authenticate.driver.serviceAccountName": account,
+        "spark.kubernetes.authenticate.executor.serviceAccountName": executor_account,
         "spark.kubernetes.container.image": "sensorpipe-spark:test",
         "spark.executor.instances": str(EXECUTORS),
         "spark.executor.memory": "512m",
@@ -89,7 +90,7 @@ def test_a_spark_driver_runs_its_executors_within_its_clusterrole(
     tmp_path: Path,
 ) -> None:
     ns, name = kube_namespace, "spk"
-    account = f"{name}-spark"
+    account, executor_account = f"{name}-spark", f"{name}-spark-executor"
     user = f"system:serviceaccount:{ns}:{account}"
     create_pipeline(admin, pipeline(name, ns, kafka_bootstrap))
     wait_for(lambda: can_i(user, "create", "pods", ns), 60, "the driver's RoleBinding", operator)
@@ -105,9 +106,11 @@ def test_a_spark_driver_runs_its_executors_within_its_clusterrole(
             },
         },
     )
+    # the driver's account mounts its token (the executors' check below can fail)
+    assert [v for v in driver_pod.spec.volumes if v.name.startswith("kube-api-access")]
     token = tmp_path / "token"
     token.write_text(service_account_token(admin, ns, account))
-    conf = _driver_conf(stack, ns, driver_pod.metadata.name, account, token)
+    conf = _driver_conf(stack, ns, driver_pod.metadata.name, account, executor_account, token)
     out, log = tmp_path / "driver.out", tmp_path / "driver.log"
     with open(out, "w") as stdout, open(log, "w") as stderr:
         proc = subprocess.Popen(
@@ -134,7 +137,11 @@ def test_a_spark_driver_runs_its_executors_within_its_clusterrole(
 
         pods = wait_for(executors, 120, f"{EXECUTORS} executor pods made by the driver")
         for pod in pods:
-            assert pod.spec.service_account_name == account
+            # the executors' own account, which mounts no token: they cannot call the API
+            assert pod.spec.service_account_name == executor_account
+            assert not [
+                v for v in pod.spec.volumes or [] if v.name.startswith("kube-api-access")
+            ], pod.spec.volumes
             assert _owned_by(pod, driver_pod.metadata.uid)
         (config_map,) = core.list_namespaced_config_map(ns, label_selector=selector).items
         assert _owned_by(config_map, driver_pod.metadata.uid)

@@ -41,7 +41,7 @@ def test_every_child_is_labelled_and_namespaced():
     assert kinds.count("SparkApplication") == 1
     assert kinds.count("Deployment") == 2  # one gateway, one consumer
     assert kinds.count("ConfigMap") == 2
-    assert kinds.count("ServiceAccount") == 3
+    assert kinds.count("ServiceAccount") == 4
     assert kinds.count("RoleBinding") == 1
     for child in children:
         assert child["metadata"]["namespace"] == "iot"
@@ -113,6 +113,7 @@ def test_sparkapplication_runs_the_streaming_job():
         spec["sparkConf"]["spark.sql.streaming.checkpointLocation"] == "/data/checkpoints/iot/farm"
     )
     assert spec["driver"]["serviceAccount"] == "farm-spark"
+    assert spec["executor"]["serviceAccount"] == "farm-spark-executor"
     assert spec["driver"]["memory"] == "1g"
     assert spec["executor"]["memory"] == "2g"
     assert spec["executor"]["instances"] == 1
@@ -300,9 +301,12 @@ def test_service_accounts_only_for_present_parts():
             _p(minimal() | {"kafka": {"clusterRef": "c", "bootstrapServers": "k:9"}})
         )
     ]
-    assert names == ["farm-spark"]
-    names = [a["metadata"]["name"] for a in serviceaccount.build(_p())]
-    assert names == ["farm-spark", "farm-gateway", "farm-consumer"]
+    assert names == ["farm-spark", "farm-spark-executor"]
+    accounts = serviceaccount.build(_p())
+    names = [a["metadata"]["name"] for a in accounts]
+    assert names == ["farm-spark", "farm-spark-executor", "farm-gateway", "farm-consumer"]
+    # only the driver calls the API: every other account mounts no token
+    assert [a["automountServiceAccountToken"] for a in accounts] == [True, False, False, False]
 
 
 def test_spark_driver_rolebinding_grants_the_chart_clusterrole_to_its_account():
@@ -327,10 +331,10 @@ def test_spark_driver_rolebinding_grants_the_chart_clusterrole_to_its_account():
 
 def test_spark_driver_rights_are_bound_right_after_the_accounts():
     kinds = [c["kind"] for c in desired_children(_p(), IMAGES)]
-    assert kinds[: kinds.index("RoleBinding") + 1] == ["ServiceAccount"] * 3 + ["RoleBinding"]
+    assert kinds[: kinds.index("RoleBinding") + 1] == ["ServiceAccount"] * 4 + ["RoleBinding"]
     minimal_spec = minimal() | {"kafka": {"clusterRef": "c", "bootstrapServers": "k:9"}}
     bare = [c["kind"] for c in desired_children(_p(minimal_spec), IMAGES)]
-    assert bare[:2] == ["ServiceAccount", "RoleBinding"]
+    assert bare[:3] == ["ServiceAccount", "ServiceAccount", "RoleBinding"]
 
 
 def test_sparkapplication_keeps_the_driver_within_its_clusterrole():
