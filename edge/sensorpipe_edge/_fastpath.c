@@ -71,17 +71,25 @@ static unsigned short crc16(const unsigned char *s, Py_ssize_t n) {
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
-/* 1-15 ASCII digits as a number, or -1. */
-static long long digits_value(const char *s, Py_ssize_t n) {
+/* A run of bytes inside a line or a bytes object. */
+typedef struct {
+    const char *s;
+    Py_ssize_t n;
+} Span;
+
+/* Whether s[0:n] is 1-15 ASCII digits; *text = them as int() prints them (no leading
+ * zeros). */
+static int int_text(const char *s, Py_ssize_t n, Span *text) {
     if (n < 1 || n > MAX_DIGITS)
-        return -1;
-    long long v = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++)
         if (!is_digit(s[i]))
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
+            return 0;
+    Py_ssize_t zeros = 0;
+    while (zeros < n - 1 && s[zeros] == '0')
+        zeros++;
+    *text = (Span){s + zeros, n - zeros};
+    return 1;
 }
 
 /* Length of a run of at least min and at most max digits at s (within n), or -1. */
@@ -92,24 +100,37 @@ static Py_ssize_t digit_run(const char *s, Py_ssize_t n, Py_ssize_t min, Py_ssiz
     return (i < min || i > max) ? -1 : i;
 }
 
-/* Whether s[0:n] is a number of the grammar above; *integer says if it has neither a
- * fraction nor an exponent. */
-static int number_text(const char *s, Py_ssize_t n, int *integer) {
+/* A number text of the grammar above, in parts. */
+typedef struct {
+    int negative, exponent;
+    const char *digits;   /* integer part */
+    Py_ssize_t ndigits;
+    const char *fraction; /* after the '.', if any */
+    Py_ssize_t nfraction;
+} Number;
+
+/* Whether s[0:n] is a number of the grammar above; its parts in *num. */
+static int number_text(const char *s, Py_ssize_t n, Number *num) {
     Py_ssize_t i = 0, run;
-    if (i < n && s[i] == '-')
+    *num = (Number){0};
+    if (i < n && s[i] == '-') {
+        num->negative = 1;
         i++;
+    }
+    num->digits = s + i;
     if (i < n && s[i] == '0')
-        i++;
+        num->ndigits = 1;
     else if ((run = digit_run(s + i, n - i, 1, MAX_DIGITS)) > 0 && s[i] != '0')
-        i += run;
+        num->ndigits = run;
     else
         return 0;
-    *integer = 1;
+    i += num->ndigits;
     if (i < n && s[i] == '.') {
         if ((run = digit_run(s + i + 1, n - i - 1, 1, 9)) < 0)
             return 0;
+        num->fraction = s + i + 1;
+        num->nfraction = run;
         i += 1 + run;
-        *integer = 0;
     }
     if (i < n && (s[i] == 'e' || s[i] == 'E')) {
         i++;
@@ -118,9 +139,56 @@ static int number_text(const char *s, Py_ssize_t n, int *integer) {
         if ((run = digit_run(s + i, n - i, 1, 2)) < 0)
             return 0;
         i += run;
-        *integer = 0;
+        num->exponent = 1;
     }
     return i == n;
+}
+
+static const double POW10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+#define MAX_MANTISSA 1000000000000000LL /* 10**15: 15 significant digits at most */
+
+/* A number without exponent as Python reads and writes it, without its float parser and
+ * printer: *value = float(text), and repr(float(text)) (or int(text)'s) is the text from
+ * *skip, *written bytes long: the text itself, its fraction's trailing zeros dropped
+ * (keeping one digit), or "0" for "-0". Returns 0 (use the parser and printer) unless
+ * that is sure:
+ * - with m the digits as an integer and k the fraction's digits (zeros dropped), m <
+ *   10**15 is exact in a double and so is 10**k: m / 10**k is one correctly rounded
+ *   division, the double nearest the text, as float() gives;
+ * - a decimal of at most 15 significant digits is the shortest that gives its double
+ *   (no two such decimals share a double), which is the digits repr() writes;
+ * - repr() writes them without exponent while the first digit is in 10**-4 .. 10**15. */
+static int plain_number(const Number *num, double *value, Py_ssize_t *skip, Py_ssize_t *written) {
+    if (num->exponent)
+        return 0;
+    Py_ssize_t k = num->nfraction;
+    while (k > 0 && num->fraction[k - 1] == '0')
+        k--;
+    long long m = 0;
+    for (Py_ssize_t i = 0; i < num->ndigits; i++)
+        m = m * 10 + (num->digits[i] - '0');
+    Py_ssize_t zeros = 0; /* of the fraction before its first significant digit */
+    for (Py_ssize_t i = 0; i < k; i++) {
+        if (m == 0 && num->fraction[i] == '0')
+            zeros++;
+        m = m * 10 + (num->fraction[i] - '0');
+        if (m >= MAX_MANTISSA)
+            return 0;
+    }
+    if (m != 0 && num->digits[0] == '0' && zeros > 3)
+        return 0;
+    *value = (double)m / POW10[k];
+    if (num->negative)
+        *value = -*value;
+    Py_ssize_t sign = num->negative;
+    *skip = 0;
+    if (num->fraction == NULL) { /* an int: int("-0") is 0 */
+        *skip = m == 0 ? sign : 0;
+        *written = m == 0 ? 1 : sign + num->ndigits;
+    } else {
+        *written = sign + num->ndigits + 1 + (k ? k : 1);
+    }
+    return 1;
 }
 
 /* Writes the JSON of one value at out; returns its length, 0 to defer, -1 on error. */
@@ -136,31 +204,30 @@ static Py_ssize_t write_value(const Field *f, const char *s, Py_ssize_t n, char 
         }
         return 0;
     }
-    int integer;
-    if (n >= MAX_NUMBER || !number_text(s, n, &integer))
+    Number num;
+    if (n >= MAX_NUMBER || !number_text(s, n, &num))
         return 0;
+    double v;
+    Py_ssize_t skip, len;
+    if (plain_number(&num, &v, &skip, &len)) {
+        if (!(f->lo <= v && v <= f->hi))
+            return 0;
+        memcpy(out, s + skip, (size_t)len);
+        return len;
+    }
+    /* Exponents, long fractions, tiny numbers: Python's own parser and printer. */
     char text[MAX_NUMBER];
     memcpy(text, s, (size_t)n);
     text[n] = '\0';
-    /* float() of the text, by the same conversion Python uses; exact for integers of
-     * at most 15 digits, so the comparison agrees with Python's int-to-range one. */
-    double v = PyOS_string_to_double(text, NULL, NULL);
+    v = PyOS_string_to_double(text, NULL, NULL);
     if (v == -1.0 && PyErr_Occurred())
         return -1;
     if (!(f->lo <= v && v <= f->hi))
         return 0;
-    if (integer) {
-        if (n == 2 && s[0] == '-' && s[1] == '0') { /* int("-0") prints as 0 */
-            out[0] = '0';
-            return 1;
-        }
-        memcpy(out, s, (size_t)n);
-        return n;
-    }
     char *repr = PyOS_double_to_string(v, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
     if (repr == NULL)
         return -1;
-    Py_ssize_t len = (Py_ssize_t)strlen(repr);
+    len = (Py_ssize_t)strlen(repr);
     if (len >= MAX_NUMBER) { /* cannot happen for these texts; defer rather than trust it */
         PyMem_Free(repr);
         return 0;
@@ -198,10 +265,13 @@ static Py_ssize_t write_values(const Stream *st, const char *p, Py_ssize_t n, ch
     return used;
 }
 
+static char *put_span(char *out, Span span) {
+    memcpy(out, span.s, (size_t)span.n);
+    return out + span.n;
+}
+
 static char *put(char *out, PyObject *bytes) {
-    Py_ssize_t n = PyBytes_GET_SIZE(bytes);
-    memcpy(out, PyBytes_AS_STRING(bytes), (size_t)n);
-    return out + n;
+    return put_span(out, (Span){PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes)});
 }
 
 /* The (topic, key, value) of one line, Py_None to defer it, NULL on error. */
@@ -245,21 +315,14 @@ static PyObject *line_record(Step *self, PyObject *line, PyObject *now, PyObject
     }
     if (st == NULL || PyDict_GET_SIZE(st->shapes) == 0)
         Py_RETURN_NONE;
-    long long seq = digits_value(comma[0] + 1, comma[1] - comma[0] - 1);
-    if (seq < 0)
+    Span seq, event_time = {PyBytes_AS_STRING(now), PyBytes_GET_SIZE(now)}, uptime = {NULL, 0};
+    if (!int_text(comma[0] + 1, comma[1] - comma[0] - 1, &seq))
         Py_RETURN_NONE;
     const char *when = comma[1] + 1;
     Py_ssize_t when_len = comma[2] - when;
-    long long epoch = -1, uptime = -1;
     if (when_len) {
-        long long v = digits_value(when + 1, when_len - 1);
-        if (v < 0)
-            Py_RETURN_NONE;
-        if (when[0] == 'T')
-            epoch = v;
-        else if (when[0] == 'U')
-            uptime = v;
-        else
+        Span *time = when[0] == 'T' ? &event_time : when[0] == 'U' ? &uptime : NULL;
+        if (time == NULL || !int_text(when + 1, when_len - 1, time))
             Py_RETURN_NONE;
     }
     Py_ssize_t values_len = write_values(st, payload, stop - payload, self->scratch);
@@ -277,14 +340,9 @@ static PyObject *line_record(Step *self, PyObject *line, PyObject *now, PyObject
             return NULL;
         Py_RETURN_NONE;
     }
-    char seq_text[24], epoch_text[24], uptime_text[24];
-    int seq_len = snprintf(seq_text, sizeof seq_text, "%lld", seq);
-    int epoch_len = epoch < 0 ? 0 : snprintf(epoch_text, sizeof epoch_text, "%lld", epoch);
-    int uptime_len = uptime < 0 ? 0 : snprintf(uptime_text, sizeof uptime_text, "%lld", uptime);
-    Py_ssize_t size = PyBytes_GET_SIZE(head) + seq_len + PyBytes_GET_SIZE(self->event_time) +
-                      (epoch < 0 ? PyBytes_GET_SIZE(now) : epoch_len) + PyBytes_GET_SIZE(middle) +
-                      values_len + 1 + (uptime < 0 ? 0 : PyBytes_GET_SIZE(self->uptime) + uptime_len) +
-                      1;
+    Py_ssize_t size = PyBytes_GET_SIZE(head) + seq.n + PyBytes_GET_SIZE(self->event_time) +
+                      event_time.n + PyBytes_GET_SIZE(middle) + values_len + 1 +
+                      (uptime.s ? PyBytes_GET_SIZE(self->uptime) + uptime.n : 0) + 1;
     PyObject *value = PyBytes_FromStringAndSize(NULL, size);
     if (value == NULL) {
         Py_DECREF(device);
@@ -292,23 +350,15 @@ static PyObject *line_record(Step *self, PyObject *line, PyObject *now, PyObject
     }
     char *out = PyBytes_AS_STRING(value);
     out = put(out, head);
-    memcpy(out, seq_text, (size_t)seq_len);
-    out += seq_len;
+    out = put_span(out, seq);
     out = put(out, self->event_time);
-    if (epoch < 0) {
-        out = put(out, now);
-    } else {
-        memcpy(out, epoch_text, (size_t)epoch_len);
-        out += epoch_len;
-    }
+    out = put_span(out, event_time);
     out = put(out, middle);
-    memcpy(out, self->scratch, (size_t)values_len);
-    out += values_len;
+    out = put_span(out, (Span){self->scratch, values_len});
     *out++ = '}';
-    if (uptime >= 0) {
+    if (uptime.s) {
         out = put(out, self->uptime);
-        memcpy(out, uptime_text, (size_t)uptime_len);
-        out += uptime_len;
+        out = put_span(out, uptime);
     }
     *out++ = '}';
     PyObject *record = PyTuple_New(3);

@@ -112,7 +112,11 @@ def _line(
         _line("a", "climate", b"temperature=-40;humidity=100"),  # both bounds
         _line("a", "climate", b"temperature=-0;humidity=0.0"),  # int("-0") is 0
         _line("a", "climate", b"temperature=-0.0;humidity=1e-05"),
-        _line("a", "climate", b"temperature=80.0;humidity=99.99999999"[:37]),
+        _line("a", "climate", b"temperature=80.000;humidity=99.99999999"),
+        _line("a", "climate", b"temperature=0.0001;humidity=0.00001"),  # repr: 1e-05
+        _line("a", "climate", b"temperature=-39.000000001;humidity=12.3456789"),
+        _line("a", "distance", b"distance=123.456789012"),  # 12 digits
+        _line("a", "distance", b"distance=399.999999999"),
         _line("a", "distance", b"distance=50", when=b"U0").rstrip(b"\r\n"),  # no line end
         _line("a", "distance", b"distance=50") + b"\n\r\n",
     ],
@@ -210,6 +214,14 @@ def test_a_batch_keeps_its_order_and_the_positions_of_its_rejects(paths):
 numbers = st.one_of(
     st.from_regex(r"-?(0|[1-9][0-9]{0,16})(\.[0-9]{1,10})?([eE][-+]?[0-9]{1,3})?", fullmatch=True),
     st.floats(-1e6, 1e6).map(repr),
+    st.builds(  # decimals near what repr() writes: trailing zeros, tiny, 15-16 digits
+        lambda sign, whole, zeros, digits, trailing: f"{sign}{whole}.{zeros}{digits}{trailing}",
+        st.sampled_from(["", "-"]),
+        st.sampled_from(["0", "1", "12", "99", "123456"]),
+        st.sampled_from(["", "0", "00", "000", "0000", "00000"]),
+        st.sampled_from(["", "1", "25", "5", "999999999", "123456789"]),
+        st.sampled_from(["", "0", "00"]),
+    ).filter(lambda text: not text.endswith(".")),
     st.integers(-100, 500).map(str),
     st.text(alphabet="0123456789-+.eE;=x", max_size=12),
 )
