@@ -99,7 +99,7 @@ class RecordBuilder:
                 records[i] = self.reading(parse(lines[i]), received_at)
             except Rejected as rej:
                 rejected.append((i, rej))
-        return [r for r in records if r is not None], rejected
+        return list(filter(None, records)), rejected  # without the rejected lines' Nones
 
     def reading(self, line: Line, received_at: int) -> Record:
         """(topic, key, value) of the reading in ``line``; Rejected if it breaks a rule."""

@@ -159,6 +159,8 @@ def test_well_formed_in_range_lines_are_the_steps_own(paths, raw):
         b"\r\n",
         b"$*FFFF",
         b"$" + b"," * 300,
+        _sealed(b"a,9,U5,distance,distance=5" + b"0" * 100_000),  # huge, sealed
+        _sealed(b"a,9,U5,distance,distance=5.5" + b"0" * 1_000),
         # Accepted by the Python path, but not the step's to decide.
         _line("a", "climate", b"humidity=5;temperature=5"),  # fields in another order
         _line("a", "distance", b"distance=2.0000000001"),  # ten decimals
