@@ -220,8 +220,10 @@ static Py_ssize_t write_value(const Field *f, const char *s, Py_ssize_t n, char 
     memcpy(text, s, (size_t)n);
     text[n] = '\0';
     v = PyOS_string_to_double(text, NULL, NULL);
-    if (v == -1.0 && PyErr_Occurred())
-        return -1;
+    if (v == -1.0 && PyErr_Occurred()) { /* not a text it takes: cannot be, but defer */
+        PyErr_Clear();
+        return 0;
+    }
     if (!(f->lo <= v && v <= f->hi))
         return 0;
     char *repr = PyOS_double_to_string(v, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
@@ -333,23 +335,26 @@ static PyObject *line_record(Step *self, PyObject *line, PyObject *now, PyObject
     PyObject *device = PyBytes_FromStringAndSize(body, comma[0] - body);
     if (device == NULL)
         return NULL;
-    PyObject *head = PyDict_GetItemWithError(st->shapes, device); /* borrowed */
+    PyObject *head = PyDict_GetItemWithError(st->shapes, device);
     if (head == NULL || !PyBytes_Check(head)) {
         Py_DECREF(device);
         if (PyErr_Occurred())
             return NULL;
         Py_RETURN_NONE;
     }
+    Py_INCREF(head); /* the dict's is borrowed, and the dict is Python's to change */
     Py_ssize_t size = PyBytes_GET_SIZE(head) + seq.n + PyBytes_GET_SIZE(self->event_time) +
                       event_time.n + PyBytes_GET_SIZE(middle) + values_len + 1 +
                       (uptime.s ? PyBytes_GET_SIZE(self->uptime) + uptime.n : 0) + 1;
     PyObject *value = PyBytes_FromStringAndSize(NULL, size);
     if (value == NULL) {
+        Py_DECREF(head);
         Py_DECREF(device);
         return NULL;
     }
     char *out = PyBytes_AS_STRING(value);
     out = put(out, head);
+    Py_DECREF(head);
     out = put_span(out, seq);
     out = put(out, self->event_time);
     out = put_span(out, event_time);
