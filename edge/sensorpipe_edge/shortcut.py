@@ -34,10 +34,14 @@ def _bound(limit: float | None, default: float) -> float | None:
     exactly the bound (Python compares numbers exactly: the step would differ)."""
     if limit is None:
         return default
-    return float(limit) if float(limit) == limit else None
+    try:
+        return float(limit) if float(limit) == limit else None
+    except OverflowError:  # an integer beyond any double
+        return None
 
 
 def _field(spec: FieldSpec) -> tuple[bytes, bytes, bool, float, float] | None:
+    """What the step needs of a field (see ``_fastpath.pyi``), None if it cannot take it."""
     lo, hi = _bound(spec.min, -math.inf), _bound(spec.max, math.inf)
     name = spec.name
     if lo is None or hi is None or not name.isascii() or not name.isprintable():
