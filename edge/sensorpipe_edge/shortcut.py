@@ -1,174 +1,93 @@
-"""The cheap way from a protocol line to its Kafka record, for lines of a known shape.
+"""The known shapes of one gateway, and the compiled step that turns their lines into records.
 
 A *shape* is a (device, stream) pair whose first record passed the general path of
 ``readings.RecordBuilder`` including the full schema check. Of a record's properties,
 only ``device_id`` and the stream's field set can break the schema in ways the protocol
 does not already rule out, so once a shape is known, a line of it needs only what can
 differ from line to line: its CRC, a sequence number and time that are JSON integers
-below 2**53, and a payload with exactly the stream's fields, in declared order, whose
-texts are JSON numbers (or protocol booleans) inside the declared ranges. That is one
-``bytes.split``, one CRC, one small regex per field group and a few comparisons, and the
-record is assembled from bytes prepared when the shape was learnt.
-
-``record`` returns None for anything it does not cover (a new shape, lower-case hex, a
-number the general path would write differently, a rule break): the general path then
-decides and names the reason. So the shortcut can only be slower, never different; the
-unit and fuzz tests hold the two to the same output.
+below 2**53, and a payload with exactly the stream's fields, in declared order, inside
+the declared ranges. ``_fastpath.Step`` (C, ``_fastpath.c``) checks exactly that for a
+whole batch in one call and assembles the records from the pieces of ``layout``; every
+line it is not sure of comes back by position, for the general path to decide and name
+the reason. So the step can only be slower than the general path, never different; the
+unit tests hold the two to byte-identical records.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
-from binascii import crc_hqx
-from typing import NamedTuple
 
-from sensorpipe_edge.config import StreamSpec
-from sensorpipe_edge.protocol import CRC_INIT
+from sensorpipe_edge import layout
+from sensorpipe_edge._fastpath import Step
+from sensorpipe_edge.config import FieldSpec, StreamSpec
+from sensorpipe_edge.protocol import MAX_LINE_BYTES
 
 Record = tuple[str, bytes, bytes]
 
-# A JSON number text the shortcut may copy into the record as is: at most 15 integer
-# digits (so float() of an integer is exact and compares with the ranges like the general
-# path's int does) and a two-digit exponent (so it is always finite).
-_NUMBER = rb"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,9})?(?:[eE][-+]?[0-9]{1,2})?"
-_BOOLEAN = rb"1|0|true|false"
-_BOOLEAN_JSON = {b"1": b"true", b"true": b"true", b"0": b"false", b"false": b"false"}
-# Digits are copied as they are when they make a JSON integer below 2**53: at most 15,
-# no leading zero (so a lone "0" takes the general path): cheaper than int() and back.
-_T, _U, _ZERO = ord("T"), ord("U"), ord("0")
-# The end of a line by its CRC: a table lookup instead of parsing the hex digits.
-_SEALS = [b"*%04X" % crc for crc in range(1 << 16)]
-_UPTIME = b',"device_uptime_ms":'
+# Field names with these (or outside printable ASCII) cannot be told apart from the
+# protocol's own separators by a byte comparison: such streams are left to Python.
+_SEPARATORS = frozenset(",;=*$")
 
 
-class _Stream(NamedTuple):
-    """How a stream's payload is checked and turned into the ``values`` JSON object."""
-
-    topic: str
-    payload: re.Pattern[bytes]  # the fields in declared order, one group per value
-    template: bytes  # the values object's members, a %s per group
-    booleans: tuple[int, ...]  # groups that are protocol booleans
-    ranges: tuple[tuple[int, float, float], ...]  # (group, min, max) of bounded numbers
-
-
-class _Shape(NamedTuple):
-    topic: str
-    key: bytes
-    prefix: bytes  # the record up to the value of "seq"
-    payload: re.Pattern[bytes]
-    template: bytes
-    booleans: tuple[int, ...]
-    ranges: tuple[tuple[int, float, float], ...]
+def _bound(limit: float | None, default: float) -> float | None:
+    """A range bound as the double the step compares with, None if that double is not
+    exactly the bound (Python compares numbers exactly: the step would differ)."""
+    if limit is None:
+        return default
+    try:
+        return float(limit) if float(limit) == limit else None
+    except OverflowError:  # an integer beyond any double
+        return None
 
 
-def _json_bytes(text: str) -> bytes:
-    """``text`` as a JSON string (the same encoder as the general path's)."""
-    return json.dumps(text, ensure_ascii=False).encode()
-
-
-def _stream(spec: StreamSpec) -> _Stream:
-    parts, members, booleans, ranges = [], [], [], []
-    for i, field in enumerate(spec.fields.values()):
-        boolean = field.type == "boolean"
-        value = _BOOLEAN if boolean else _NUMBER
-        parts.append(re.escape(field.name.encode()) + b"=(" + value + b")")
-        members.append(_json_bytes(field.name).replace(b"%", b"%%") + b":%s")
-        if boolean:
-            booleans.append(i)
-        elif field.min is not None or field.max is not None:
-            lo = -math.inf if field.min is None else float(field.min)
-            hi = math.inf if field.max is None else float(field.max)
-            ranges.append((i, lo, hi))
-    return _Stream(
-        spec.topic,
-        re.compile(b";".join(parts)),
-        b",".join(members),
-        tuple(booleans),
-        tuple(ranges),
-    )
+def _field(spec: FieldSpec) -> tuple[bytes, bytes, bool, float, float] | None:
+    """What the step needs of a field (see ``_fastpath.pyi``), None if it cannot take it."""
+    lo, hi = _bound(spec.min, -math.inf), _bound(spec.max, math.inf)
+    name = spec.name
+    if lo is None or hi is None or not name.isascii() or not name.isprintable():
+        return None
+    if _SEPARATORS.intersection(name):
+        return None
+    member = layout.member(name).encode()
+    return name.encode() + b"=", member, spec.type == "boolean", lo, hi
 
 
 class Shortcut:
-    """The known shapes of one gateway and the fast path for their lines."""
+    """Shapes learnt, per stream; lines of them go through the compiled step."""
 
-    def __init__(self, streams: dict[str, StreamSpec], gateway: str, limit: int) -> None:
-        self._streams = {name.encode(): _stream(spec) for name, spec in streams.items()}
-        self._gateway = _json_bytes(gateway)
+    def __init__(self, streams: dict[str, StreamSpec], limit: int) -> None:
+        self._shapes: dict[str, dict[bytes, bytes]] = {name: {} for name in streams}
         self._limit = limit
-        self._shapes: dict[tuple[bytes, bytes], _Shape] = {}
+        self._count = 0
+        specs = []
+        for name, spec in streams.items():
+            fields = [_field(f) for f in spec.fields.values()]
+            usable = tuple(f for f in fields if f is not None)
+            if usable and len(usable) == len(fields):
+                specs.append((name.encode(), spec.topic, self._shapes[name], usable))
+        self._step = Step(
+            tuple(specs), layout.EVENT_TIME.encode(), layout.UPTIME.encode(), MAX_LINE_BYTES
+        )
 
     def learn(self, device_id: str, stream: str) -> None:
         """Remember a shape whose record passed the full check; past ``limit`` shapes the
         memory starts over (correct, only slower until they are learnt again)."""
-        if len(self._shapes) >= self._limit:
-            self._shapes.clear()
-        device, name = device_id.encode(), stream.encode()
-        s = self._streams[name]
-        prefix = b'{"v":1,"device_id":%s,"stream":%s,"seq":' % (
-            _json_bytes(device_id),
-            _json_bytes(stream),
-        )
-        self._shapes[(device, name)] = _Shape(
-            s.topic, device, prefix, s.payload, s.template, s.booleans, s.ranges
-        )
+        if self._count >= self._limit:
+            for devices in self._shapes.values():
+                devices.clear()
+            self._count = 0
+        devices, device = self._shapes[stream], device_id.encode()
+        if device not in devices:
+            devices[device] = layout.head(device_id, stream).encode()
+            self._count += 1
 
     def known(self, device_id: str, stream: str) -> bool:
-        return (device_id.encode(), stream.encode()) in self._shapes
+        return device_id.encode() in self._shapes[stream]
 
-    def stamp(self, received_at: int) -> tuple[bytes, bytes]:
-        """What every record of a batch shares: the receive time as JSON, and the members
-        from ``received_at`` up to the opening of ``values``."""
-        return b"%d" % received_at, b',"received_at":%d,"gateway":%s,"values":{' % (
-            received_at,
-            self._gateway,
-        )
-
-    def record(self, raw: bytes, now: bytes, middle: bytes) -> Record | None:
-        """The record of ``raw`` if it is a well-formed line of a known shape whose values
-        the shortcut can copy, else None (``now`` and ``middle`` come from ``stamp``)."""
-        line = raw.rstrip(b"\r\n")
-        body = line[1:-5]
-        if line[-5:] != _SEALS[crc_hqx(body, CRC_INIT)] or line[:1] != b"$":
-            return None
-        try:
-            device, seq, when, stream, payload = body.split(b",")
-        except ValueError:  # not five fields
-            return None
-        shape = self._shapes.get((device, stream))
-        if shape is None or not (seq.isdigit() and len(seq) <= 15 and seq[0] != _ZERO):
-            return None
-        topic, key, prefix, pattern, template, booleans, ranges = shape
-        m = pattern.fullmatch(payload)
-        if m is None:
-            return None
-        values = m.groups()
-        for i, lo, hi in ranges:
-            if not lo <= float(values[i]) <= hi:
-                return None
-        if booleans:
-            texts = list(values)
-            for i in booleans:
-                texts[i] = _BOOLEAN_JSON[texts[i]]
-            values = tuple(texts)
-        event_time, uptime = now, b""
-        if when:
-            digits = when[1:]
-            if not digits.isdigit() or len(digits) > 15:
-                return None
-            if when[:1] == b"T":
-                event_time = b"%d" % int(digits)
-            elif when[:1] == b"U":
-                uptime = b"%s%d" % (_UPTIME, int(digits))
-            else:
-                return None
-        value = b'%s%d,"event_time":%s%s%s}%s}' % (
-            prefix,
-            int(seq),
-            event_time,
-            middle,
-            template % values,
-            uptime,
-        )
-        return topic, key, value
+    def records(
+        self, lines: list[bytes], received_at: int, gateway_json: str
+    ) -> tuple[list[Record | None], list[int]]:
+        """Per line its record, or None where the general path must decide; and the
+        positions of those Nones."""
+        middle = layout.middle(received_at, gateway_json).encode()
+        return self._step.records(lines, b"%d" % received_at, middle)

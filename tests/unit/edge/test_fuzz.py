@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from sensorpipe_edge.config import from_document
 from sensorpipe_edge.framing import LineFramer
-from sensorpipe_edge.protocol import Rejected, _parse_checked, crc16, encode, parse
+from sensorpipe_edge.protocol import Rejected, _parse_checked, encode, parse
 from sensorpipe_edge.readings import RecordBuilder
 from sensorpipe_edge.schema import compile_validator
 from sensorpipe_edge.simulation import corrupt
@@ -147,44 +147,3 @@ def _either(fn, raw: bytes) -> object:
 )
 def test_fast_path_agrees_with_the_step_by_step_parser(raw):
     assert _either(parse, raw) == _either(_parse_checked, raw)
-
-
-def _sealed(body: bytes) -> bytes:
-    return b"$" + body + b"*%04X\r\n" % crc16(body)
-
-
-def _outcome_of(fn, raw: bytes) -> object:
-    try:
-        topic, key, value = fn(raw)
-    except Rejected as exc:
-        return exc.reason
-    return topic, key, json.loads(value)
-
-
-@FUZZ
-@given(
-    raw=st.one_of(
-        valid_lines,
-        st.builds(
-            lambda dev, seq, d: encode(dev, seq, "distance", {"distance": d}, uptime_ms=seq),
-            st.sampled_from(["a", "b", "c"]),
-            st.integers(0, 99),
-            st.sampled_from(["5", "2", "400", "400.0", "1e2", "401", "1.5", "-0", "007", "9e9"]),
-        ),
-        st.builds(
-            lambda dev, m: encode(dev, 1, "motion", {"motion": m}),
-            st.sampled_from(["a", "b"]),
-            st.sampled_from(["1", "0", "true", "false", "yes", "2"]),
-        ),
-        st.builds(  # leading zeros in seq and time: valid protocol, not valid JSON as is
-            lambda seq, when: _sealed(b"a,00%d,%s,distance,distance=50" % (seq, when)),
-            st.integers(0, 99),
-            st.sampled_from([b"", b"U007", b"T0001700000000000"]),
-        ),
-        st.binary(max_size=120),
-    )
-)
-def test_record_shortcut_gives_what_the_general_path_gives(builder, raw):
-    general = _outcome_of(lambda r: builder.reading(parse(r), 7), raw)
-    assert _outcome_of(lambda r: builder.record(r, 7), raw) == general
-    assert _outcome_of(lambda r: builder.record(r, 7), raw) == general  # shape now known
