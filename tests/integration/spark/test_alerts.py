@@ -22,7 +22,6 @@ import pytest
 from pyspark.sql import SparkSession
 
 from sensorpipe_edge.config import from_document as gateway_config
-from sensorpipe_edge.protocol import Rejected
 from sensorpipe_edge.readings import RecordBuilder
 from sensorpipe_edge.schema import compile_validator
 from sensorpipe_spark import config, schema, streaming
@@ -38,9 +37,9 @@ def gateway_records(doc: dict[str, Any], fleets: dict[str, Any]) -> list[tuple[s
     out: list[tuple[str, Any, bytes]] = []
     for t, _device, _seq, raw in sim.hour(fleets):
         received = t + 5
-        try:
-            out.append(builder.record(raw, received))
-        except Rejected as rej:
+        records, rejected = builder.records([raw], received)
+        out += records
+        for _, rej in rejected:
             key, value = builder.dead_letter(raw, rej, "simulated", received)
             out.append((doc["topics"]["deadLetter"], key, value))
     return out
