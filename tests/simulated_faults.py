@@ -24,7 +24,7 @@ from sensorpipe_edge.protocol import Line, Rejected, parse
 from sensorpipe_edge.simulation import Faults, Fleet, simulate
 from sensorpipe_spark.config import from_document
 from sensorpipe_spark.detect import Alert, Detector, Rules
-from tests.streams import THREE_SENSOR_STREAMS
+from tests.streams import HOT_THRESHOLD, THREE_SENSOR_STREAMS
 
 SEED = 11
 INTERVAL_MS = 10_000
@@ -49,15 +49,7 @@ CLIMATE = 0  # the climate stream's index in the simulator's streams: seq = tick
 # the climate fields only and anomalies on them only, because a distance holds and then
 # steps whenever something moves: each step would be a jump and an anomaly.
 ALERT_RULES: dict[str, Any] = {
-    "thresholds": [
-        {
-            "name": "hot",
-            "stream": "climate",
-            "field": "temperature",
-            "above": 70,
-            "severity": "critical",
-        }
-    ],
+    "thresholds": [HOT_THRESHOLD],
     "anomaly": {
         "enabled": True,
         "zScore": 3.5,

@@ -1,5 +1,5 @@
-"""The three-sensor streams of the seeds' Arduino line (DHT11, SR04, PIR), as the spec writes
-them: one definition for every test that needs a realistic pipeline."""
+"""The three-sensor streams of the seeds' Arduino line (DHT11, SR04, PIR) and the seeds' alert
+rule, as the spec writes them: one definition for every test that needs a realistic pipeline."""
 
 from __future__ import annotations
 
@@ -19,3 +19,12 @@ THREE_SENSOR_STREAMS: list[dict[str, Any]] = [
     },
     {"name": "motion", "fields": [{"name": "motion", "type": "boolean"}]},
 ]
+
+# The seeds' "temperature above 70" alert, the threshold rule every realistic pipeline carries.
+HOT_THRESHOLD: dict[str, Any] = {
+    "name": "hot",
+    "stream": "climate",
+    "field": "temperature",
+    "above": 70,
+    "severity": "critical",
+}

@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from tests.streams import HOT_THRESHOLD
+
 FULL: dict[str, Any] = {
     "kafka": {
         "clusterRef": "sensors",
@@ -61,15 +63,7 @@ FULL: dict[str, Any] = {
         "executor": {"instances": 1, "cores": 1, "memory": "2g"},
         "checkpointPath": "",
         "alerts": {
-            "thresholds": [
-                {
-                    "name": "hot",
-                    "stream": "climate",
-                    "field": "temperature",
-                    "above": 70,
-                    "severity": "critical",
-                }
-            ],
+            "thresholds": [HOT_THRESHOLD],
             "anomaly": {"enabled": True, "zScore": 3.5, "history": "1h", "minSamples": 20},
             "jump": {
                 "enabled": True,

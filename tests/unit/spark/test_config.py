@@ -5,6 +5,7 @@ import copy
 import pytest
 
 from sensorpipe_spark import config
+from tests.streams import HOT_THRESHOLD
 
 pytestmark = pytest.mark.unit
 
@@ -33,15 +34,7 @@ DOC = {
         "window": 900.0,
         "watermark": 600.0,
         "alerts": {
-            "thresholds": [
-                {
-                    "name": "hot",
-                    "stream": "climate",
-                    "field": "temperature",
-                    "above": 70,
-                    "severity": "critical",
-                }
-            ],
+            "thresholds": [HOT_THRESHOLD],
             "anomaly": {"enabled": True, "zScore": 4, "history": 1800.0, "minSamples": 10},
             "jump": {"enabled": True, "maxDelta": {"temperature": 10}},
             "stuck": {"enabled": False, "after": 60.0},
