@@ -11,6 +11,7 @@ reads those.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -60,16 +61,21 @@ def ensure_table(
     )
 
 
-def _partition_filter(batch: DataFrame, alias: str, columns: Sequence[str]) -> Column:
-    """`t.c1 = v1 AND t.c2 = v2 OR ...` over the partition values present in ``batch``."""
-    combos = batch.select(*columns).distinct().collect()
+def in_partitions(values: Sequence[Any], columns: Sequence[str], prefix: str = "") -> Column:
+    """`c1 = v1 AND c2 = v2 OR ...` over ``values`` (rows of the partition ``columns``), so
+    that a write reads only the partitions it touches; ``prefix`` names the table (`t.`)."""
     out = F.lit(False)
-    for row in combos:
+    for row in values:
         term = F.lit(True)
         for c in columns:
-            term = term & (F.col(f"{alias}.{c}") == F.lit(row[c]))
+            term = term & (F.col(f"{prefix}{c}") == F.lit(row[c]))
         out = out | term
     return out
+
+
+def _partition_filter(batch: DataFrame, alias: str, columns: Sequence[str]) -> Column:
+    """:func:`in_partitions` over the partition values present in ``batch``."""
+    return in_partitions(batch.select(*columns).distinct().collect(), columns, f"{alias}.")
 
 
 def _on(key: Sequence[str]) -> Column:

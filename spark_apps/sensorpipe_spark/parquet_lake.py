@@ -29,11 +29,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from sensorpipe_spark.lake import AGGREGATE_KEY, READING_KEY, READING_PARTITIONS
+from sensorpipe_spark.lake import (
+    AGGREGATE_KEY,
+    AGGREGATE_PARTITIONS,
+    READING_KEY,
+    READING_PARTITIONS,
+    in_partitions,
+)
 
 STAGING = "_staging"
 # Spark sets this local property on the thread that runs a streaming query's batches.
@@ -122,23 +128,13 @@ def readings_stream(spark: SparkSession, path: str, schema: T.StructType) -> Dat
     )
 
 
-def _in_partitions(df: DataFrame, values: Sequence[Any], columns: Sequence[str]) -> Column:
-    out = F.lit(False)
-    for row in values:
-        term = F.lit(True)
-        for c in columns:
-            term = term & (df[c] == F.lit(row[c]))
-        out = out | term
-    return out
-
-
 def _existing(
     spark: SparkSession, path: str, like: DataFrame, partitions: Sequence[str]
 ) -> tuple[DataFrame, list[Any]]:
     """The table's rows in the partitions that ``like`` touches, with their file names."""
     values = like.select(*partitions).distinct().collect()
     table = spark.read.schema(like.schema).parquet(path)
-    rows = table.where(_in_partitions(table, values, partitions))
+    rows = table.where(in_partitions(values, partitions))
     return rows.withColumn("_file", F.input_file_name()), values
 
 
@@ -168,13 +164,13 @@ def insert_readings(spark: SparkSession, path: str, rows: DataFrame, batch_id: i
     """Add the readings of ``rows`` that the table does not hold yet (by READING_KEY)."""
     batch = rows.dropDuplicates(list(READING_KEY))
     stem = batch_stem(spark, batch_id)
-    existing, touched = _existing(spark, path, batch, ("stream", "date"))
+    existing, touched = _existing(spark, path, batch, READING_PARTITIONS)
     if not touched:
         return
     # this batch's own files are an earlier attempt of it: rewritten below, not "already there"
     before = existing.where(~F.col("_file").contains(f"/{stem}-")).select(*READING_KEY)
     new = batch.join(before, list(READING_KEY), "left_anti")
-    commit(spark, path, new, ("stream", "date"), stem)
+    commit(spark, path, new, READING_PARTITIONS, stem)
 
 
 def _folder(path: str, row: Any, partitions: Sequence[str]) -> str:
@@ -184,7 +180,7 @@ def _folder(path: str, row: Any, partitions: Sequence[str]) -> str:
 def upsert_aggregates(spark: SparkSession, path: str, rows: DataFrame, batch_id: int) -> None:
     """Insert or overwrite the aggregates of ``rows`` by AGGREGATE_KEY, a date at a time."""
     stem = batch_stem(spark, batch_id)
-    existing, touched = _existing(spark, path, rows, ("date",))
+    existing, touched = _existing(spark, path, rows, AGGREGATE_PARTITIONS)
     if not touched:
         return
     latest = Window.partitionBy(*AGGREGATE_KEY).orderBy(F.col("updated_at").desc())
@@ -195,10 +191,10 @@ def upsert_aggregates(spark: SparkSession, path: str, rows: DataFrame, batch_id:
         .where("_rank = 1")
         .drop("_rank")
     )
-    commit(spark, path, merged, ("date",), stem)
+    commit(spark, path, merged, AGGREGATE_PARTITIONS, stem)
     storage = Storage(spark)
     for row in touched:
-        folder = _folder(path, row, ("date",))
+        folder = _folder(path, row, AGGREGATE_PARTITIONS)
         for old in storage.data_files(folder):
             if not old.startswith(f"{stem}-"):
                 storage.delete(f"{folder}/{old}")
