@@ -24,9 +24,19 @@ eval "$(bash "$HACK_DIR/stack.sh" env)"
 
 operator_pid=""
 spark_reporter_pid=""
+ready_waiter_pid=""
+# stop_background PID: a background loop of this script with the command it is running (a
+# kubectl patch cut short must not land after what the script writes next).
+stop_background() {
+  [[ -n $1 ]] || return 0
+  pkill -P "$1" 2>/dev/null || true
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
 cleanup() {
   local rc=$?
-  [[ -n $spark_reporter_pid ]] && kill "$spark_reporter_pid" 2>/dev/null
+  stop_background "$spark_reporter_pid"
+  stop_background "$ready_waiter_pid"
   if [[ -n $operator_pid ]]; then
     kill -TERM "$operator_pid" 2>/dev/null && wait "$operator_pid" 2>/dev/null
   fi
@@ -87,6 +97,7 @@ else
   log "the pipeline is not Ready yet (Spark is still starting; a line follows when it is):"
   (kubectl -n demo wait sp/demo --for condition=Ready --timeout=1200s >/dev/null &&
     log "the operator reports the pipeline Ready after $((SECONDS - start))s") &
+  ready_waiter_pid=$!
 fi
 kubectl -n demo get sp demo
 kubectl -n demo get kafkatopics,sparkapplications,deployments,configmaps -l iot.sensorpipe.dev/pipeline=demo 2>/dev/null || true
@@ -94,14 +105,17 @@ kubectl -n demo get kafkatopics,sparkapplications,deployments,configmaps -l iot.
 wait "$run_pid"
 # The run has stopped its Spark job: say so as the spark-operator would for a driver that
 # ended, and show the operator following (a streaming pipeline without its job is not Ready).
-kill "$spark_reporter_pid" 2>/dev/null && wait "$spark_reporter_pid" 2>/dev/null || true
+stop_background "$spark_reporter_pid"
 spark_reporter_pid=""
 app=$(kubectl -n demo get sparkapplications -l iot.sensorpipe.dev/pipeline=demo -o name | head -n 1)
 kubectl -n demo patch "$app" --subresource=status --type=merge \
   -p '{"status":{"applicationState":{"state":"COMPLETED"}}}' >/dev/null
-kubectl -n demo wait sp/demo --for condition=Ready=False --timeout=60s >/dev/null 2>&1 || true
+cond='.status.conditions[?(@.type=="Ready")]' spark='.status.conditions[?(@.type=="ProcessingReady")]'
+for _ in $(seq 60); do  # the operator's next status write, within a minute
+  [[ $(kubectl -n demo get sp demo -o jsonpath="{$spark.message}") == *COMPLETED* ]] && break
+  sleep 1
+done
 echo
 log "the run is over and its Spark job stopped with it; the operator reports:"
-cond='.status.conditions[?(@.type=="Ready")]' spark='.status.conditions[?(@.type=="ProcessingReady")]'
 kubectl -n demo get sp demo -o custom-columns="NAME:.metadata.name,READY:$cond.status,REASON:$cond.reason,PROCESSING:$spark.message"
 log "demo finished in $((SECONDS - start))s; report: $WORK/run/report/report.html"
