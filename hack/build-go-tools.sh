@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes control plane (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl), etcd, kwok and helm from the Go module proxy into
+# kube-scheduler, kubectl) and the real node's kubelet and kube-proxy, etcd, kwok and helm from the Go module proxy into
 # .cache/bin/<tool>-<version>/. Idempotent: a binary that exists is kept.
 # Kubernetes' own go.mod points its staging modules at local folders, so it is
 # built through a small wrapper module that replaces each with its published tag.
@@ -17,7 +17,7 @@ export CGO_ENABLED=0
 
 build_kubernetes() {
   local out="$BIN_ROOT/kubernetes-$KUBERNETES_VERSION"
-  local want=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  local want=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
   local all=1
   for b in "${want[@]}"; do [[ -x $out/$b ]] || all=0; done
   ((all)) && return 0
@@ -50,6 +50,8 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 )
 GO
   local major minor
@@ -60,7 +62,8 @@ GO
   (cd "$mod" && step k8s-mod-tidy go mod tidy -e)
   (cd "$mod" && step k8s-build go build -trimpath -ldflags "$ldflags" -o "$out/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy)
 }
 
 build_etcd() {

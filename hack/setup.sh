@@ -7,7 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 start=$SECONDS
 apt_install postgresql mosquitto mosquitto-clients openssl curl \
   gcc-avr avr-libc arduino-core-avr libsimavr-dev simavr libelf-dev pkg-config \
-  chromium chromium-driver
+  chromium chromium-driver \
+  containerd runc containernetworking-plugins podman debootstrap iptables conntrack
 
 bash "$HACK_DIR/venv.sh" & venv_pid=$!
 bash "$HACK_DIR/fetch-jars.sh" & jars_pid=$!
