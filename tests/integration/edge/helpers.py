@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from tests.unit.edge.documents import pipeline_document
@@ -128,45 +128,69 @@ class GatewayProcess:
 def read_topics(
     bootstrap: str,
     topics: Iterable[str],
-    until: Callable[[list[dict[str, Any]]], bool] = lambda _records: True,
-    partitions: int = 3,
+    until: Callable[[list[dict[str, Any]]], bool] | None = None,
     timeout: float = 90.0,
 ) -> list[dict[str, Any]]:
-    """Every record of ``topics`` from the beginning, as dicts with ``_topic`` added: read
-    until every partition is at its end and ``until(records)`` holds."""
+    """Records of ``topics`` from the beginning, as dicts with ``_topic`` and ``_key`` added.
+
+    With ``until``, the topics may still be written to (a firmware node streams for as long
+    as it runs): ``until`` is asked after every poll, and the records are returned as soon
+    as it holds. Waiting for every partition to be at its end at one moment would tie the
+    result to how busy the machine is, since a live writer rarely lets that moment come.
+
+    Without ``until``, the result is a complete snapshot: every record up to each
+    partition's end offset as it stood when the call began. Only a writer that has stopped
+    gives a snapshot that means "everything", so call it that way after stopping it.
+    """
+    topics = list(topics)
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
             "group.id": f"edge-test-{time.monotonic_ns()}",
-            "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
-            "enable.partition.eof": True,
         }
     )
-    topics = list(topics)
-    consumer.subscribe(topics)
     records: list[dict[str, Any]] = []
-    at_end: set[tuple[str, int]] = set()
-    deadline = time.monotonic() + timeout
     try:
+        meta = consumer.list_topics(timeout=30)
+        parts = [TopicPartition(t, p) for t in topics for p in sorted(meta.topics[t].partitions)]
+        ends = {
+            (tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=30)[1]
+            for tp in parts
+        }
+        behind = {where for where, end in ends.items() if end > 0}
+        consumer.assign([TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING) for tp in parts])
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for msg in consumer.consume(5000, 0.5):
-                where = (msg.topic(), msg.partition())
                 if msg.error():
-                    if msg.error().code() != KafkaError._PARTITION_EOF:
-                        raise AssertionError(f"consumer error: {msg.error()}")
-                    at_end.add(where)
-                    continue
-                at_end.discard(where)
+                    raise AssertionError(f"consumer error: {msg.error()}")
                 rec = json.loads(msg.value())
                 rec["_topic"] = msg.topic()
                 rec["_key"] = msg.key()
                 records.append(rec)
-            if len(at_end) == len(topics) * partitions and until(records):
+                where = (msg.topic(), msg.partition())
+                if msg.offset() + 1 >= ends[where]:
+                    behind.discard(where)
+            if until(records) if until is not None else not behind:
                 return records
     finally:
         consumer.close()
-    raise AssertionError(f"records never satisfied the condition; got {len(records)}")
+    wanted = "the condition" if until is not None else f"the end of {sorted(behind)}"
+    raise AssertionError(
+        f"gave up after {timeout:.0f}s waiting for {wanted} on {topics}; saw {describe(records)}"
+    )
+
+
+def describe(records: list[dict[str, Any]], last: int = 5) -> str:
+    """What a failing wait saw: counts per topic and device, and the newest records."""
+    per_topic = Counter(r["_topic"] for r in records)
+    per_device = Counter(str(r.get("device_id")) for r in records)
+    newest = [{k: v for k, v in r.items() if k != "_key"} for r in records[-last:]]
+    return (
+        f"{len(records)} records; per topic {dict(per_topic)}; per device {dict(per_device)}; "
+        f"newest {json.dumps(newest, default=str)}"
+    )
 
 
 def seqs_by_device(records: Iterable[dict[str, Any]]) -> dict[str, Counter[int]]:
