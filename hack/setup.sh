@@ -8,7 +8,7 @@ start=$SECONDS
 apt_install postgresql mosquitto mosquitto-clients openssl curl \
   gcc-avr avr-libc arduino-core-avr libsimavr-dev simavr libelf-dev pkg-config \
   chromium chromium-driver \
-  containerd runc containernetworking-plugins podman debootstrap iptables conntrack
+  containerd runc containernetworking-plugins podman debootstrap iptables conntrack busybox-static
 
 bash "$HACK_DIR/venv.sh" & venv_pid=$!
 bash "$HACK_DIR/fetch-jars.sh" & jars_pid=$!

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The real local services every test, the demo and a developer by hand run against:
-# etcd + kube-apiserver + kube-controller-manager + kube-scheduler + kwok (one fake Node),
-# Apache Kafka in KRaft mode, PostgreSQL and Mosquitto, each a process on 127.0.0.1 with
-# its own data directory under .cache/stack/.
+# etcd + kube-apiserver + kube-controller-manager + kube-scheduler, a real node (containerd,
+# kubelet and kube-proxy in a network namespace of its own: hack/node.sh) and kwok (one fake
+# Node, for what needs many pods), Apache Kafka in KRaft mode, PostgreSQL and Mosquitto, each
+# a process with its own data directory under .cache/stack/. Host processes reach the
+# services on 127.0.0.1; pods reach them on the node's host address ($HOST_IP).
 #
 #   hack/stack.sh up [SERVICE...]      build what is missing, start, wait until really ready
 #   hack/stack.sh down [SERVICE...]    stop what this script started (by recorded pid)
@@ -13,7 +15,8 @@
 #   hack/stack.sh env                  export lines: eval "$(hack/stack.sh env)"
 #   hack/stack.sh logs SERVICE         the tail of a service's log
 #
-# Services: etcd apiserver controller-manager scheduler kwok kafka postgres mosquitto.
+# Services: node-net etcd apiserver controller-manager scheduler containerd kubelet kube-proxy
+# kwok kafka postgres mosquitto.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # SENSORPIPE_STACK_DIR lets a second, independent stack run beside the usual one (tests of
@@ -25,7 +28,8 @@ PORTS_FILE="$STACK/ports.env"
 PKI="$STACK/pki"
 mkdir -p "$PIDS" "$LOGS"
 
-ALL_SERVICES=(etcd apiserver controller-manager scheduler kwok kafka postgres mosquitto)
+ALL_SERVICES=(node-net etcd apiserver controller-manager scheduler containerd kubelet kube-proxy
+  kwok kafka postgres mosquitto)
 K8S_BIN="$CACHE_DIR/bin/kubernetes-$KUBERNETES_VERSION"
 ETCD_BIN="$CACHE_DIR/bin/etcd-$ETCD_VERSION/etcd"
 KWOK_BIN="$CACHE_DIR/bin/kwok-$KWOK_VERSION/kwok"
@@ -35,6 +39,8 @@ SPARK_JARS_DIR="$CACHE_DIR/jars/spark-$SPARK_VERSION-delta-$DELTA_VERSION"
 KUBECONFIG_FILE="$STACK/admin.kubeconfig"
 PG_BIN=""
 for v in 17 16 15; do [[ -x /usr/lib/postgresql/$v/bin/postgres ]] && { PG_BIN=/usr/lib/postgresql/$v/bin; break; }; done
+# shellcheck source=node.sh
+source "$HACK_DIR/node.sh"
 
 # ---------------------------------------------------------------- ports and pids
 
@@ -48,17 +54,21 @@ port_in_use() {
 
 # Ports are chosen once and kept, so a kubeconfig or DSN a user copied stays valid across
 # down/up; a kept port that something else took meanwhile is replaced.
+PORT_NAMES=(ETCD_PORT ETCD_PEER_PORT APISERVER_PORT KAFKA_PORT KAFKA_POD_PORT KAFKA_CONTROLLER_PORT
+  PG_PORT MQTT_PORT)
 load_ports() {
   [[ -f $PORTS_FILE ]] && source "$PORTS_FILE"
   local name changed=0
-  for name in ETCD_PORT ETCD_PEER_PORT APISERVER_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT PG_PORT MQTT_PORT; do
+  for name in "${PORT_NAMES[@]}"; do
     if [[ -z ${!name:-} ]]; then
       printf -v "$name" '%s' "$(free_port)"; changed=1
     fi
   done
+  if [[ -z ${NODE_NET:-} ]]; then NODE_NET=$(free_node_net); changed=1; fi
+  node_vars
   if ((changed)); then
     {
-      for name in ETCD_PORT ETCD_PEER_PORT APISERVER_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT PG_PORT MQTT_PORT; do
+      for name in "${PORT_NAMES[@]}" NODE_NET; do
         echo "$name=${!name}"
       done
     } >"$PORTS_FILE"
@@ -68,6 +78,7 @@ load_ports() {
 pid_of() { [[ -f $PIDS/$1.pid ]] && cat "$PIDS/$1.pid"; }
 
 running() {
+  [[ $1 == node-net ]] && { node_net_up; return; }
   local pid
   pid=$(pid_of "$1") || return 1
   [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null
@@ -102,6 +113,7 @@ wait_for() {
 
 stop_service() {
   local name=$1 pid
+  [[ $name == node-net ]] && { stop_node_net; return 0; }
   pid=$(pid_of "$name") || return 0
   if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
@@ -114,6 +126,8 @@ stop_service() {
     fi
   fi
   rm -f "$PIDS/$name.pid"
+  [[ $name == containerd ]] && stop_node_leftovers
+  return 0
 }
 
 # ---------------------------------------------------------------- prerequisites
@@ -126,6 +140,9 @@ prerequisites() {
     controller-manager) echo "$K8S_BIN/kube-controller-manager" ;;
     scheduler) echo "$K8S_BIN/kube-scheduler" ;;
     kwok) echo "$KWOK_BIN" ;;
+    containerd) echo "/usr/bin/containerd /usr/sbin/runc /usr/lib/cni/bridge /usr/bin/podman /bin/busybox" ;;
+    kubelet) echo "$K8S_BIN/kubelet" ;;
+    kube-proxy) echo "$K8S_BIN/kube-proxy /usr/sbin/iptables /usr/sbin/conntrack" ;;
     kafka) echo "$KAFKA_JARS/.complete $ROOT_DIR/.venv/bin/python" ;;
     postgres) echo "/usr/lib/postgresql" ;;
     mosquitto) echo "/usr/sbin/mosquitto /usr/bin/mosquitto_pub" ;;
@@ -160,7 +177,7 @@ ensure_pki() {
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=sensorpipe-local-ca" \
       -keyout ca.key -out ca.crt
     openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" -keyout apiserver.key -out apiserver.csr
-    printf 'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\n' >san.ext
+    printf 'subjectAltName=IP:127.0.0.1,IP:%s,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\n' "$HOST_IP" >san.ext
     openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
       -extfile san.ext -out apiserver.crt
     openssl genrsa -out sa.key 2048
@@ -179,7 +196,7 @@ kind: Config
 clusters:
 - name: sensorpipe-local
   cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
+    server: https://$HOST_IP:$APISERVER_PORT
     certificate-authority: $PKI/ca.crt
 users:
 - name: admin
@@ -219,10 +236,13 @@ rules:
 EOF
   launch apiserver "$K8S_BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
+    --bind-address "$HOST_IP" --advertise-address "$HOST_IP" --secure-port "$APISERVER_PORT" \
     --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
     --client-ca-file "$PKI/ca.crt" --token-auth-file "$PKI/tokens.csv" \
-    --authorization-mode RBAC \
+    --authorization-mode Node,RBAC \
+    --kubelet-certificate-authority "$PKI/ca.crt" --kubelet-preferred-address-types InternalIP \
+    --kubelet-client-certificate "$NODE_PKI/apiserver-kubelet-client.crt" \
+    --kubelet-client-key "$NODE_PKI/apiserver-kubelet-client.key" \
     --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --api-audiences https://kubernetes.default.svc.cluster.local \
@@ -230,7 +250,7 @@ EOF
     --audit-policy-file "$STACK/apiserver/audit-policy.yaml" --audit-log-path "$STACK/apiserver/audit.log" \
     --audit-log-maxsize 200 --audit-log-maxbackup 1 \
     --enable-priority-and-fairness=false --profiling=false --v=1
-  wait_for apiserver 120 curl -fsS --cacert "$PKI/ca.crt" "https://127.0.0.1:$APISERVER_PORT/readyz"
+  wait_for apiserver 120 curl -fsS --cacert "$PKI/ca.crt" "https://$HOST_IP:$APISERVER_PORT/readyz"
   write_kubeconfig
 }
 
@@ -295,10 +315,10 @@ start_kafka() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,PODS://$HOST_IP:$KAFKA_POD_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,PODS://$HOST_IP:$KAFKA_POD_PORT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,PODS:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$dir/data
 num.partitions=1
@@ -337,7 +357,10 @@ start_postgres() {
     "${AS_PG_USER[@]}" "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
       >"$LOGS/postgres-initdb.log" 2>&1 || fail_with_log postgres-initdb "initdb failed"
   fi
-  launch postgres "${AS_PG_USER[@]}" "$PG_BIN/postgres" -D "$dir/data" -h 127.0.0.1 -p "$PG_PORT" -k "$dir" \
+  # Pods arrive from the node's address (their traffic to the host is masqueraded to it).
+  grep -q "sensorpipe node" "$dir/data/pg_hba.conf" ||
+    printf 'host all all %s/32 trust # sensorpipe node\n' "$NODE_IP" >>"$dir/data/pg_hba.conf"
+  launch postgres "${AS_PG_USER[@]}" "$PG_BIN/postgres" -D "$dir/data" -h "127.0.0.1,$HOST_IP" -p "$PG_PORT" -k "$dir" \
     -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200
   wait_for postgres 60 "$PG_BIN/pg_isready" -h 127.0.0.1 -p "$PG_PORT" -U postgres
   if ! "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc \
@@ -352,6 +375,7 @@ start_mosquitto() {
   mkdir -p "$dir/data"
   cat >"$dir/mosquitto.conf" <<EOF
 listener $MQTT_PORT 127.0.0.1
+listener $MQTT_PORT $HOST_IP
 allow_anonymous true
 persistence true
 persistence_location $dir/data/
@@ -387,6 +411,10 @@ start_one() {
     apiserver) start_apiserver ;;
     controller-manager) start_controller_manager ;;
     scheduler) start_scheduler ;;
+    node-net) start_node_net ;;
+    containerd) start_containerd ;;
+    kubelet) start_kubelet ;;
+    kube-proxy) start_kube_proxy ;;
     kwok) start_kwok ;;
     kafka) start_kafka ;;
     postgres) start_postgres ;;
@@ -432,6 +460,7 @@ cmd_up() {
   ensure_built $(services_or_all "$@")
   load_ports
   ensure_pki
+  ensure_node_pki
   local s
   for s in $(services_or_all "$@"); do start_one "$s"; done
   [[ $# == 0 ]] && install_crds
@@ -439,6 +468,7 @@ cmd_up() {
 }
 
 cmd_down() {
+  load_ports
   local order=() s
   # A developer who shares one stack between several test sessions pins it with
   # `hack/stack.sh pin`: then a session's closing `down` leaves it running.
@@ -452,9 +482,12 @@ cmd_down() {
 }
 
 cmd_status() {
+  load_ports
   local s rc=0
   for s in "${ALL_SERVICES[@]}"; do
-    if running "$s"; then echo "$s running pid=$(pid_of "$s")"; else echo "$s stopped"; rc=3; fi
+    if [[ $s == node-net ]]; then
+      if running "$s"; then echo "$s up netns=$NETNS host=$HOST_IP node=$NODE_IP"; else echo "$s down"; rc=3; fi
+    elif running "$s"; then echo "$s running pid=$(pid_of "$s")"; else echo "$s stopped"; rc=3; fi
   done
   return $rc
 }
@@ -482,7 +515,7 @@ cmd_env() {
 export SENSORPIPE_ROOT='$ROOT_DIR'
 export SENSORPIPE_STACK='$STACK'
 export KUBECONFIG='$KUBECONFIG_FILE'
-export KUBE_APISERVER='https://127.0.0.1:$APISERVER_PORT'
+export KUBE_APISERVER='https://$HOST_IP:$APISERVER_PORT'
 export KUBE_CA_FILE='$PKI/ca.crt'
 export KUBE_ADMIN_TOKEN='$token'
 export KUBE_AUDIT_LOG='$STACK/apiserver/audit.log'
@@ -490,6 +523,14 @@ export ETCD_ENDPOINT='http://127.0.0.1:$ETCD_PORT'
 export KAFKA_BOOTSTRAP='127.0.0.1:$KAFKA_PORT'
 export PG_DSN='postgresql://postgres@127.0.0.1:$PG_PORT/sensorpipe'
 export MQTT_URL='mqtt://127.0.0.1:$MQTT_PORT'
+export NODE_NAME='$NODE_NAME'
+export NODE_HOST_IP='$HOST_IP'
+export NODE_NETNS='$NETNS'
+export NODE_TOOLBOX_IMAGE='$TOOLBOX_IMAGE'
+export CONTAINERD_ADDRESS='$CONTAINERD_SOCK'
+export POD_KAFKA_BOOTSTRAP='$HOST_IP:$KAFKA_POD_PORT'
+export POD_PG_DSN='postgresql://postgres@$HOST_IP:$PG_PORT/sensorpipe'
+export POD_MQTT_URL='mqtt://$HOST_IP:$MQTT_PORT'
 export SENSORPIPE_KAFKA_JARS='$KAFKA_JARS'
 export SENSORPIPE_SPARK_JARS='$(spark_jars_csv)'
 export SENSORPIPE_BIN='$K8S_BIN:$HELM_DIR'

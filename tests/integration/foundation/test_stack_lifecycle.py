@@ -6,6 +6,7 @@ that the other tests share is never disturbed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, STACK_SH, parse_env
+from tests.node import on_real_node
 
 pytestmark = pytest.mark.integration
 
@@ -37,6 +39,38 @@ def alive(pid: int) -> bool:
     return True
 
 
+def sleeper(image: str) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "sleeper", "namespace": "default"},
+        "spec": on_real_node(
+            {"containers": [{"name": "main", "image": image, "command": ["sleep", "600"]}]}
+        ),
+    }
+
+
+def shim_pids(stack_dir: Path) -> list[int]:
+    """The container shims and init processes containerd recorded for this stack."""
+    state = stack_dir / "containerd" / "state" / "io.containerd.runtime.v2.task"
+    return [int(f.read_text()) for f in state.glob("*/*/*.pid") if f.read_text().strip()]
+
+
+def node_leftovers(stack_dir: Path, env: dict[str, str]) -> list[str]:
+    """Whatever of the node is still there: mounts under the stack, its network namespace
+    and veth, its cgroups."""
+    left = [m for m in Path("/proc/self/mounts").read_text().splitlines() if f"{stack_dir}/" in m]
+    netns = env["NODE_NETNS"]
+    if Path("/var/run/netns", netns).exists():
+        left.append(f"netns {netns}")
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True)
+    veth = "spnode" + netns.rsplit("-", 1)[1]
+    if f" {veth}@" in links.stdout:
+        left.append(f"veth {veth}")
+    left += [str(c) for c in Path("/sys/fs/cgroup").glob(f"*/{netns}") if c.is_dir()]
+    return left
+
+
 def test_down_leaves_nothing_running_and_up_after_down_works(stack, unique_name):
     # Under the project's .cache/, not pytest's private tmp (mode 0700): as root, PostgreSQL
     # runs as the postgres user, who must be able to reach its data directory.
@@ -53,6 +87,9 @@ def test_down_leaves_nothing_running_and_up_after_down_works(stack, unique_name)
                 "apiserver",
                 "controller-manager",
                 "scheduler",
+                "containerd",
+                "kubelet",
+                "kube-proxy",
                 "kwok",
                 "kafka",
                 "postgres",
@@ -67,12 +104,33 @@ def test_down_leaves_nothing_running_and_up_after_down_works(stack, unique_name)
                 text=True,
                 check=True,
             ).stdout
-            assert nodes.strip() == "node/kwok-node-0"
+            assert sorted(nodes.split()) == ["node/kwok-node-0", "node/sensorpipe-node"]
+            # A pod on its real node, so that down has containers, mounts and a pod network
+            # namespace to clean up.
+            kubectl_env = {**os.environ, "KUBECONFIG": env["KUBECONFIG"]}
+            subprocess.run(
+                ["kubectl", "apply", "-f", "-"],
+                input=json.dumps(sleeper(env["NODE_TOOLBOX_IMAGE"])),
+                text=True,
+                env=kubectl_env,
+                check=True,
+                capture_output=True,
+            )
+            subprocess.run(
+                ["kubectl", "wait", "--for=condition=Ready", "pod/sleeper", "--timeout=120s"],
+                env=kubectl_env,
+                check=True,
+                capture_output=True,
+            )
+            shims = shim_pids(stack_dir)
+            assert shims, "the pod's containers have no shim"
 
             down = run_stack(stack_dir, "down")
             assert down.returncode == 0, down.stderr
             still = {name: pid for name, pid in pids.items() if alive(pid)}
             assert still == {}, f"round {round_}: still running after down: {still}"
+            assert not [p for p in shims if alive(p)], "container shims left running"
+            assert node_leftovers(stack_dir, env) == [], f"round {round_}: left behind"
             assert run_stack(stack_dir, "status").returncode == 3
     finally:
         run_stack(stack_dir, "down")
