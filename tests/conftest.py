@@ -151,6 +151,24 @@ def kube_namespace(stack: dict[str, str], unique_name: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def node_images(stack: dict[str, str]) -> dict[str, str]:
+    """The project's images, built here by hack/images.sh (no registry) and loaded into the
+    real node's containerd, as the chart values that name them: ``image.repository``,
+    ``image.tag``, ``childImages.gateway``, ``childImages.consumer``, ``childImages.spark``."""
+    images_sh = ROOT / "hack" / "images.sh"
+    for args in (["load", stack["CONTAINERD_ADDRESS"]], ["tags"]):
+        proc = subprocess.run(
+            ["bash", str(images_sh), *args], capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            pytest.fail(
+                f"hack/images.sh {args[0]} failed (exit {proc.returncode}):\n{proc.stderr[-6000:]}",
+                pytrace=False,
+            )
+    return dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+
+
+@pytest.fixture(scope="session")
 def kafka_restart(stack: dict[str, str]) -> Callable[[float], None]:
     """Stop the real Kafka broker, keep it down for `downtime` seconds, start it again.
 

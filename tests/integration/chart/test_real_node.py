@@ -33,13 +33,14 @@ def release(
     suffix = secrets.token_hex(3)
     rel = Release(f"real{suffix}", f"real-node-{suffix}", f"real-node-{suffix}")
     kubectl("create", "namespace", rel.namespace)
-    repository, _, tag = node_images["operator"].rpartition(":")
     values = {
-        "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
+        "image": {
+            "repository": node_images["image.repository"],
+            "tag": node_images["image.tag"],
+            "pullPolicy": "Never",
+        },
         "childImages": {
-            "gateway": node_images["gateway"],
-            "consumer": node_images["gateway"],
-            "spark": node_images["spark"],
+            kind: node_images[f"childImages.{kind}"] for kind in ("gateway", "consumer", "spark")
         },
         "watch": {"scope": "namespaces", "namespaces": [rel.namespace]},
         "operator": {"nodeSelector": REAL_NODE_SELECTOR, "tolerations": [REAL_NODE_TOLERATION]},
