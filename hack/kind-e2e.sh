@@ -130,6 +130,8 @@ step kafka-ready kubectl -n kafka wait kafka/sensors --for=condition=Ready --tim
 
 # ---------------------------------------------------------------- 3. images
 if ((BUILD)); then
+  # The Spark image copies the Kafka connector and Delta jars that fetch-jars.sh puts in .cache/jars/.
+  bash "$HACK_DIR/fetch-jars.sh"
   for image in operator:operator/Dockerfile edge:edge/Dockerfile spark:spark_apps/Dockerfile; do
     name=${image%%:*} dockerfile=${image#*:}
     step "docker-build-$name" docker build -f "$ROOT_DIR/$dockerfile" -t "sensorpipe-$name:$TAG" "$ROOT_DIR"

@@ -164,15 +164,46 @@ def test_child_commands_exist_in_the_images_the_chart_gives_them() -> None:
     )
 
 
-def test_the_spark_image_installs_every_dependency_of_the_job() -> None:
-    """The job's pyproject pins what it imports; the image installs each of those pins
-    (pyspark excepted: the Spark base image brings it), or the driver fails at import."""
-    project = tomllib.loads((ROOT / "spark_apps" / "pyproject.toml").read_text())["project"]
-    installed = {
-        word.strip("\"'").lower()
+def test_the_spark_image_installs_the_job_with_its_pins() -> None:
+    """The image installs the job's own package, so pip takes every pin of its pyproject
+    (pyspark, which is Spark itself, included); a missing one fails the driver at import."""
+    installs = [
+        args
         for keyword, args in instructions(DOCKERFILES["spark"])
         if keyword == "RUN" and "pip install" in args
-        for word in shlex.split(args)
+    ]
+    assert any("./spark_apps" in shlex.split(args) for args in installs), installs
+
+
+def versions_env() -> dict[str, str]:
+    text = (ROOT / "hack" / "versions.env").read_text()
+    return dict(
+        line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#")
+    )
+
+
+def test_the_spark_image_copies_the_jars_of_the_pinned_versions() -> None:
+    """The jars come from hack/fetch-jars.sh's folder for the versions of versions.env (the
+    jars the tests use); a default left on another version would bake in the wrong connector."""
+    versions = versions_env()
+    defaults = {
+        name: value
+        for keyword, arg in instructions(DOCKERFILES["spark"])
+        if keyword == "ARG" and "=" in arg
+        for name, _, value in [arg.partition("=")]
     }
-    wanted = {d.lower() for d in project["dependencies"] if not d.startswith("pyspark==")}
-    assert wanted <= installed, f"not installed in the Spark image: {sorted(wanted - installed)}"
+    expected = f".cache/jars/spark-{versions['SPARK_VERSION']}-delta-{versions['DELTA_VERSION']}"
+    assert defaults["SPARK_JARS"] == expected
+    pins = tomllib.loads((ROOT / "spark_apps" / "pyproject.toml").read_text())["project"]
+    assert f"pyspark=={versions['SPARK_VERSION']}" in pins["dependencies"]
+    assert f"delta-spark=={versions['DELTA_VERSION']}" in pins["dependencies"]
+
+
+@pytest.mark.parametrize("image", DOCKERFILES)
+def test_the_base_is_a_build_argument_with_a_public_default(image: str) -> None:
+    """hack/images.sh builds every image on bases made here from Debian's packages; users keep
+    the pinned public image that BASE_IMAGE names by default."""
+    steps = instructions(DOCKERFILES[image])
+    assert final_stage(steps)[0][1].split()[0] == "${BASE_IMAGE}"
+    assert "BASE_IMAGE" in {arg.partition("=")[0] for keyword, arg in steps if keyword == "ARG"}
+    assert not base_images(steps)[-1].startswith("localhost/")
