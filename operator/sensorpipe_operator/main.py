@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import re
+import socket
 from collections.abc import Sequence
 
 import kopf
@@ -61,6 +62,13 @@ def _args(argv: Sequence[str] | None, env: Settings) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def own_identity() -> str:
+    """The name this process uses among its peers. kopf would take it from the user name,
+    which a non-root uid without a passwd entry (the image's 10001, or one a platform
+    assigns) does not have: the operator pod then crashed at start."""
+    return f"{os.environ.get('POD_NAME') or socket.gethostname()}/{os.getpid()}"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     env = Settings.from_env()
     args = _args(argv, env)
@@ -104,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         peering_name=settings.peering or None,
         priority=priority,
         liveness_endpoint=args.liveness,
+        identity=own_identity(),
     )
 
 
