@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and builds everything the local services, the tests and the demo need, once:
-# Debian packages, the virtual environment, the Go-built control plane and helm, the
-# Maven-fetched jars and the firmware. Quick when .cache/ is warm.
+# Debian packages, the virtual environment, the Go-built control plane, kubelet and helm,
+# the Maven-fetched jars, the images and the firmware. Quick when .cache/ is warm.
 # The downloads (pip, Maven) run beside the CPU-bound Go builds, which keeps a cold run short.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 start=$SECONDS
@@ -19,6 +19,10 @@ wait "$jars_pid" || jars_rc=$?
 ((go_rc == 0)) || die "building the Go tools failed (see above)"
 ((venv_rc == 0)) || die "creating the virtual environment failed (see above)"
 ((jars_rc == 0)) || die "fetching the jars failed (see above)"
+
+# The operator, gateway and Spark images (podman, from a Debian base made here): after the
+# venv and the jars, which the Spark image carries. Reused by tag when nothing changed.
+bash "$HACK_DIR/images.sh" build
 
 if [[ -f $ROOT_DIR/firmware/Makefile ]]; then
   step firmware make -C "$ROOT_DIR/firmware"
