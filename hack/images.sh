@@ -24,7 +24,10 @@ CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 # use; inside the build context it keeps its path relative to the repository.
 SPARK_JARS_REL=".cache/jars/spark-$SPARK_VERSION-delta-$DELTA_VERSION"
 SPARK_JARS_DIR="$CACHE_DIR/jars/spark-$SPARK_VERSION-delta-$DELTA_VERSION"
-PODMAN_BUILD=(podman build --runtime runc --ulimit nofile=20000:20000 --network host --pull=never)
+# Docker's image format, so that SHELL holds as in users' docker builds (the OCI format drops
+# it). These flags are inputs of every tag, like the files.
+PODMAN_BUILD=(podman build --runtime runc --ulimit nofile=20000:20000 --network host --pull=never
+  --format docker)
 
 usage() { die "usage: hack/images.sh build | load <containerd-address> | tags"; }
 
@@ -33,13 +36,26 @@ short_hash() { sha256sum | cut -c1-16; }
 # debian_rootfs DIR: the root filesystem of the base image. Its text is part of the base's
 # hash, so any change here makes a new base (and so new images on top).
 debian_rootfs() {
+  [[ $1 == "$IMAGES_CACHE"/* ]] || die "debian_rootfs writes only under $IMAGES_CACHE, not '$1'"
   debootstrap --variant=minbase --components=main "$SUITE" "$1" "$MIRROR"
   cat >"$1/etc/apt/sources.list" <<EOF
 deb $MIRROR $SUITE main
 deb $MIRROR $SUITE-updates main
 deb http://deb.debian.org/debian-security $SUITE-security main
 EOF
-  rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin
+  # As Debian's own container images do: no documentation, manuals or translations (the
+  # licences stay), and no downloaded package kept once apt has installed it.
+  cat >"$1/etc/dpkg/dpkg.cfg.d/excludes" <<EOF
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+EOF
+  echo 'APT::Keep-Downloaded-Packages "false";' >"$1/etc/apt/apt.conf.d/no-keep-debs"
+  find "$1/usr/share/doc" -type f ! -name copyright -delete
+  rm -rf "$1"/usr/share/man/* "$1"/usr/share/info/* "$1"/usr/share/locale/*
+  rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb
 }
 
 debian_tag() { printf '%s\n' "$SUITE" "$MIRROR" "$(declare -f debian_rootfs)" | short_hash; }
@@ -72,7 +88,7 @@ inputs_hash() {
       [[ -f $SPARK_JARS_DIR/.complete ]] || die "no Spark jars in $SPARK_JARS_DIR: run hack/fetch-jars.sh"
       (cd "$SPARK_JARS_DIR" && sha256sum -- *.jar)
     fi
-    printf '%s\n' "$@"
+    printf '%s\n' "${PODMAN_BUILD[*]}" "$@"
   } | short_hash
 }
 
@@ -90,7 +106,9 @@ base_ref() {
 child_base_ref() {  # name parent
   local parent
   parent=$(base_ref "$2")
-  echo "$REPO-base-$1:$(printf '%s\n' "$parent" "$(cat "$HACK_DIR/images/$1.Containerfile")" | short_hash)"
+  local containerfile
+  containerfile=$(cat "$HACK_DIR/images/$1.Containerfile")
+  echo "$REPO-base-$1:$(printf '%s\n' "$parent" "${PODMAN_BUILD[*]}" "$containerfile" | short_hash)"
 }
 
 # image_args NAME: the build arguments of an image, bases included.
@@ -193,12 +211,14 @@ cmd_build() {
   build_base java python
   local name
   for name in "${IMAGES[@]}"; do build_image "$name"; done
+  exec 9>&-
   local line
   for line in "${SUMMARY[@]}"; do log "$line"; done
 }
 
 # load ADDRESS: podman save each image once into .cache/images/archives/, and import it into
-# the containerd at ADDRESS unless that containerd already has the tag.
+# the containerd at ADDRESS unless that containerd already has the tag. The build lock is
+# released before this: an import into one node does not hold up another checkout's build.
 cmd_load() {
   local address=${1:-}
   [[ -n $address ]] || usage
@@ -217,9 +237,10 @@ cmd_load() {
     fi
     archive="$IMAGES_CACHE/archives/sensorpipe-$name-${ref##*:}.tar"
     if [[ ! -f $archive ]]; then
-      rm -f "$archive.tmp"
-      step "images-save-$name" podman save --format docker-archive -o "$archive.tmp" "$ref"
-      mv "$archive.tmp" "$archive"
+      # Unlocked, so loads into several nodes run side by side: each saves to a file of its
+      # own and the first to finish puts the archive in place.
+      step "images-save-$name" podman save --format docker-archive -o "$archive.$$.tmp" "$ref"
+      mv "$archive.$$.tmp" "$archive"
     fi
     step "images-load-$name" "${ctr_cmd[@]}" images import "$archive"
     log "loaded $ref into containerd at $address"
@@ -227,12 +248,13 @@ cmd_load() {
 }
 
 cmd_tags() {
-  local operator
+  local operator edge
   operator=$(image_ref operator)
+  edge=$(image_ref edge)
   echo "image.repository=${operator%:*}"
   echo "image.tag=${operator##*:}"
-  echo "childImages.gateway=$(image_ref edge)"
-  echo "childImages.consumer=$(image_ref edge)"
+  echo "childImages.gateway=$edge"
+  echo "childImages.consumer=$edge"
   echo "childImages.spark=$(image_ref spark)"
 }
 

@@ -6,9 +6,11 @@ connector and Delta jars that the tests use, so nothing is resolved when a job s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -21,6 +23,7 @@ from tests.conftest import ROOT
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 
 IMAGES_SH = ROOT / "hack" / "images.sh"
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 # How the node runs a container here: runc (crun refuses cgroup v1 hybrid), this machine's
 # open-files hard limit, and a process limit the VM allows.
 RUN = [
@@ -102,6 +105,36 @@ def test_the_root_filesystem_is_read_only(images: dict[str, str], name: str) -> 
     proc = run(images[name], "-c", "open('/opt/venv/probe', 'w')", entrypoint="python3")
     assert proc.returncode != 0
     assert "Read-only file system" in proc.stderr
+
+
+# Finds, inside an image, every file with the given size and SHA-256 (run by the image's python3).
+FIND_FILE = """
+import hashlib, os, sys
+size, digest = int(sys.argv[1]), sys.argv[2]
+for top in ("/etc", "/opt", "/usr", "/var", "/home", "/srv"):
+    for folder, _, names in os.walk(top):
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                if os.path.islink(path) or os.path.getsize(path) != size:
+                    continue
+                with open(path, "rb") as f:
+                    if hashlib.sha256(f.read()).hexdigest() == digest:
+                        print(path)
+            except OSError:
+                pass
+"""
+
+
+@pytest.mark.parametrize("name", ["operator", "edge", "spark"])
+def test_the_build_machines_ca_bundle_is_not_in_the_image(
+    images: dict[str, str], name: str
+) -> None:
+    """pip verified PyPI with this machine's CA bundle, a build secret: no layer keeps it."""
+    bundle = CA_BUNDLE.read_bytes()
+    digest = hashlib.sha256(bundle).hexdigest()
+    found = answers(images[name], "-c", FIND_FILE, str(len(bundle)), digest, entrypoint="python3")
+    assert found.strip() == ""
 
 
 def test_the_operator_entry_point_answers(images: dict[str, str]) -> None:
