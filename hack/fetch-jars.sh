@@ -21,5 +21,5 @@ fetch() {  # name pom-dir out-dir -Dprop=value...
 fetch kafka "$HACK_DIR/maven/kafka" "$JARS/kafka-$KAFKA_VERSION" \
   -Dkafka.version="$KAFKA_VERSION" -Dscala.binary="$KAFKA_SCALA"
 fetch spark "$HACK_DIR/maven/spark" "$JARS/spark-$SPARK_VERSION-delta-$DELTA_VERSION" \
-  -Dspark.version="$SPARK_VERSION" -Ddelta.version="$DELTA_VERSION"
+  -Dspark.version="$SPARK_VERSION" -Dspark.minor="${SPARK_VERSION%.*}" -Ddelta.version="$DELTA_VERSION"
 log "jars ready under $JARS"

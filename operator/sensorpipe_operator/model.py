@@ -19,6 +19,8 @@ from sensorpipe_operator.durations import DurationError, parse_duration
 NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 FIELD_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 TOPIC_PATTERN = r"^[a-zA-Z0-9._-]+$"
+# The Spark lines the job and its Delta jars support (builders/sparkapp.DELTA_FOR_SPARK).
+SPARK_VERSION_PATTERN = r"^4\.[02]\.[0-9]+$"
 PIPELINE_NAME_MAX = 40
 CHILD_NAME_MAX = 24
 TOPIC_BACKENDS = ("strimzi", "admin")
@@ -320,8 +322,9 @@ class RestartPolicy:
 @dataclass(frozen=True)
 class Processing:
     image: str = ""
-    spark_version: str = "4.0.0"
+    spark_version: str = "4.2.0"
     trigger_interval: float = 10.0
+    max_offsets_per_trigger: int | None = None
     window: float = 900.0
     watermark: float = 600.0
     driver: SparkPod = field(default_factory=SparkPod)
@@ -683,8 +686,13 @@ def _processing(cur: _Cursor, streams: tuple[Stream, ...]) -> Processing:
     lake = scur.obj("lake")
     return Processing(
         image=cur.string("image", ""),
-        spark_version=cur.string("sparkVersion", "4.0.0", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$"),
+        spark_version=cur.string("sparkVersion", "4.2.0", pattern=SPARK_VERSION_PATTERN),
         trigger_interval=trigger,
+        max_offsets_per_trigger=(
+            cur.integer("maxOffsetsPerTrigger", None, 1, 100_000_000)
+            if cur.has("maxOffsetsPerTrigger")
+            else None
+        ),
         window=window,
         watermark=watermark,
         driver=_spark_pod(cur.obj("driver"), "1g", with_instances=False),

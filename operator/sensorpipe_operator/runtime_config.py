@@ -121,6 +121,7 @@ def _processing(pipeline: Pipeline, proc: Processing) -> dict[str, Any]:
         "image": proc.image,
         "sparkVersion": proc.spark_version,
         "triggerInterval": proc.trigger_interval,
+        "maxOffsetsPerTrigger": proc.max_offsets_per_trigger,
         "window": proc.window,
         "watermark": proc.watermark,
         "driver": {"cores": proc.driver.cores, "memory": proc.driver.memory},

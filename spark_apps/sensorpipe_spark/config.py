@@ -108,6 +108,7 @@ class JobConfig:
     checkpoint_path: str
     postgres: PostgresSink | None
     lake_format: str = "delta"
+    max_offsets_per_trigger: int | None = None
 
     def stream(self, name: str) -> StreamSpec | None:
         """The stream called ``name``, or None when the spec has no such stream."""
@@ -194,6 +195,15 @@ def _alerts(doc: Mapping[str, Any]) -> AlertSpec:
     )
 
 
+def _positive(value: Any) -> int | None:
+    """A count the document may leave out (null or absent); a present one must be >= 1."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"expected a positive integer, got {value!r}")
+    return int(value)
+
+
 def from_document(doc: Mapping[str, Any]) -> JobConfig:
     """Resolve the config document into a :class:`JobConfig`.
 
@@ -245,6 +255,7 @@ def from_document(doc: Mapping[str, Any]) -> JobConfig:
         ),
         alerts_topic=str(topics.get("alerts") or f"{pipeline}.alerts"),
         trigger_interval=float(processing.get("triggerInterval", 10.0)),
+        max_offsets_per_trigger=_positive(processing.get("maxOffsetsPerTrigger")),
         window=float(processing.get("window", 900.0)),
         watermark=float(processing.get("watermark", 600.0)),
         alerts=_alerts(processing.get("alerts") or {}),

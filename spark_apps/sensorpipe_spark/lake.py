@@ -1,11 +1,14 @@
 """Idempotent writes to the Delta lake: readings exactly once, aggregates as upserts.
 
 A micro-batch that is re-run after a crash, or a gateway that re-sends what it spooled,
-delivers the same readings again. Readings are therefore MERGEd on their identity
-(stream, device, sequence number) with insert-only semantics, so a second delivery finds
-its row and adds nothing; aggregates are MERGEd on their window key so a re-run rewrites
-the same values. Each MERGE names the partitions it touches as literals, so Delta only
-reads those.
+delivers the same readings again. Readings are appended, never MERGEd: the batch is
+deduplicated on the reading identity (stream, device, sequence number) and anti-joined
+against the key columns of the partitions it touches, so a reading delivered again in a
+later batch adds nothing; the append itself carries Delta's idempotent-write pair
+(`txnAppId` = the streaming query's id, `txnVersion` = the batch id), so a re-run of a
+batch whose append already committed is skipped by Delta instead of read, joined and
+rewritten. Aggregates are MERGEd on their window key so a re-run rewrites the same values.
+Each write names the partitions it touches as literals, so Delta only reads those.
 """
 
 from __future__ import annotations
@@ -22,6 +25,17 @@ READING_KEY = ("stream", "device_id", "seq")
 AGGREGATE_KEY = ("pipeline", "device_id", "stream", "field", "window_start", "window_end")
 READING_PARTITIONS = ("stream", "date")
 AGGREGATE_PARTITIONS = ("date",)
+# Spark sets this local property on the thread that runs a streaming query's batches; the id
+# is kept in the checkpoint, so it is the same for every run of one query.
+QUERY_ID_PROPERTY = "sql.streaming.queryId"
+
+
+def query_id(spark: SparkSession) -> str:
+    """The id of the streaming query whose batch runs on this thread."""
+    query = spark.sparkContext.getLocalProperty(QUERY_ID_PROPERTY)
+    if not query:
+        raise RuntimeError("no streaming query id on this thread: call from foreachBatch")
+    return query
 
 
 def lake_rows(valid: DataFrame) -> DataFrame:
@@ -85,13 +99,27 @@ def _on(key: Sequence[str]) -> Column:
     return cond
 
 
-def merge_readings(spark: SparkSession, path: str, rows: DataFrame) -> None:
-    """Insert the readings of ``rows`` that the lake does not hold yet (by READING_KEY)."""
+def append_readings(spark: SparkSession, path: str, rows: DataFrame, batch_id: int) -> None:
+    """Append the readings of ``rows`` that the lake does not hold yet (by READING_KEY), once
+    per batch of the calling streaming query."""
     batch = rows.dropDuplicates(list(READING_KEY))
-    cond = _partition_filter(batch, "t", READING_PARTITIONS) & _on(READING_KEY)
-    DeltaTable.forPath(spark, path).alias("t").merge(
-        batch.alias("s"), cond
-    ).whenNotMatchedInsertAll().execute()
+    touched = batch.select(*READING_PARTITIONS).distinct().collect()
+    if not touched:
+        return
+    held = (
+        spark.read.format("delta")
+        .load(path)
+        .where(in_partitions(touched, READING_PARTITIONS))
+        .select(*READING_KEY)
+    )
+    (
+        batch.join(held, list(READING_KEY), "left_anti")
+        .write.format("delta")
+        .mode("append")
+        .option("txnAppId", query_id(spark))
+        .option("txnVersion", batch_id)
+        .save(path)
+    )
 
 
 def upsert_aggregates(spark: SparkSession, path: str, rows: DataFrame) -> None:

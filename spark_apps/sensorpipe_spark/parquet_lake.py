@@ -39,11 +39,10 @@ from sensorpipe_spark.lake import (
     READING_KEY,
     READING_PARTITIONS,
     in_partitions,
+    query_id,
 )
 
 STAGING = "_staging"
-# Spark sets this local property on the thread that runs a streaming query's batches.
-QUERY_ID_PROPERTY = "sql.streaming.queryId"
 
 
 class Storage:
@@ -94,10 +93,7 @@ class Storage:
 
 def batch_stem(spark: SparkSession, batch_id: int) -> str:
     """`part-<query id>-b<batch id>`: the same for every attempt of one batch of one query."""
-    query = spark.sparkContext.getLocalProperty(QUERY_ID_PROPERTY)
-    if not query:
-        raise RuntimeError("no streaming query id on this thread: call from foreachBatch")
-    return f"part-{query}-b{batch_id:012d}"
+    return f"part-{query_id(spark)}-b{batch_id:012d}"
 
 
 def ensure_table(spark: SparkSession, path: str) -> None:

@@ -18,6 +18,7 @@ import psycopg
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
 _VALUE_COLUMNS = ("count", "min", "max", "mean", "stddev")
 _KEY_COLUMNS = ("pipeline", "device_id", "stream", "field", "window_start", "window_end")
+COLUMNS = (*_KEY_COLUMNS, *_VALUE_COLUMNS)
 
 
 def _table(name: str) -> str:
@@ -47,13 +48,24 @@ def create_sql(table: str) -> str:
 )"""
 
 
+_STAGE = "sensorpipe_stage"
+
+
+def stage_sql(table: str) -> str:
+    """A temporary table shaped like ``table``'s key and value columns, gone at commit."""
+    return (
+        f"CREATE TEMP TABLE {_STAGE} ON COMMIT DROP AS "
+        f"SELECT {', '.join(COLUMNS)} FROM {_table(table)} WITH NO DATA"
+    )
+
+
 def upsert_sql(table: str) -> str:
-    """The idempotent upsert of one aggregate row."""
+    """The idempotent upsert of the staged rows: one statement for the whole batch."""
     t = _table(table)
-    cols = (*_KEY_COLUMNS, *_VALUE_COLUMNS)
+    cols = ", ".join(COLUMNS)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _VALUE_COLUMNS)
     return (
-        f"INSERT INTO {t} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
+        f"INSERT INTO {t} ({cols}) SELECT {cols} FROM {_STAGE} "
         f"ON CONFLICT ({', '.join(_KEY_COLUMNS)}) DO UPDATE SET {updates}, updated_at = now()"
     )
 
@@ -65,13 +77,19 @@ def ensure_table(dsn: str, table: str) -> None:
 
 
 def upsert(dsn: str, table: str, rows: Iterable[Sequence[Any]]) -> int:
-    """Upsert ``rows`` (key columns then value columns) in one transaction; returns the count."""
-    batch = [tuple(r) for r in rows]
-    if not batch:
-        return 0
+    """Upsert ``rows`` (key columns then value columns) in one transaction; returns the count.
+
+    The rows are streamed with COPY into a temporary table and merged by a single
+    `INSERT ... SELECT ... ON CONFLICT`, one round trip for the batch instead of one
+    statement per row; a replayed batch overwrites the same keys with the same values.
+    """
+    count = 0
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        cur.executemany(upsert_sql(table), batch)
-    return len(batch)
-
-
-COLUMNS = (*_KEY_COLUMNS, *_VALUE_COLUMNS)
+        cur.execute(stage_sql(table))
+        with cur.copy(f"COPY {_STAGE} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(tuple(row))
+                count += 1
+        if count:
+            cur.execute(upsert_sql(table))
+    return count

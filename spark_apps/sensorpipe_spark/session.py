@@ -10,6 +10,8 @@ machine responsive.
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -20,14 +22,20 @@ MASTER_ENV = "SENSORPIPE_SPARK_MASTER"
 # may override any of them through sparkConf.
 BASE_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
+    # RocksDB keeps state off the JVM heap, and changelog checkpointing uploads only each
+    # batch's changes instead of a snapshot of every store. A checkpoint keeps the provider it
+    # was started with, so an old HDFS-backed checkpoint still restarts.
     "spark.sql.streaming.stateStore.providerClass": (
-        "org.apache.spark.sql.execution.streaming.state.HDFSBackedStateStoreProvider"
+        "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
     ),
+    "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.streaming.noDataMicroBatches.enabled": "true",
-    # one pool per query (streaming.StreamingJob.start): a long lake MERGE of one query no
+    # one pool per query (streaming.StreamingJob.start): a long lake write of one query no
     # longer queues the short batches of another behind all of its tasks
     "spark.scheduler.mode": "FAIR",
+    # the pools' weights and minimum shares: the alerts query's pool first
+    "spark.scheduler.allocation.file": str(Path(__file__).with_name("fairscheduler.xml")),
 }
 
 # Only for a Delta lake: the operator leaves the Delta jars out of a Parquet pipeline's
@@ -41,13 +49,29 @@ DELTA_CONF: dict[str, str] = {
 
 LOCAL_CONF: dict[str, str] = {
     "spark.ui.enabled": "false",
-    "spark.sql.shuffle.partitions": "2",
-    "spark.default.parallelism": "2",
     "spark.driver.memory": "1g",
     "spark.sql.adaptive.enabled": "true",
     "spark.sql.adaptive.coalescePartitions.enabled": "true",
     "spark.driver.extraJavaOptions": "-XX:+UseParallelGC -Dlog4j2.level=warn",
 }
+
+
+def local_cores(master: str) -> int:
+    """The cores of a `local`, `local[N]` or `local[*]` master (retries suffix ignored)."""
+    m = re.match(r"^local(?:\[(\*|\d+)(?:,\s*\d+)?\])?$", master)
+    if not m:
+        raise ValueError(f"not a local Spark master: {master!r}")
+    cores = m.group(1)
+    if cores is None:
+        return 1
+    return (os.cpu_count() or 1) if cores == "*" else int(cores)
+
+
+def partitions(cores: int) -> dict[str, str]:
+    """Shuffle partitions equal to the cores that run them. A stateful query keeps this count
+    in its checkpoint for good (one state store per partition), so it is set before the first
+    start: Spark's default of 200 would run 200 state-store tasks per batch on a few cores."""
+    return {"spark.sql.shuffle.partitions": str(cores), "spark.default.parallelism": str(cores)}
 
 
 def build(
@@ -71,6 +95,7 @@ def build(
         builder = builder.master(master)
         if master.startswith("local"):
             conf.update(LOCAL_CONF)
+            conf.update(partitions(local_cores(master)))
     jars = os.environ.get(JARS_ENV, "")
     if jars:
         conf["spark.jars"] = jars

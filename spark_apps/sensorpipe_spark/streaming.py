@@ -118,7 +118,7 @@ class StreamingJob:
             if self._parquet:
                 parquet_lake.insert_readings(self.spark, self.cfg.readings_path, valid, batch_id)
             else:
-                lake.merge_readings(self.spark, self.cfg.readings_path, valid)
+                lake.append_readings(self.spark, self.cfg.readings_path, valid, batch_id)
         finally:
             batch.unpersist()
         log.info("ingest batch %d done", batch_id)
@@ -168,7 +168,7 @@ class StreamingJob:
     def _kafka_stream(self) -> DataFrame:
         records = (
             self.spark.readStream.format("kafka")
-            .options(**kafka_io.source_options(self.cfg))
+            .options(**kafka_io.source_options(self.cfg, self.cfg.max_offsets_per_trigger))
             .load()
         )
         return self._validated(records)

@@ -1,122 +1,149 @@
-"""Spark benchmark: throughput of parse + validate + aggregate, and reading-to-alert latency.
+"""Spark benchmark: the real streaming job against the seeds' jobs, drain time and alert latency.
 
 Run with `python -m tests.bench.bench_spark` against the running stack (`hack/stack.sh up`).
-Each figure is measured beside its baseline in the same run and the same SparkSession:
 
-- throughput: readings per second through this job's parse, validation and windowed
-  aggregation, against the seeds' plain job (`from_json` with a fixed schema and a windowed
-  `groupBy` alone), both over the same readings read from the same Kafka topic;
-- latency: from a hot reading entering Kafka to its alert on the alerts topic (validation →
-  per-device rule state, with the ingest and aggregates queries running beside it), against
-  the seeds' plain alert job (Kafka → `from_json` → filter `temperature > 70` → Kafka), both
-  streaming on the same trigger interval.
+- Throughput: N readings (BENCH_SPARK_READINGS, at least 200,000) are put on a climate topic
+  once; then each side drains all of them with `availableNow`, from a fresh checkpoint and
+  fresh outputs every run. Ours is the streaming job itself (`StreamingJob.drain`) with every
+  sink on: dead letters, the Delta lake, aggregates into the lake, PostgreSQL and their
+  topic, alerts. The baseline is the seeds' three jobs doing the same outputs as they wrote
+  them, each reading Kafka on its own, run at the same time (:mod:`spark_seeds`: seed 000
+  Delta append, seed 001 windowed groupBy upserted into PostgreSQL, seed 002 the > 70 filter
+  into Kafka). A second ratio compares ours with the single plain `from_json` + windowed
+  `groupBy` job. The sides run interleaved (ours, seeds, plain; the order rotating each
+  round) for BENCH_SPARK_RUNS rounds (at least 3); the figure is each side's median, and the
+  one-minute load average before every run is written beside it.
+- Latency: from a hot reading produced to Kafka to its alert record (the broker's timestamp
+  of the alert), with the job's three queries running on a 0.5 s trigger, against the seeds'
+  bare filter job on the same trigger. Probes are independent: one device each (so each is
+  that device's first hot reading), sent one at a time, each only after the previous one's
+  alert arrived and a random pause, so no two probes share a batch and their phase against
+  the trigger varies. Median and p90, the first probe of each side left out as warm-up.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
+from pyspark.sql import SparkSession
 
-from sensorpipe_spark import aggregates, config, kafka_io, schema, session, streaming, validate
+from sensorpipe_spark import config, schema, session, streaming
+from tests.bench import spark_seeds as seeds
 from tests.bench.results import record
 from tests.conftest import parse_env
 from tests.integration.spark import helpers as h
 
-READINGS = int(os.environ.get("BENCH_SPARK_READINGS", "40000"))
-PROBES = int(os.environ.get("BENCH_SPARK_PROBES", "5"))
+READINGS = max(int(os.environ.get("BENCH_SPARK_READINGS", "200000")), 1)
+RUNS = max(int(os.environ.get("BENCH_SPARK_RUNS", "3")), 1)
+PROBES = int(os.environ.get("BENCH_SPARK_PROBES", "15"))
 TRIGGER_S = 0.5
-SEED_SCHEMA = T.StructType(
-    [
-        T.StructField("device_id", T.StringType()),
-        T.StructField("event_time", T.LongType()),
-        T.StructField(
-            "values",
-            T.StructType(
-                [
-                    T.StructField("temperature", T.DoubleType()),
-                    T.StructField("humidity", T.DoubleType()),
-                ]
-            ),
-        ),
-    ]
-)
+PAUSE_S = (1.0, 3.0)  # between probes: longer than a trigger, random against its phase
+DEVICES = 100
 
 
 def _readings(n: int) -> list[dict[str, Any]]:
+    """Readings of 100 devices, one a second each, one in 500 above the seeds' 70 °C."""
     return [
         h.reading(
-            f"d{i % 100}",
+            f"d{i % DEVICES}",
             "climate",
-            i // 100,
-            h.T0 + (i // 100) * 1000,
-            {"temperature": 20.0 + (i % 13) * 0.1, "humidity": 50.0 + i % 7},
+            i // DEVICES,
+            h.T0 + (i // DEVICES) * 1000,
+            {
+                "temperature": 75.0 if i % 500 == 499 else 20.0 + (i % 13) * 0.1,
+                "humidity": 50.0 + i % 7,
+            },
         )
         for i in range(n)
     ]
 
 
-def _timed(df: DataFrame) -> float:
-    start = time.perf_counter()
-    df.write.format("noop").mode("overwrite").save()
-    return time.perf_counter() - start
+class Rounds:
+    """Fresh paths and table names per run, all on the one pipeline's topics."""
+
+    def __init__(self, bootstrap: str, base: str, name: str) -> None:
+        self.bootstrap, self.base, self.name = bootstrap, base, name
+        self.n = 0
+
+    def cfg(self, side: str) -> config.JobConfig:
+        self.n += 1
+        run = f"{self.base}/{side}-{self.n}"
+        table = f"bench_{side}_{self.name.replace('-', '_')}_{self.n}"
+        return config.from_document(
+            h.pipeline_doc(self.name, self.bootstrap, f"{run}/lake", f"{run}/ck", table)
+        )
+
+    def ours(self, spark: SparkSession) -> float:
+        job = streaming.StreamingJob(spark, self.cfg("ours"), schema.load())
+        job.ensure_sinks()
+        started = time.perf_counter()
+        job.drain()
+        return time.perf_counter() - started
+
+    def seeds(self, spark: SparkSession) -> float:
+        cfg = self.cfg("seeds")
+        run = cfg.lake_path
+        assert cfg.postgres is not None
+        started = time.perf_counter()
+        queries = [
+            seeds.lake_append(spark, cfg, f"{run}/readings", f"{run}/ck/000"),
+            seeds.pg_upsert(spark, cfg, cfg.postgres.table, f"{run}/ck/001"),
+            seeds.hot_filter(spark, cfg, f"{self.name}.seed-alerts", f"{run}/ck/002"),
+        ]
+        for q in queries:
+            q.awaitTermination()
+        return time.perf_counter() - started
+
+    def plain(self, spark: SparkSession) -> float:
+        cfg = self.cfg("plain")
+        started = time.perf_counter()
+        seeds.plain(spark, cfg, f"{cfg.lake_path}/ck").awaitTermination()
+        return time.perf_counter() - started
 
 
-def throughput(spark: SparkSession, cfg: config.JobConfig) -> tuple[float, float]:
-    """Best of three runs of each job over the same Kafka data, in readings per second."""
-    records = (
-        spark.read.format("kafka")
-        .options(**kafka_io.client_options(cfg))
-        .option("subscribe", ",".join(s.topic for s in cfg.streams))
-        .load()
-    )
-    window = f"{int(cfg.window)} seconds"
-    ours = aggregates.windowed(
-        validate.parse_and_validate(records, cfg, schema.load())
-        .filter(F.col("reason").isNull())
-        .withColumn("event_ts", F.timestamp_millis("event_time")),
-        cfg,
-    )
-    parsed = records.select(
-        F.from_json(F.col("value").cast("string"), SEED_SCHEMA).alias("r")
-    ).select("r.*")
-    seeds = parsed.groupBy(F.window(F.timestamp_millis("event_time"), window), "device_id").agg(
-        F.min("values.temperature"), F.max("values.temperature"), F.avg("values.temperature")
-    )
-    _timed(ours), _timed(seeds)  # warm-up: class loading and code generation
-    best_ours = min(_timed(ours) for _ in range(3))
-    best_seeds = min(_timed(seeds) for _ in range(3))
-    return READINGS / best_ours, READINGS / best_seeds
+def throughput(spark: SparkSession, rounds: Rounds) -> dict[str, Any]:
+    """Every side's drain seconds per run, interleaved, with the load before each run."""
+    sides: dict[str, Callable[[SparkSession], float]] = {
+        "ours": rounds.ours,
+        "seeds": rounds.seeds,
+        "plain": rounds.plain,
+    }
+    order = list(sides)
+    rounds.plain(spark)  # warm-up: class loading, code generation, Delta and Kafka clients
+    runs: dict[str, list[float]] = {s: [] for s in sides}
+    load: dict[str, list[float]] = {s: [] for s in sides}
+    for r in range(RUNS):
+        for side in order[r % 3 :] + order[: r % 3]:
+            load[side].append(round(os.getloadavg()[0], 2))
+            runs[side].append(round(sides[side](spark), 2))
+            print(f"round {r}: {side} {runs[side][-1]} s (load {load[side][-1]})", flush=True)
+    rate = {s: READINGS / statistics.median(t) for s, t in runs.items()}
+    return {"rate": rate, "seconds": runs, "load_avg_1m": load}
 
 
 def _await_alert(consumer: Consumer, device: str, deadline: float) -> int:
     while time.monotonic() < deadline:
-        msg = consumer.poll(0.2)
+        msg = consumer.poll(0.1)
         if msg is None or msg.error():
             continue
-        doc = json.loads(msg.value())
-        if doc.get("device_id") == device:
+        if json.loads(msg.value()).get("device_id") == device:
             return int(msg.timestamp()[1])
     raise TimeoutError(f"no alert for {device}")
 
 
-def latency(bootstrap: str, name: str, alerts_topic: str) -> float:
-    """Median milliseconds from producing a hot reading to its alert record.
-
-    Probes go one at a time, each with a new device, so every one is the device's first
-    reading above the threshold and raises exactly one alert; the first probe is a warm-up.
-    """
+def latency(bootstrap: str, name: str, topic: str) -> list[float]:
+    """Milliseconds from producing each probe to its alert, warm-up probe left out."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -124,51 +151,48 @@ def latency(bootstrap: str, name: str, alerts_topic: str) -> float:
             "auto.offset.reset": "latest",
         }
     )
-    consumer.subscribe([alerts_topic])
+    consumer.subscribe([topic])
     consumer.poll(2.0)  # join the group before the first probe
     waits = []
     try:
         for i in range(PROBES + 1):
             device = f"hot-{i}-{secrets.token_hex(2)}"
             now = int(time.time() * 1000)
-            hot = h.reading(device, "climate", 0, now, {"temperature": 75.0, "humidity": 50.0})
+            probe = h.reading(device, "climate", 0, now, {"temperature": 75.0, "humidity": 50.0})
             sent_at = int(time.time() * 1000)
-            h.produce_readings(bootstrap, name, [hot])
-            waits.append(_await_alert(consumer, device, time.monotonic() + 300) - sent_at)
+            h.produce_readings(bootstrap, name, [probe])
+            waits.append(float(_await_alert(consumer, device, time.monotonic() + 300) - sent_at))
+            time.sleep(random.uniform(*PAUSE_S))
     finally:
         consumer.close()
-    return float(statistics.median(waits[1:]))  # the first probe pays for warm-up
+    return waits[1:]
 
 
-def seeds_alert_query(spark: SparkSession, cfg: config.JobConfig, topic: str, ck: str) -> Any:
-    """The seeds' alert job: parse with a fixed schema, keep temperature > 70, publish."""
-    src = (
-        spark.readStream.format("kafka")
-        .options(**kafka_io.client_options(cfg))
-        .option("subscribe", cfg.streams[0].topic)
-        .option("startingOffsets", "latest")
-        .load()
-    )
-    hot = (
-        src.select(F.from_json(F.col("value").cast("string"), SEED_SCHEMA).alias("r"))
-        .filter("r.values.temperature > 70")
-        .select(F.col("r.device_id").alias("key"), F.to_json("r").alias("value"))
-    )
-    return (
-        hot.writeStream.format("kafka")
-        .options(**kafka_io.client_options(cfg))
-        .option("topic", topic)
-        .option("checkpointLocation", ck)
-        .trigger(processingTime=f"{int(TRIGGER_S * 1000)} milliseconds")
-        .start()
-    )
+def _p90(xs: list[float]) -> float:
+    return statistics.quantiles(xs, n=10)[-1] if len(xs) > 1 else xs[0]
 
 
-def _pipeline(bootstrap: str, base: str, name: str) -> tuple[dict[str, Any], config.JobConfig]:
-    doc = h.pipeline_doc(name, bootstrap, f"{base}/{name}/lake", f"{base}/{name}/ck", None)
-    doc["processing"]["sinks"]["aggregatesTopic"] = False
-    h.create_topics(bootstrap, [*h.topics_of(doc), f"{name}.seed-alerts"])
-    return doc, config.from_document(doc)
+def alert_latency(spark: SparkSession, bootstrap: str, base: str, name: str) -> dict[str, Any]:
+    """Probe waits of the running job, then of the seeds' bare filter job."""
+    doc = h.pipeline_doc(name, bootstrap, f"{base}/lat/lake", f"{base}/lat/ck", None)
+    live = config.from_document(doc)
+    job = streaming.StreamingJob(spark, live, schema.load())
+    job.ensure_sinks()
+    running = [
+        job.start(q, available_now=False, trigger_seconds=TRIGGER_S) for q in streaming.QUERIES
+    ]
+    try:
+        ours = latency(bootstrap, name, live.alerts_topic)
+    finally:
+        for q in running:
+            q.stop()
+    topic = f"{name}.seed-alerts"
+    seed = seeds.hot_filter(spark, live, topic, f"{base}/lat/seed-ck", TRIGGER_S, "latest")
+    try:
+        bare = latency(bootstrap, name, topic)
+    finally:
+        seed.stop()
+    return {"ours": ours, "seeds": bare}
 
 
 def main() -> None:
@@ -184,44 +208,56 @@ def main() -> None:
     tag = secrets.token_hex(3)
     spark = session.build("sensorpipe-bench", "local[2]")
 
-    # throughput: a fixed set of readings, read back from Kafka by both jobs
-    _doc, bulk = _pipeline(bootstrap, base, f"bench-t-{tag}")
-    h.produce_readings(bootstrap, bulk.pipeline, _readings(READINGS))
-    ours, seeds = throughput(spark, bulk)
+    name = f"bench-t-{tag}"
+    doc = h.pipeline_doc(name, bootstrap, base, base, None)
+    h.create_topics(bootstrap, [*h.topics_of(doc), f"{name}.seed-alerts"])
+    h.produce_readings(bootstrap, name, _readings(READINGS))
+    t = throughput(spark, Rounds(bootstrap, base, name))
+    method = {
+        "readings": READINGS,
+        "runs": RUNS,
+        "seconds": t["seconds"],
+        "load_avg_1m": t["load_avg_1m"],
+        "cores": os.cpu_count(),
+        "spark": spark.version,
+    }
+    rate = t["rate"]
     record(
-        "spark readings/s: parse+validate+aggregate",
-        ours,
+        "spark drain readings/s: full job, every sink",
+        rate["ours"],
         "readings/s",
-        "seeds' from_json + windowed groupBy",
-        seeds,
+        "seeds' jobs 000+001+002 doing the same outputs",
+        rate["seeds"],
         True,
+        method,
+    )
+    record(
+        "spark drain readings/s: full job vs the single plain job",
+        rate["ours"],
+        "readings/s",
+        "one from_json + windowed groupBy job, no sink",
+        rate["plain"],
+        True,
+        method,
     )
 
-    # latency: a fresh pipeline, the three queries running, one hot reading at a time
-    _doc, live = _pipeline(bootstrap, base, f"bench-l-{tag}")
-    job = streaming.StreamingJob(spark, live, schema.load())
-    job.ensure_sinks()
-    queries = [
-        job.start(q, available_now=False, trigger_seconds=TRIGGER_S) for q in streaming.QUERIES
-    ]
-    ours_ms = latency(bootstrap, live.pipeline, live.alerts_topic)
-    for q in queries:
-        q.stop()
-    seed_q = seeds_alert_query(spark, live, f"{live.pipeline}.seed-alerts", f"{base}/seed-ck")
-    seeds_ms = latency(bootstrap, live.pipeline, f"{live.pipeline}.seed-alerts")
-    seed_q.stop()
-    record(
-        "spark reading-to-alert latency (median)",
-        ours_ms,
-        "ms",
-        "seeds' from_json + filter temperature>70 job",
-        seeds_ms,
-        False,
-    )
+    name = f"bench-l-{tag}"
+    doc = h.pipeline_doc(name, bootstrap, base, base, None)
+    h.create_topics(bootstrap, [*h.topics_of(doc), f"{name}.seed-alerts"])
+    lat = alert_latency(spark, bootstrap, base, name)
+    probes = {"probes": len(lat["ours"]), "waits_ms": lat, "load_avg_1m": os.getloadavg()[0]}
+    for label, stat in (("median", statistics.median), ("p90", _p90)):
+        record(
+            f"spark reading-to-alert latency ({label})",
+            stat(lat["ours"]),
+            "ms",
+            f"seeds' bare from_json + filter > 70 job, {TRIGGER_S}s trigger",
+            stat(lat["seeds"]),
+            False,
+            probes,
+        )
     spark.stop()
-    figures = {"readings_per_s": ours, "seeds_readings_per_s": seeds}
-    figures |= {"alert_latency_ms": ours_ms, "seeds_alert_latency_ms": seeds_ms}
-    print(json.dumps(figures, indent=2))
+    print(json.dumps({"throughput": t, "latency": lat}, indent=2))
 
 
 if __name__ == "__main__":

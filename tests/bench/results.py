@@ -27,11 +27,13 @@ def record(
     baseline: str,
     baseline_value: float,
     higher_is_better: bool,
+    details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Add or replace the figure called ``name`` in the results file and return it.
 
     The ratio is always value / baseline_value, so "higher_is_better" tells a reader
     which direction is a win; a zero baseline gives a ratio of None rather than a crash.
+    ``details`` (the method, every run, the load) is stored beside the figure as is.
     """
     entry: dict[str, Any] = {
         "name": name,
@@ -43,6 +45,8 @@ def record(
         "higher_is_better": higher_is_better,
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+    if details:
+        entry["details"] = details
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     lock = RESULTS_DIR / ".lock"
     with open(lock, "w") as lockf:

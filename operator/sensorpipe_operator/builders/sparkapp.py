@@ -33,20 +33,22 @@ from sensorpipe_operator.model import Pipeline
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
 MAIN_FILE = "local:///opt/sensorpipe/spark_apps/sensorpipe_spark/main.py"
 SCALA = "2.13"
-# Delta Lake release per Spark minor line (Delta's compatibility table).
-DELTA_FOR_SPARK = {"4.0": "4.0.0", "3.5": "3.3.2"}
+# Delta Lake artifact per Spark minor line (Delta's compatibility table). From Delta 4.1 the
+# artifact carries the Spark line in its name (delta-spark_<spark minor>_<scala>); the CRD's
+# sparkVersion pattern admits exactly these lines, so every accepted version has a Delta jar.
+DELTA_FOR_SPARK = {
+    "4.0": f"io.delta:delta-spark_{SCALA}:4.0.0",
+    "4.2": f"io.delta:delta-spark_4.2_{SCALA}:4.4.0",
+}
 
 
 def packages(pipeline: Pipeline) -> list[str]:
     """Maven coordinates of the Kafka connector (same version as Spark) and, for a Delta lake,
     the Delta jar of the matching line."""
     version = pipeline.processing.spark_version
-    scala = SCALA if not version.startswith("3.") else "2.12"
-    out = [f"org.apache.spark:spark-sql-kafka-0-10_{scala}:{version}"]
+    out = [f"org.apache.spark:spark-sql-kafka-0-10_{SCALA}:{version}"]
     if pipeline.processing.sinks.lake_format == "delta":
-        minor = ".".join(version.split(".")[:2])
-        delta = DELTA_FOR_SPARK.get(minor, DELTA_FOR_SPARK["4.0"])
-        out.append(f"io.delta:delta-spark_{scala}:{delta}")
+        out.append(DELTA_FOR_SPARK[".".join(version.split(".")[:2])])
     return out
 
 
@@ -87,11 +89,42 @@ DRIVER_API_CONF = {
 }
 
 
+# The state store of the stateful queries: RocksDB, off the JVM heap, uploading each batch's
+# changes (changelog) rather than whole snapshots. The same as the job's own session sets.
+STATE_STORE_CONF = {
+    "spark.sql.streaming.stateStore.providerClass": (
+        "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+    ),
+    "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
+}
+
+
+def shuffle_partitions(pipeline: Pipeline) -> int:
+    """One shuffle partition per executor core at the most executors the job may have.
+
+    The count is written into a stateful query's checkpoint at its first start and never
+    changes after, so it is sized for the ceiling (the autoscaler's maximum when it scales
+    Spark), not for today's executors; Spark's default of 200 would run 200 state-store
+    tasks per micro-batch on a handful of cores.
+    """
+    proc = pipeline.processing
+    executors = (
+        pipeline.scaling.max_replicas
+        if scaled_by_autoscaler(pipeline, "spark")
+        else proc.executor.instances
+    )
+    return executors * proc.executor.cores
+
+
 def _spark_conf(pipeline: Pipeline) -> dict[str, str]:
+    partitions = str(shuffle_partitions(pipeline))
     conf = {
         "spark.sql.streaming.checkpointLocation": pipeline.checkpoint_path,
         "spark.jars.ivy": "/tmp/.ivy2",
         "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": partitions,
+        "spark.default.parallelism": partitions,
+        **STATE_STORE_CONF,
         **DRIVER_API_CONF,
     }
     if pipeline.processing.sinks.lake_format == "delta":

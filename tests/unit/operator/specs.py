@@ -55,7 +55,7 @@ FULL: dict[str, Any] = {
     ],
     "processing": {
         "image": "",
-        "sparkVersion": "4.0.0",
+        "sparkVersion": "4.2.0",
         "triggerInterval": "10s",
         "window": "15m",
         "watermark": "10m",

@@ -103,10 +103,10 @@ def test_sparkapplication_runs_the_streaming_job():
     )
     assert spec["arguments"] == ["stream", "--config", "/etc/sensorpipe/pipeline.json"]
     assert spec["image"] == "spark:1"
-    assert spec["sparkVersion"] == "4.0.0"
+    assert spec["sparkVersion"] == "4.2.0"
     assert spec["deps"]["packages"] == [
-        "org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0",
-        "io.delta:delta-spark_2.13:4.0.0",
+        "org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0",
+        "io.delta:delta-spark_4.2_2.13:4.4.0",
     ]
     assert spec["restartPolicy"] == {"type": "Always"}
     assert (
@@ -128,6 +128,27 @@ def test_sparkapplication_runs_the_streaming_job():
     } in spec["executor"]["env"]
 
 
+def test_cluster_run_sets_shuffle_partitions_from_cores_and_the_rocksdb_state_store():
+    spec = with_change(full(), "processing.executor", {"instances": 3, "cores": 2})
+    conf = sparkapp.build(_p(spec), "spark:1")["spec"]["sparkConf"]
+    assert conf["spark.sql.shuffle.partitions"] == "6"
+    assert conf["spark.default.parallelism"] == "6"
+    assert conf["spark.sql.streaming.stateStore.providerClass"] == (
+        "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+    )
+    assert conf["spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled"] == "true"
+    # autoscaled: sized for the ceiling, since the checkpoint keeps the count for good
+    scaled = with_change(with_change(spec, "scaling.target", "spark"), "scaling.maxReplicas", 5)
+    conf = sparkapp.build(_p(scaled), "spark:1")["spec"]["sparkConf"]
+    assert conf["spark.sql.shuffle.partitions"] == "10"
+
+
+def test_max_offsets_per_trigger_reaches_the_job_config():
+    doc = rc.render(_p(with_change(full(), "processing.maxOffsetsPerTrigger", 5000)))
+    assert doc["processing"]["maxOffsetsPerTrigger"] == 5000
+    assert rc.render(_p())["processing"]["maxOffsetsPerTrigger"] is None
+
+
 def test_sparkapplication_options():
     spec = with_change(
         full(), "processing.restartPolicy", {"type": "OnFailure", "onFailureRetries": 7}
@@ -146,7 +167,7 @@ def test_sparkapplication_options():
         "onSubmissionFailureRetries": 5,
         "onSubmissionFailureRetryInterval": 20,
     }
-    assert app["deps"]["packages"] == ["org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0"]
+    assert app["deps"]["packages"] == ["org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0"]
     assert "spark.sql.extensions" not in app["sparkConf"]
     assert app["image"] == "mine:2"
     assert "env" not in app["driver"]
@@ -162,10 +183,11 @@ def test_sparkapplication_options():
         "spec": {"dynamicAllocation": {"minExecutors": 0, "initialExecutors": 1}}
     }
     assert sparkapp.autoscaled(_p()) is None  # target consumers
-    old = sparkapp.build(_p(with_change(full(), "processing.sparkVersion", "3.5.3")), "s")["spec"]
+    # before Delta 4.1 the artifact did not name the Spark line
+    old = sparkapp.build(_p(with_change(full(), "processing.sparkVersion", "4.0.1")), "s")["spec"]
     assert old["deps"]["packages"] == [
-        "org.apache.spark:spark-sql-kafka-0-10_2.12:3.5.3",
-        "io.delta:delta-spark_2.12:3.3.2",
+        "org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.1",
+        "io.delta:delta-spark_2.13:4.0.0",
     ]
 
 

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from sensorpipe_spark import config
+from sensorpipe_spark import config, session
 from tests.streams import HOT_THRESHOLD
 
 pytestmark = pytest.mark.unit
@@ -128,3 +128,22 @@ def test_a_parquet_lake_is_accepted():
     cfg = config.from_document(doc)
     assert cfg.lake_format == "parquet"
     assert cfg.readings_path == "/data/lake/readings"
+
+
+def test_max_offsets_per_trigger_is_read_and_must_be_positive():
+    assert config.from_document(DOC).max_offsets_per_trigger is None
+    doc = copy.deepcopy(DOC)
+    doc["processing"]["maxOffsetsPerTrigger"] = 5000
+    assert config.from_document(doc).max_offsets_per_trigger == 5000
+    doc["processing"]["maxOffsetsPerTrigger"] = 0
+    with pytest.raises(config.ConfigError, match="positive integer"):
+        config.from_document(doc)
+
+
+def test_a_local_master_gets_one_shuffle_partition_per_core():
+    assert session.local_cores("local[2]") == 2
+    assert session.local_cores("local") == 1
+    assert session.local_cores("local[3, 4]") == 3
+    assert session.partitions(2)["spark.sql.shuffle.partitions"] == "2"
+    with pytest.raises(ValueError, match="not a local Spark master"):
+        session.local_cores("k8s://x")
