@@ -133,9 +133,9 @@ def test_a_parquet_lake_is_accepted():
 def test_max_offsets_per_trigger_is_read_and_must_be_positive():
     assert config.from_document(DOC).max_offsets_per_trigger is None
     doc = copy.deepcopy(DOC)
-    doc["processing"]["maxOffsetsPerTrigger"] = 5000
+    doc["processing"]["maxOffsetsPerTrigger"] = 5000  # type: ignore[index]
     assert config.from_document(doc).max_offsets_per_trigger == 5000
-    doc["processing"]["maxOffsetsPerTrigger"] = 0
+    doc["processing"]["maxOffsetsPerTrigger"] = 0  # type: ignore[index]
     with pytest.raises(config.ConfigError, match="positive integer"):
         config.from_document(doc)
 
