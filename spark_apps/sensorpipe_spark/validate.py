@@ -1,11 +1,15 @@
 """Parse Kafka records into readings and decide, per record, whether it is valid and why not.
 
 Everything here is a column expression, so parsing and validation run inside Spark's JVM
-at the speed of `from_json`, with no Python round trip per record. Each record is parsed
-twice: once into the typed struct derived from the reading schema and the spec's fields,
-once into text maps that keep every key as written. Comparing the two tells a missing key
-from a key of the wrong type, which a single parse cannot. The first failing check, in a
-fixed order, gives the record its dead-letter reason (docs/contracts.md §3).
+at the speed of `from_json`, with no Python round trip per record. A valid record is parsed
+once, into the typed struct derived from the reading schema and the spec's fields: it is
+valid when every check that the typed values can answer passes and the document has no key
+beyond those the typed struct holds (:func:`_happy`). Only a record that fails this is
+diagnosed: parsed again into text maps that keep every key as written, where comparing the
+two tells a missing key from a key of the wrong type, which a single parse cannot. The
+first failing check, in a fixed order, gives the record its dead-letter reason
+(docs/contracts.md §3). The diagnosis sits in the untaken branch of a CASE, which Spark
+evaluates per row only when its condition holds, so no filter re-runs it for valid rows.
 """
 
 from __future__ import annotations
@@ -162,6 +166,60 @@ def _field_failures(
     return joined(",", wrong), joined(",", broken), joined("; ", outside)
 
 
+# A JSON key is a string followed by a colon: every key matches, and a colon inside a string
+# value can only add matches, so as many matches as known keys present means no other key.
+_KEY = r'"\s*:'
+
+
+def _present(columns: Iterable[Column]) -> Column:
+    """How many of ``columns`` are not null."""
+    return sum((F.when(c.isNotNull(), 1).otherwise(0) for c in columns), F.lit(0))
+
+
+def _happy(
+    text_value: Column,
+    utf8: Column,
+    typed: Column,
+    schema: ReadingSchema,
+    streams: tuple[StreamSpec, ...],
+    typed_only: list[Column],
+) -> Column:
+    """True when the record is valid, from its typed parse alone; false when it may not be.
+
+    Holds when the value is a UTF-8 JSON object, every required property parsed to its type,
+    none of the ``typed_only`` checks failed, the stream's fields are all there and no other
+    stream's, and the document has exactly as many keys as the typed struct has non-null
+    values, so nothing was dropped by the parse as unknown or of the wrong type.
+    """
+    values = typed[VALUES_PROPERTY]
+    stream = typed["stream"]
+    fields = value_fields(streams)
+    own = F.lit(False)
+    for s in streams:
+        names = {f.name for f in s.fields}
+        complete = F.lit(True)
+        for name in fields:
+            complete = complete & (
+                values[name].isNotNull() if name in names else values[name].isNull()
+            )
+        own = F.when(stream == s.name, complete).otherwise(own)
+    known = _present([typed[p.name] for p in schema.properties]) + _present(
+        [values[name] for name in fields]
+    )
+    cond = (
+        utf8
+        & F.ltrim(text_value).startswith("{")
+        & typed.isNotNull()
+        & own
+        & (F.regexp_count(text_value, F.lit(_KEY)) == known)
+    )
+    for name in schema.required:
+        cond = cond & typed[name].isNotNull()
+    for failed in typed_only:
+        cond = cond & ~F.coalesce(failed, F.lit(False))
+    return cond
+
+
 def parse_and_validate(records: DataFrame, cfg: JobConfig, schema: ReadingSchema) -> DataFrame:
     """Kafka records (topic, value, timestamp) → readings with `reason` and `detail`.
 
@@ -177,10 +235,11 @@ def parse_and_validate(records: DataFrame, cfg: JobConfig, schema: ReadingSchema
         F.col("value").alias("raw_value"),
         F.is_valid_utf8(text_value).alias("_utf8"),
         F.from_json(text_value, struct).alias("r"),
-        F.from_json(text_value, _TEXT_MAP).alias("_text"),
-    ).withColumn("_values_text", F.from_json(F.col("_text")[VALUES_PROPERTY], _TEXT_MAP))
-
-    typed, text, vtext = F.col("r"), F.col("_text"), F.col("_values_text")
+    )
+    # the diagnosis's parses: expressions, not columns, so only the CASE branch runs them
+    text = F.from_json(F.col("raw_value").cast("string"), _TEXT_MAP)
+    vtext = F.from_json(text[VALUES_PROPERTY], _TEXT_MAP)
+    typed = F.col("r")
     keys = F.map_keys(text)
     vkeys = F.coalesce(F.map_keys(vtext), F.array().cast("array<string>"))
     stream = typed["stream"]
@@ -224,8 +283,19 @@ def parse_and_validate(records: DataFrame, cfg: JobConfig, schema: ReadingSchema
     ]
     # A failed check is only `true`; a check whose inputs are null (because an earlier one
     # failed) is skipped by coalesce, so the first real failure names the record.
-    reason = F.coalesce(*[F.when(c, F.lit(code)) for code, c, _ in checks])
-    detail = F.coalesce(*[F.when(c, d) for _, c, d in checks])
+    typed_only = [typed.isNull(), expected.isNull(), by_topic.isNull() | (by_topic != stream)]
+    for rule in schema.properties:
+        typed_only += [c for c, _ in _rule_checks(rule, typed[rule.name], typed[rule.name])]
+    _, typed_broken, typed_outside = _field_failures(
+        streams, stream, typed[VALUES_PROPERTY], typed[VALUES_PROPERTY]
+    )
+    typed_only += [typed_broken != "", typed_outside != ""]
+    happy = _happy(
+        F.col("raw_value").cast("string"), F.col("_utf8"), typed, schema, streams, typed_only
+    )
+    suspect = ~F.coalesce(happy, F.lit(False))  # a null (no value at all) is diagnosed too
+    reason = F.when(suspect, F.coalesce(*[F.when(c, F.lit(code)) for code, c, _ in checks]))
+    detail = F.when(suspect, F.coalesce(*[F.when(c, d) for _, c, d in checks]))
 
     fields = value_fields(streams)
     as_double = F.map_filter(
