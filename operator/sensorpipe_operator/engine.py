@@ -20,7 +20,7 @@ from typing import Any
 
 import kopf
 
-from sensorpipe_operator import admin_topics, metrics, ownership, plan, status
+from sensorpipe_operator import admin_topics, health, metrics, ownership, plan, status, strimzi
 from sensorpipe_operator.builders import autoscaled_fields, desired_children
 from sensorpipe_operator.builders.common import (
     PIPELINE_LABEL,
@@ -29,7 +29,7 @@ from sensorpipe_operator.builders.common import (
     spark_name,
 )
 from sensorpipe_operator.builders.kafkatopic import resource_name
-from sensorpipe_operator.kube import KINDS, PIPELINES, SECRETS, Kube, KubeError
+from sensorpipe_operator.kube import KAFKA_TOPICS, KINDS, PIPELINES, SECRETS, Kind, Kube, KubeError
 from sensorpipe_operator.model import Pipeline, SpecError, parse
 from sensorpipe_operator.settings import Images
 from sensorpipe_operator.topics import plan as topic_plan
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 PipelineKey = tuple[str, str]  # (namespace, name)
 ADMIN_RECHECK_SECONDS = 30.0
 HTTP_CONFLICT = 409
+HTTP_NOT_FOUND = 404
 FIRST_KINDS = ("ServiceAccount", "RoleBinding", "ConfigMap")
 CONDITION_OF_KIND = {
     "KafkaTopic": status.TOPICS,
@@ -83,6 +84,16 @@ class Engine:
     # The last failure reported per (namespace, kind, name): a child that keeps failing is
     # announced once, not on every resync tick.
     failures: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    topic_api: strimzi.TopicApi = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.topic_api = strimzi.TopicApi(self.kube.served_versions)
+
+    def kind(self, name: str) -> Kind:
+        """The API kind of a child kind's name; KafkaTopic in the version the cluster serves."""
+        if name == KAFKA_TOPICS.kind:
+            return self.topic_api.kind or KAFKA_TOPICS
+        return KINDS[name]
 
     # ------------------------------------------------------------------ the in-memory view
 
@@ -127,7 +138,10 @@ class Engine:
         """The model and the children (owned and labelled) of a pipeline body."""
         meta = body["metadata"]
         model = parse(body.get("spec"), meta["name"], meta["namespace"])
-        children = desired_children(model, self.images)
+        topic_kind = self.topic_api.kind
+        children = desired_children(
+            model, self.images, topic_kind.api_version if topic_kind else None
+        )
         kopf.adopt(children, owner=dict(body))  # type: ignore[arg-type]
         if not model.kafka.delete_topics_with_pipeline:
             # Topics hold data: without an owner reference the garbage collector keeps them
@@ -171,6 +185,8 @@ class Engine:
     ) -> None:
         meta = body["metadata"]
         pkey = (meta["namespace"], meta["name"])
+        # Cached after the first answer: a thread hop, and an API call only while none is known.
+        topic_kind = await asyncio.to_thread(self.topic_api.resolve)
         model, desired = self.desired(body)
         live = self.children.setdefault(pkey, {})
         todo = plan.make(
@@ -189,16 +205,24 @@ class Engine:
             topics_status = [
                 {"name": s.name, "partitions": s.partitions, "ready": s.ready} for s in topic_states
             ]
-            states = {s.name: (s.ready, s.detail) for s in topic_states}
+            states = {
+                s.name: status.Check(s.ready, "Ready" if s.ready else "NotReady", s.detail)
+                for s in topic_states
+            }
         else:
             refused = todo.refused
             states, topics_status = {}, []
             for tp in topic_plan(model):
-                ready, detail = status.strimzi_topic_ready(
-                    live.get(("KafkaTopic", resource_name(model, tp)))
+                verdict = health.strimzi_topic(live.get(("KafkaTopic", resource_name(model, tp))))
+                if topic_kind is None:
+                    served = self.topic_api.served
+                    verdict = status.Check(
+                        False, "KafkaTopicAPIMissing", strimzi.missing_message(served), True
+                    )
+                states[tp.name] = verdict
+                topics_status.append(
+                    {"name": tp.name, "partitions": tp.partitions, "ready": verdict.ok}
                 )
-                states[tp.name] = (ready, detail)
-                topics_status.append({"name": tp.name, "partitions": tp.partitions, "ready": ready})
         checks = self._checks(model, pkey, states, refused)
         for ctype, messages in errors.items():
             checks[ctype] = status.Check(False, "ApplyFailed", "; ".join(messages), failed=True)
@@ -210,7 +234,7 @@ class Engine:
         self,
         model: Pipeline,
         pkey: PipelineKey,
-        topic_states: Mapping[str, tuple[bool, str]],
+        topic_states: Mapping[str, status.Check],
         refused: list[str],
     ) -> dict[str, status.Check]:
         live = self.children.get(pkey, {})
@@ -251,7 +275,12 @@ class Engine:
         if written:
             self.written_status[uid] = {**(pending or {}), **written}
             if "phase" in written:
-                _event(body, reason=f"Phase{written['phase']}", message=self._ready_message(new))
+                _event(
+                    body,
+                    reason=f"Phase{written['phase']}",
+                    message=self._ready_message(new),
+                    warning=written["phase"] in ("Degraded", "Failed"),
+                )
 
     @staticmethod
     def _ready_message(new: Mapping[str, Any]) -> str:
@@ -305,6 +334,8 @@ class Engine:
                 return
             result = await asyncio.to_thread(self.kube.apply, manifest)
         except KubeError as exc:
+            if exc.status == HTTP_NOT_FOUND and key[0] == KAFKA_TOPICS.kind:
+                self.topic_api.forget()  # Strimzi changed its served versions: ask again
             message = f"{key[0]} {key[1]}: {exc.message}"
             errors.setdefault(CONDITION_OF_KIND[key[0]], []).append(message)
             if self.failures.get((pkey[0], *key)) != message:
@@ -342,7 +373,7 @@ class Engine:
         errors: dict[str, list[str]],
     ) -> None:
         try:
-            await asyncio.to_thread(self.kube.delete, KINDS[key[0]], pkey[0], key[1])
+            await asyncio.to_thread(self.kube.delete, self.kind(key[0]), pkey[0], key[1])
         except KubeError as exc:
             if exc.status != 404:
                 errors.setdefault(CONDITION_OF_KIND[key[0]], []).append(

@@ -17,7 +17,7 @@ import kopf
 from kopf._core.intents.handlers import TimerHandler
 
 from sensorpipe_operator.engine import Engine
-from sensorpipe_operator.kube import CHILD_KINDS, PIPELINES, Kube
+from sensorpipe_operator.kube import CHILD_KINDS, PIPELINES, VERSIONLESS, Kube
 from sensorpipe_operator.metrics import count_write
 from sensorpipe_operator.settings import Settings
 
@@ -92,9 +92,11 @@ def register(config: Settings, registry: kopf.OperatorRegistry | None = None) ->
 
     for kind in CHILD_KINDS:
 
+        # KafkaTopic in the version the cluster prefers (kopf's choice when none is named),
+        # which is the newest served and so the one ``strimzi.choose`` writes.
         @kopf.on.event(
             group=kind.group,
-            version=kind.version,
+            version=None if kind.kind in VERSIONLESS else kind.version,
             plural=kind.plural,
             labels=MANAGED,
             registry=registry,

@@ -43,11 +43,15 @@ class Kind:
         return f"{base}/namespaces/{namespace}/{self.plural}{tail}"
 
 
+# KafkaTopic's version is the cluster's to say (see ``strimzi``); this one is only its default
+# name. Kinds in VERSIONLESS are watched in whatever version the cluster prefers.
+KAFKA_TOPICS = Kind("kafka.strimzi.io/v1", "KafkaTopic", "kafkatopics")
+VERSIONLESS = frozenset({KAFKA_TOPICS.kind})
 CHILD_KINDS = (
     Kind("v1", "ServiceAccount", "serviceaccounts"),
     Kind("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
     Kind("v1", "ConfigMap", "configmaps"),
-    Kind("kafka.strimzi.io/v1beta2", "KafkaTopic", "kafkatopics"),
+    KAFKA_TOPICS,
     Kind("sparkoperator.k8s.io/v1beta2", "SparkApplication", "sparkapplications"),
     Kind("apps/v1", "Deployment", "deployments"),
 )
@@ -115,7 +119,7 @@ class Kube:
         """Server-side apply as field manager ``sensorpipe``, taking over fields others edited
         by hand (that is the point: the spec is the truth). Another ``manager`` without
         ``force`` hands fields over to it (see ``ownership``)."""
-        kind = KINDS[manifest["kind"]]
+        kind = Kind(manifest["apiVersion"], manifest["kind"], KINDS[manifest["kind"]].plural)
         meta = manifest["metadata"]
         self.on_write(manifest["kind"], "apply")
         result: dict[str, Any] = self._call(
@@ -126,6 +130,16 @@ class Kube:
             query=[("fieldManager", manager), ("force", "true" if force else "false")],
         )
         return result
+
+    def served_versions(self, group: str) -> list[str]:
+        """The versions the API server serves of ``group`` (discovery); empty if none."""
+        try:
+            result = self._call("GET", f"/apis/{group}")
+        except KubeError as exc:
+            if exc.status == 404:
+                return []
+            raise
+        return [str(v["version"]) for v in result.get("versions") or []]
 
     def get(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
         try:

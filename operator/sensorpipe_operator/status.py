@@ -2,33 +2,25 @@
 code path that writes them (through kopf's ``patch``).
 
 Conditions follow the Kubernetes convention (type, status, reason, message,
-lastTransitionTime, observedGeneration) and a top-level ``Ready`` plus ``observedGeneration``
-so that kstatus-based tools (kubectl wait, Flux, Argo CD) understand the resource. Only the
-keys this module owns are written; ``status.scaling`` belongs to the autoscaler.
+lastTransitionTime, observedGeneration). Beside ``Ready`` and ``observedGeneration`` come
+kstatus' ``Reconciling`` (work in flight) and ``Stalled`` (a failure that needs a person), so
+that kubectl wait, Flux's health checks and Argo CD tell progress, success and failure apart.
+Only the keys this module owns are written; ``status.scaling`` belongs to the autoscaler.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
 from typing import Any
 
+from sensorpipe_operator import health
+from sensorpipe_operator.health import Verdict as Check
+
 TOPICS, PROCESSING, GATEWAYS, READY = "TopicsReady", "ProcessingReady", "GatewaysReady", "Ready"
+RECONCILING, STALLED = "Reconciling", "Stalled"
 PHASES = ("Progressing", "Ready", "Degraded", "Failed")
 OWNED_KEYS = ("observedGeneration", "phase", "conditions", "topics")
-SPARK_FAILED = {"FAILED", "SUBMISSION_FAILED", "FAILING", "INVALIDATING", "UNKNOWN"}
-
-
-@dataclass(frozen=True)
-class Check:
-    """One condition's verdict. ``failed`` marks a state that needs a person (Degraded), as
-    opposed to one that is merely still converging (Progressing)."""
-
-    ok: bool
-    reason: str
-    message: str
-    failed: bool = False
 
 
 def deployment_progress(dep: Mapping[str, Any] | None) -> tuple[bool, str]:
@@ -63,28 +55,19 @@ def gateways_check(deps: Mapping[str, Mapping[str, Any] | None]) -> Check:
 
 
 def processing_check(
-    spark: Mapping[str, Any] | None, consumers: Mapping[str, Mapping[str, Any] | None]
+    spark: Mapping[str, Any] | None,
+    consumers: Mapping[str, Mapping[str, Any] | None],
+    now: float | None = None,
 ) -> Check:
-    """Spark as the spark-operator reports it, then the consumers' availability."""
-    if spark is None:
-        return Check(False, "NotCreated", "the SparkApplication does not exist yet")
-    state = ((spark.get("status") or {}).get("applicationState") or {}).get("state", "")
-    if state in SPARK_FAILED:
-        error = ((spark.get("status") or {}).get("applicationState") or {}).get("errorMessage", "")
-        return Check(
-            False,
-            "SparkFailed",
-            f"SparkApplication is {state}: {error or 'see the driver log'}",
-            failed=True,
-        )
-    if state != "RUNNING":
-        return Check(
-            False, "SparkNotRunning", f"SparkApplication is {state or 'not submitted yet'}"
-        )
+    """Spark as the spark-operator reports it (``health.spark``), then the consumers'
+    availability."""
+    check = health.spark(spark, now)
+    if not check.ok:
+        return check
     if consumers:
-        check = _deployments_check("consumer", consumers)
-        if not check.ok:
-            return check
+        waiting = _deployments_check("consumer", consumers)
+        if not waiting.ok:
+            return waiting
     return Check(
         True,
         "Running",
@@ -92,26 +75,16 @@ def processing_check(
     )
 
 
-def strimzi_topic_ready(topic: Mapping[str, Any] | None) -> tuple[bool, str]:
-    """A KafkaTopic is ready when Strimzi says so for its current generation."""
-    if topic is None:
-        return False, "not created yet"
-    st = topic.get("status") or {}
-    if st.get("observedGeneration", 0) < topic.get("metadata", {}).get("generation", 1):
-        return False, "not reconciled by Strimzi yet"
-    for cond in st.get("conditions") or []:
-        if cond.get("type") == "Ready":
-            if cond.get("status") == "True":
-                return True, "ready"
-            return False, f"{cond.get('reason', 'NotReady')}: {cond.get('message', '')}".strip()
-    return False, "no Ready condition yet"
-
-
-def topics_check(states: Mapping[str, tuple[bool, str]], refused: list[str]) -> Check:
-    """``states`` maps topic name to (ready, detail); ``refused`` lists refused changes."""
+def topics_check(states: Mapping[str, Check], refused: list[str]) -> Check:
+    """``states`` maps topic name to its verdict; ``refused`` lists refused changes. A topic
+    the topic controller gave up on (Strimzi's NotSupported, say) fails the condition."""
     if refused:
         return Check(False, "PartitionDecreaseRefused", "; ".join(refused), failed=True)
-    waiting = [f"{name}: {detail}" for name, (ok, detail) in sorted(states.items()) if not ok]
+    failed = [f"{name}: {v.message}" for name, v in sorted(states.items()) if v.failed]
+    if failed:
+        reasons = sorted({v.reason for v in states.values() if v.failed})
+        return Check(False, "Topic" + "".join(reasons), "; ".join(failed), failed=True)
+    waiting = [f"{name}: {v.message}" for name, v in sorted(states.items()) if not v.ok]
     if waiting:
         return Check(False, "TopicsNotReady", "; ".join(waiting))
     return Check(True, "TopicsReady", f"all {len(states)} topics ready")
@@ -120,22 +93,38 @@ def topics_check(states: Mapping[str, tuple[bool, str]], refused: list[str]) -> 
 def compute(generation: int, checks: Mapping[str, Check]) -> dict[str, Any]:
     """The owned part of the status (without transition times) from the checks."""
     ready_all = all(c.ok for c in checks.values())
-    failed = [t for t, c in checks.items() if c.failed]
+    failed = [(t, c) for t, c in checks.items() if c.failed]
+    waiting = [(t, c) for t, c in checks.items() if not c.ok]
     if ready_all:
         ready = Check(True, "Ready", "the pipeline is running")
-        phase = "Ready"
+        phase, cause = "Ready", ready
     elif failed:
-        ready = Check(False, "Degraded", f"{', '.join(failed)} failed: see their conditions")
-        phase = "Degraded"
+        ready = Check(False, "Degraded", "; ".join(f"{t}: {c.message}" for t, c in failed))
+        phase, cause = "Degraded", failed[0][1]
     else:
-        waiting = [t for t, c in checks.items() if not c.ok]
-        ready = Check(False, "Progressing", f"waiting for {', '.join(waiting)}")
-        phase = "Progressing"
+        ready = Check(False, "Progressing", "; ".join(f"{t}: {c.message}" for t, c in waiting))
+        phase, cause = "Progressing", waiting[0][1]
     return {
         "observedGeneration": generation,
         "phase": phase,
-        "conditions": [_condition(t, c, generation) for t, c in [*checks.items(), (READY, ready)]],
+        "conditions": [
+            _condition(t, c, generation)
+            for t, c in [*checks.items(), (READY, ready), *_kstatus(ready, cause, phase)]
+        ],
     }
+
+
+def _kstatus(ready: Check, cause: Check, phase: str) -> list[tuple[str, Check]]:
+    """kstatus' abnormal-true conditions, True only while they hold (False otherwise, so that
+    a reader sees them settle): Reconciling while the pipeline converges, Stalled when it
+    cannot without a person. They carry the reason of the first condition that is not ready
+    (``SparkRestarting``, ``SparkFailed``, ...) and Ready's message."""
+    progressing, stalled = phase == "Progressing", phase in ("Degraded", "Failed")
+    idle = Check(False, "Ready" if phase == "Ready" else cause.reason, ready.message)
+    return [
+        (RECONCILING, Check(True, cause.reason, ready.message) if progressing else idle),
+        (STALLED, Check(True, cause.reason, ready.message) if stalled else idle),
+    ]
 
 
 def invalid(generation: int, message: str) -> dict[str, Any]:
@@ -145,7 +134,10 @@ def invalid(generation: int, message: str) -> dict[str, Any]:
     return {
         "observedGeneration": generation,
         "phase": "Failed",
-        "conditions": [_condition(READY, bad, generation)],
+        "conditions": [
+            _condition(t, c, generation)
+            for t, c in [(READY, bad), *_kstatus(bad, bad, "Failed")]
+        ],
     }
 
 

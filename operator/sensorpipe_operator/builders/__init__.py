@@ -22,15 +22,18 @@ from sensorpipe_operator.model import Pipeline
 from sensorpipe_operator.settings import Images
 
 
-def desired_children(pipeline: Pipeline, images: Images) -> list[dict[str, Any]]:
+def desired_children(
+    pipeline: Pipeline, images: Images, topic_api: str | None = kafkatopic.API_VERSION
+) -> list[dict[str, Any]]:
     """Every child the pipeline needs, in creation order (accounts, the driver's rights and
-    config before the workloads that use them)."""
+    config before the workloads that use them). ``topic_api`` is the KafkaTopic apiVersion the
+    cluster serves; None leaves the topics out (the reconciler reports the missing API)."""
     children: list[dict[str, Any]] = []
     children += serviceaccount.build(pipeline)
     children.append(rolebinding.build(pipeline))
     children += configmap.build(pipeline)
-    if pipeline.kafka.topic_backend == "strimzi":
-        children += kafkatopic.build(pipeline)
+    if pipeline.kafka.topic_backend == "strimzi" and topic_api is not None:
+        children += kafkatopic.build(pipeline, topic_api)
     children.append(sparkapp.build(pipeline, images.spark))
     children += [gateway.build(pipeline, gw, images.gateway) for gw in pipeline.gateways]
     children += [consumer.build(pipeline, c, images.consumer) for c in pipeline.consumers]

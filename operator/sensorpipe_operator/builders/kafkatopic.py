@@ -1,4 +1,6 @@
-"""Strimzi ``KafkaTopic`` resources (kafka.strimzi.io/v1beta2), one per planned topic.
+"""Strimzi ``KafkaTopic`` resources, one per planned topic, in the API version the cluster
+serves (``strimzi.choose``: ``kafka.strimzi.io/v1`` on Strimzi 0.49+, ``v1beta2`` on 0.48; the
+spec is the same in both).
 
 The resource name is ``<pipeline>-<key>`` (always a valid object name) and ``spec.topicName``
 carries the real topic name, which may hold characters object names may not.
@@ -9,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from sensorpipe_operator.builders.common import metadata
+from sensorpipe_operator.kube import KAFKA_TOPICS
 from sensorpipe_operator.model import Pipeline
 from sensorpipe_operator.topics import TopicPlan, plan
 
-API_VERSION = "kafka.strimzi.io/v1beta2"
+API_VERSION = KAFKA_TOPICS.api_version
 CLUSTER_LABEL = "strimzi.io/cluster"
 
 
@@ -25,11 +28,13 @@ def _config_value(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
-def build_one(pipeline: Pipeline, topic: TopicPlan) -> dict[str, Any]:
+def build_one(
+    pipeline: Pipeline, topic: TopicPlan, api_version: str = API_VERSION
+) -> dict[str, Any]:
     meta = metadata(pipeline, resource_name(pipeline, topic), "topic", topic.key)
     meta["labels"][CLUSTER_LABEL] = pipeline.kafka.cluster_ref
     return {
-        "apiVersion": API_VERSION,
+        "apiVersion": api_version,
         "kind": "KafkaTopic",
         "metadata": meta,
         "spec": {
@@ -41,5 +46,5 @@ def build_one(pipeline: Pipeline, topic: TopicPlan) -> dict[str, Any]:
     }
 
 
-def build(pipeline: Pipeline) -> list[dict[str, Any]]:
-    return [build_one(pipeline, t) for t in plan(pipeline)]
+def build(pipeline: Pipeline, api_version: str = API_VERSION) -> list[dict[str, Any]]:
+    return [build_one(pipeline, t, api_version) for t in plan(pipeline)]

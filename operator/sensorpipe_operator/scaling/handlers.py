@@ -18,6 +18,7 @@ import kopf
 from kubernetes import client, config
 
 from sensorpipe_operator.scaling.controller import PipelineMemory, ScalingController
+from sensorpipe_operator.scaling.status import worth_writing
 
 GROUP, VERSION, PLURAL = "iot.sensorpipe.dev", "v1alpha1", "sensorpipelines"
 TICK = 1.0
@@ -51,7 +52,7 @@ def scale_pipeline(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any
         memo.scaling_memory = PipelineMemory()
     controller: ScalingController = memo.scaling_controller
     status = controller.poll(body, memo.scaling_memory)
-    if status is not None:
+    if status is not None and worth_writing((body.get("status") or {}).get("scaling"), status):
         patch.status["scaling"] = status
 
 

@@ -7,6 +7,7 @@ Pure, so the shape is unit-tested without an API server. The CRD's printer colum
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,3 +99,26 @@ def scaling_status(target_kind: str, reports: list[TargetReport], now: float) ->
         latest = max(decisions, key=lambda d: (d.action != "hold", d.time))
         out["lastDecision"] = decision_dict(latest)
     return out
+
+
+def _without_clock(scaling: Mapping[str, Any]) -> dict[str, Any]:
+    """``status.scaling`` less the times every poll restamps (when it looked, when it decided
+    to hold); a scale's own time (``lastScale``) stays, it is an event."""
+
+    def undated(decision: Any) -> Any:
+        return {k: v for k, v in decision.items() if k != "time"} if decision else decision
+
+    out = {k: v for k, v in scaling.items() if k != "observedAt"}
+    out["lastDecision"] = undated(out.get("lastDecision"))
+    out["targets"] = [
+        {**t, "lastDecision": undated(t.get("lastDecision"))} for t in out.get("targets") or []
+    ]
+    return out
+
+
+def worth_writing(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """Whether a poll's ``status.scaling`` tells a reader anything the written one does not.
+    The clock alone does not: rewriting ``observedAt`` on every poll of an idle pipeline would
+    cost a PATCH and a full reconcile each time, so the written times stay those of the poll
+    whose figures are shown."""
+    return not old or _without_clock(old) != _without_clock(new)

@@ -67,7 +67,7 @@ def test_kafkatopics_carry_cluster_label_partitions_and_config():
         "farm.alerts",
     }
     climate = topics["farm.climate"]
-    assert climate["apiVersion"] == "kafka.strimzi.io/v1beta2"
+    assert climate["apiVersion"] == "kafka.strimzi.io/v1"
     assert climate["metadata"]["name"] == "farm-stream-climate"
     assert climate["metadata"]["labels"]["strimzi.io/cluster"] == "sensors"
     assert climate["spec"]["partitions"] == 6

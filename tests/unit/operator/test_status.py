@@ -29,29 +29,12 @@ def test_deployment_progress():
     assert status.deployment_progress(_dep(replicas=0, available=0, updated=0))[0]
 
 
-def _topic(ready: str = "True", observed: int = 1) -> dict[str, Any]:
-    return {
-        "metadata": {"generation": 1},
-        "status": {
-            "observedGeneration": observed,
-            "conditions": [{"type": "Ready", "status": ready, "reason": "X", "message": "m"}],
-        },
-    }
-
-
-def test_strimzi_topic_ready():
-    assert status.strimzi_topic_ready(_topic()) == (True, "ready")
-    assert status.strimzi_topic_ready(_topic("False")) == (False, "X: m")
-    assert not status.strimzi_topic_ready(_topic(observed=0))[0]
-    assert not status.strimzi_topic_ready(None)[0]
-
-
 @pytest.mark.parametrize(
     ("state", "ok", "reason", "failed"),
     [
         ("RUNNING", True, "Running", False),
-        ("SUBMITTED", False, "SparkNotRunning", False),
-        ("", False, "SparkNotRunning", False),
+        ("SUBMITTED", False, "SparkSubmitted", False),
+        ("", False, "SparkNotSubmitted", False),
         ("FAILED", False, "SparkFailed", True),
     ],
 )
@@ -80,13 +63,41 @@ def test_compute_phases_and_ready():
         "ProcessingReady",
         "GatewaysReady",
         "Ready",
+        "Reconciling",
+        "Stalled",
     ]
     assert all(c["observedGeneration"] == 3 for c in ready["conditions"])
     assert status.compute(1, {status.TOPICS: wait, status.PROCESSING: ok})["phase"] == "Progressing"
     degraded = status.compute(1, {status.TOPICS: bad, status.PROCESSING: wait})
     assert degraded["phase"] == "Degraded"
-    assert degraded["conditions"][-1]["message"].startswith("TopicsReady failed")
+    assert _cond(degraded, "Ready")["message"] == "TopicsReady: m"
     assert status.invalid(1, "spec.x: bad")["phase"] == "Failed"
+
+
+def _cond(st: dict[str, Any], ctype: str) -> dict[str, Any]:
+    return next(c for c in st["conditions"] if c["type"] == ctype)
+
+
+@pytest.mark.parametrize(
+    ("checks", "ready", "reconciling", "stalled"),
+    [
+        ({"TopicsReady": status.Check(True, "R", "m")}, "True", "False", "False"),
+        ({"TopicsReady": status.Check(False, "SparkRestarting", "m")}, "False", "True", "False"),
+        ({"TopicsReady": status.Check(False, "SparkFailed", "m", True)}, "False", "False", "True"),
+    ],
+)
+def test_kstatus_conditions_follow_the_verdicts(checks, ready, reconciling, stalled):
+    """kstatus (kubectl wait, Flux, Argo CD) reads Ready, Reconciling and Stalled: work in
+    flight is Reconciling, a failure that needs a person is Stalled, never both."""
+    st = status.compute(2, checks)
+    got = [_cond(st, t)["status"] for t in ("Ready", "Reconciling", "Stalled")]
+    assert got == [ready, reconciling, stalled]
+    if stalled == "True":
+        assert _cond(st, "Stalled")["reason"] == "SparkFailed"
+    if reconciling == "True":
+        assert _cond(st, "Reconciling")["reason"] == "SparkRestarting"
+    invalid = status.invalid(2, "spec.x: bad")
+    assert [_cond(invalid, t)["status"] for t in ("Ready", "Stalled")] == ["False", "True"]
 
 
 def test_write_touches_only_changed_owned_keys_and_keeps_transition_times():

@@ -1,0 +1,70 @@
+"""Which ``KafkaTopic`` API the cluster serves, found by discovery rather than assumed.
+
+Strimzi 0.48 serves ``kafka.strimzi.io/v1beta2`` only, 0.49 to 0.51 both ``v1`` and
+``v1beta2``, and 1.0 onwards ``v1`` only (a ``v1beta2`` request gets HTTP 404 there). The
+newest served version is used; the answer is kept until a write is refused with 404 (Strimzi
+upgraded or removed), and a missing API is asked for again at most every ``RECHECK_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sensorpipe_operator.kube import KAFKA_TOPICS, Kind
+
+log = logging.getLogger(__name__)
+GROUP = KAFKA_TOPICS.group
+VERSIONS = ("v1", "v1beta2")  # preferred first
+RECHECK_SECONDS = 30.0
+
+
+def choose(served: Iterable[str]) -> str | None:
+    """The version sensorpipe writes, of those the cluster serves; None when it serves none
+    that sensorpipe knows."""
+    served = set(served)
+    return next((v for v in VERSIONS if v in served), None)
+
+
+def missing_message(served: Iterable[str]) -> str:
+    """The condition message when no usable version is served, naming what is there."""
+    served = sorted(served)
+    found = f"it serves only {', '.join(served)}" if served else "the group is not served at all"
+    return (
+        f"the cluster serves no KafkaTopic API sensorpipe can write ({GROUP}/"
+        f"{' or '.join(VERSIONS)}; {found}): install Strimzi 0.48 or later with its CRDs, "
+        "or set spec.kafka.topicBackend: admin"
+    )
+
+
+@dataclass
+class TopicApi:
+    """The discovered KafkaTopic kind, shared by the reconciler's threads."""
+
+    served_versions: Callable[[str], list[str]]
+    recheck: float = RECHECK_SECONDS
+    kind: Kind | None = None
+    served: list[str] = field(default_factory=list)
+    _checked: float = float("-inf")
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def resolve(self) -> Kind | None:
+        """The kind to use now (a blocking API call at most every ``recheck`` seconds while
+        none is known; none at all once one is)."""
+        with self._lock:
+            if self.kind is not None or time.monotonic() - self._checked < self.recheck:
+                return self.kind
+            self._checked = time.monotonic()
+            self.served = self.served_versions(GROUP)
+            version = choose(self.served)
+            self.kind = Kind(f"{GROUP}/{version}", KAFKA_TOPICS.kind, KAFKA_TOPICS.plural) if version else None
+            log.info("KafkaTopic API: served %s, using %s", self.served or "none", version or "none")
+            return self.kind
+
+    def forget(self) -> None:
+        """A write was refused as not found: ask the cluster again on the next resolve."""
+        with self._lock:
+            self.kind, self._checked = None, float("-inf")
