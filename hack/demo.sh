@@ -76,7 +76,7 @@ report_spark_state() {
       state=RUNNING
     fi
     kubectl -n demo patch "$app" --subresource=status --type=merge \
-      -p "{\"status\":{\"applicationState\":{\"state\":\"$state\"}}}" >/dev/null 2>&1 || true
+      -p "{\"status\":{\"applicationState\":{\"state\":\"$state\"},\"driverInfo\":{}}}" >/dev/null 2>&1 || true
     sleep 5
   done
 }
@@ -109,7 +109,7 @@ stop_background "$spark_reporter_pid"
 spark_reporter_pid=""
 app=$(kubectl -n demo get sparkapplications -l iot.sensorpipe.dev/pipeline=demo -o name | head -n 1)
 kubectl -n demo patch "$app" --subresource=status --type=merge \
-  -p '{"status":{"applicationState":{"state":"COMPLETED"}}}' >/dev/null
+  -p '{"status":{"applicationState":{"state":"COMPLETED"},"driverInfo":{}}}' >/dev/null
 cond='.status.conditions[?(@.type=="Ready")]' spark='.status.conditions[?(@.type=="ProcessingReady")]'
 for _ in $(seq 60); do  # the operator's next status write, within a minute
   [[ $(kubectl -n demo get sp demo -o jsonpath="{$spark.message}") == *COMPLETED* ]] && break

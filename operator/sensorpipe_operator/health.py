@@ -127,7 +127,7 @@ def spark(app: Mapping[str, Any] | None, now: float | None = None) -> Verdict:
                 False, "SparkRetrying", f"the streaming job {what}, retrying{detail}".strip()
             )
         if state == "SUCCEEDING":
-            return _completed()
+            return _completed(state)
         return Verdict(
             False,
             "SparkFailed",
@@ -139,7 +139,7 @@ def spark(app: Mapping[str, Any] | None, now: float | None = None) -> Verdict:
             False, "SparkFailed", f"the SparkApplication FAILED{detail}; {WEBHOOK_HINT}", True
         )
     if state == "COMPLETED":
-        return _completed()
+        return _completed(state)
     if state in ("SUSPENDING", "SUSPENDED"):
         return Verdict(
             False,
@@ -151,12 +151,12 @@ def spark(app: Mapping[str, Any] | None, now: float | None = None) -> Verdict:
     return Verdict(False, "SparkUnknownState", f"the SparkApplication reports state {state!r}")
 
 
-def _completed() -> Verdict:
+def _completed(state: str) -> Verdict:
     return Verdict(
         False,
         "SparkCompleted",
-        "the streaming job completed, which a streaming job must not do: see the driver log, "
-        "or use restartPolicy Always",
+        f"the SparkApplication is {state}: the streaming job ended, which it must not do; "
+        "see the driver log, or use restartPolicy Always",
         failed=True,
     )
 

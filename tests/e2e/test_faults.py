@@ -215,7 +215,9 @@ class SparkStateReporter(threading.Thread):
                     "--subresource=status",
                     "--type=merge",
                     "-p",
-                    json.dumps({"status": {"applicationState": {"state": state}}}),
+                    json.dumps(
+                        {"status": {"applicationState": {"state": state}, "driverInfo": {}}}
+                    ),
                 )
 
 

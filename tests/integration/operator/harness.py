@@ -7,7 +7,6 @@ conditions with a deadline.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import secrets
 import signal
@@ -27,6 +26,8 @@ from kubernetes import client, config
 from sensorpipe_operator.builders.rolebinding import SPARK_DRIVER_CLUSTER_ROLE
 from sensorpipe_operator.kube import KINDS, PIPELINES, Kube
 from tests.conftest import kubectl
+
+from .thirdparty import kind_of, spark_status, strimzi_topic_status
 
 ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "charts" / "sensorpipe" / "files" / "operator-rules.yaml"
@@ -294,7 +295,10 @@ def children(
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Every object labelled as a child of the pipeline, by (kind, name)."""
     out = {}
-    for kind in KINDS.values():
+    for name in KINDS:
+        kind = kind_of(kube, name)
+        if kind is None:
+            continue
         for obj in kube.list(kind, namespace, f"iot.sensorpipe.dev/pipeline={pipeline_name}"):
             out[(kind.kind, obj["metadata"]["name"])] = {**obj, "kind": kind.kind}
     return out
@@ -329,46 +333,18 @@ def child_field(
     return node
 
 
-def now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def make_ready_as_strimzi_and_spark_operator(
     kube: Kube, namespace: str, pipeline_name: str
 ) -> None:
     """Play Strimzi's topic operator and the spark-operator: mark topics Ready and the
-    application RUNNING through their status subresources. Deployments become available for
-    real, through the controller-manager and kwok."""
+    application RUNNING through their status subresources, as they write them. Deployments
+    become available for real, through the controller-manager and kwok."""
     for (kind, name), obj in children(kube, namespace, pipeline_name).items():
-        if kind == "KafkaTopic":
-            kube.merge_patch(
-                KINDS[kind],
-                namespace,
-                name,
-                {
-                    "status": {
-                        "observedGeneration": obj["metadata"]["generation"],
-                        "topicName": obj["spec"]["topicName"],
-                        "conditions": [
-                            {"type": "Ready", "status": "True", "lastTransitionTime": now()}
-                        ],
-                    }
-                },
-                subresource="status",
-            )
-        elif kind == "SparkApplication":
-            kube.merge_patch(
-                KINDS[kind],
-                namespace,
-                name,
-                {
-                    "status": {
-                        "applicationState": {"state": "RUNNING"},
-                        "sparkApplicationId": "spark-1",
-                    }
-                },
-                subresource="status",
-            )
+        api = kind_of(kube, kind)
+        if kind == "KafkaTopic" and api is not None:
+            kube.merge_patch(api, namespace, name, strimzi_topic_status(obj), "status")
+        elif kind == "SparkApplication" and api is not None:
+            kube.merge_patch(api, namespace, name, spark_status("RUNNING"), "status")
 
 
 def delete_pipeline(kube: Kube, namespace: str, name: str) -> None:

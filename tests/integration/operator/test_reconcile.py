@@ -419,7 +419,7 @@ def test_delete_removes_children_but_keeps_topics(
 
     def topics_left() -> list[dict[str, Any]] | None:
         items = client.CustomObjectsApi(admin.api).list_namespaced_custom_object(
-            "kafka.strimzi.io", "v1beta2", shared_namespace, "kafkatopics"
+            "kafka.strimzi.io", "v1", shared_namespace, "kafkatopics"
         )["items"]
         left = [t for t in items if t["metadata"]["name"].startswith(("keep-", "drop-"))]
         return left if sorted(t["metadata"]["name"] for t in left) == expected else None
