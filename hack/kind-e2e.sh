@@ -21,9 +21,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Pinned versions of what only this script uses.
 KIND_NODE_IMAGE="kindest/node:v1.34.0"
-STRIMZI_CHART_VERSION="0.48.0"
-SPARK_OPERATOR_CHART_VERSION="2.3.0"
-KAFKA_CR_VERSION="4.1.0"   # a Kafka version that Strimzi 0.48 supports
+STRIMZI_CHART_VERSION="1.2.0"   # serves kafka.strimzi.io/v1 only
+SPARK_OPERATOR_CHART_VERSION="2.5.2"
+KAFKA_CR_VERSION="4.3.1"   # a Kafka version that Strimzi 1.2 supports
 
 CLUSTER="${KIND_CLUSTER_NAME:-sensorpipe-e2e}"
 TAG="e2e"
@@ -86,7 +86,7 @@ step strimzi-install helm upgrade --install strimzi \
   --namespace kafka --set watchAnyNamespace=true --wait --timeout 10m
 
 kubectl apply -f - >/dev/null <<EOF
-apiVersion: kafka.strimzi.io/v1beta2
+apiVersion: kafka.strimzi.io/v1
 kind: KafkaNodePool
 metadata:
   name: dual-role
@@ -97,14 +97,11 @@ spec:
   roles: [controller, broker]
   storage: {type: ephemeral}
 ---
-apiVersion: kafka.strimzi.io/v1beta2
+apiVersion: kafka.strimzi.io/v1
 kind: Kafka
 metadata:
   name: sensors
   namespace: kafka
-  annotations:
-    strimzi.io/node-pools: enabled
-    strimzi.io/kraft: enabled
 spec:
   kafka:
     version: $KAFKA_CR_VERSION

@@ -1,23 +1,27 @@
-"""kopf handlers: the wiring between kopf's watches and the engine.
+"""kopf handlers: the wiring between kopf's watches and the engine, through kopf's public
+API only.
 
 Registered by ``register`` (not at import) so that settings such as the resync interval
 come from the command line. Pipelines are watched with a silent event handler rather than
 create/update handlers: nothing is stored on the object per change, so a converged pipeline
 costs no writes; a deletion handler (and so kopf's finalizer) exists only for pipelines whose
-topics must be deleted through Kafka's Admin API.
+topics must be deleted through Kafka's Admin API. The periodic resync is one loop over the
+pipelines the watch has shown (``loop``), not a kopf timer, which would put a finalizer on
+every pipeline.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
-from kopf._core.intents.handlers import TimerHandler
 
+from sensorpipe_operator import loop
 from sensorpipe_operator.engine import Engine
-from sensorpipe_operator.kube import CHILD_KINDS, PIPELINES, VERSIONLESS, Kube
+from sensorpipe_operator.kube import CHILD_KINDS, PIPELINES, VERSIONLESS, Kube, KubeError
 from sensorpipe_operator.metrics import count_write
 from sensorpipe_operator.settings import Settings
 
@@ -32,28 +36,37 @@ def _deletes_admin_topics(spec: kopf.Spec, **_: Any) -> bool:
     return kafka.get("topicBackend") == "admin" and bool(kafka.get("deleteTopicsWithPipeline"))
 
 
-def no_timer_finalizers(registry: kopf.OperatorRegistry) -> None:
-    """Let timers run without a finalizer on the pipeline.
+async def resync(engine: Engine, body: Mapping[str, Any]) -> None:
+    """Reconcile one pipeline as a resync tick, writing its status if it changed (the one
+    status writer, ``Engine._write_status``, fills the patch)."""
+    patch: dict[str, Any] = {}
+    await engine.reconcile(body, patch, trigger="timer")
+    if not patch:
+        return
+    meta = body["metadata"]
+    try:
+        await asyncio.to_thread(
+            engine.kube.merge_patch,
+            PIPELINES,
+            meta["namespace"],
+            meta["name"],
+            {"status": patch},
+            "status",
+        )
+    except KubeError as exc:
+        if exc.status != 404:  # deleted meanwhile: nothing to report on
+            raise
 
-    kopf (1.38, pinned) puts a finalizer on every object that has a timer, so that a daemon can
-    be stopped before its object goes. Our timers are stateless ticks, and that finalizer
-    would make every pipeline undeletable (and its namespace stuck Terminating) whenever no
-    operator runs. kopf offers no switch for it, so the registered timer handlers are
-    replaced by copies that do not ask for one.
-    """
-    spawning = registry._spawning
-    spawning._handlers = [
-        dataclasses.replace(h, requires_finalizer=False) if isinstance(h, TimerHandler) else h
-        for h in spawning._handlers
-    ]
 
-
-def register(config: Settings, registry: kopf.OperatorRegistry | None = None) -> None:
+def register(
+    config: Settings, registry: kopf.OperatorRegistry | None = None, priority: int = 0
+) -> None:
+    """``priority`` is this replica's peering priority (with ``config.peering``)."""
     registry = registry or kopf.get_default_registry()
     group, version, plural = PIPELINES.group, PIPELINES.version, PIPELINES.plural
 
     @kopf.on.startup(id="sensorpipe-start", registry=registry)
-    def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         settings.persistence.finalizer = f"{PREFIX}/finalizer"
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=PREFIX)
@@ -65,7 +78,25 @@ def register(config: Settings, registry: kopf.OperatorRegistry | None = None) ->
         # With a peering name, never fall back to acting alone when the peering object is
         # missing: two replicas must never both act.
         settings.peering.mandatory = bool(config.peering)
-        memo.engine = Engine(Kube.from_environment(on_write=count_write), config.images)
+        engine = Engine(Kube.from_environment(on_write=count_write), config.images)
+        memo.engine = engine
+        memo.may_act = (
+            loop.PeeringGate(engine.kube.api, config.peering, config.watch_namespaces, priority)
+            if config.peering
+            else None
+        )
+
+        async def work(body: Mapping[str, Any]) -> None:
+            await resync(engine, body)
+
+        memo.resync = loop.PipelineLoop(
+            "resync", work, config.resync_seconds, may_act=memo.may_act
+        )
+        memo.resync_task = loop.start(memo.resync)
+
+    @kopf.on.cleanup(id="sensorpipe-stop", registry=registry)
+    async def stop(memo: kopf.Memo, **_: Any) -> None:
+        memo.resync_task.cancel()
 
     @kopf.on.event(group, version, plural, id="pipeline", registry=registry)
     async def pipeline_event(
@@ -73,16 +104,11 @@ def register(config: Settings, registry: kopf.OperatorRegistry | None = None) ->
     ) -> None:
         engine: Engine = memo.engine
         engine.observe_pipeline(type, body)
+        memo.resync.observe(type, body)
         if type == "DELETED":
             return
         engine.status_seen(body)
         await engine.reconcile(body, patch.status, trigger="watch")
-
-    @kopf.timer(
-        group, version, plural, id="resync", interval=config.resync_seconds, registry=registry
-    )
-    async def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-        await memo.engine.reconcile(body, patch.status, trigger="timer")
 
     @kopf.on.delete(
         group, version, plural, id="delete-topics", when=_deletes_admin_topics, registry=registry

@@ -22,10 +22,10 @@ from sensorpipe_operator.settings import Settings
 
 
 class _QuietRoutine(logging.Filter):
-    """Drops kopf's "handler succeeded" line for the routine handlers (every watch event and
-    resync tick would log one); failures and everything else still pass."""
+    """Drops kopf's "handler succeeded" line for the routine handlers (every watch event
+    would log one); failures and everything else still pass."""
 
-    ROUTINE = re.compile(r"^(Timer|Handler) '(resync|pipeline|child-\w+)' succeeded\.$")
+    ROUTINE = re.compile(r"^Handler '(pipeline|scaling-pipelines|child-\w+)' succeeded\.$")
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not self.ROUTINE.match(record.getMessage())
@@ -91,8 +91,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     root.setLevel(settings.log_level)
     for handler in root.handlers:
         handler.addFilter(_QuietRoutine())
-    handlers.register(settings)
-    handlers.no_timer_finalizers(kopf.get_default_registry())  # ours and the autoscaler's
+    priority = args.priority
+    if priority is None:
+        priority = int(os.environ.get("SENSORPIPE_PEERING_PRIORITY") or peering.default_priority())
+    handlers.register(settings, priority=priority)
     metrics.serve(settings.metrics_port)
     logging.getLogger(__name__).info(
         "starting: namespaces=%s peering=%s pid=%d",
@@ -100,9 +102,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings.peering or "<standalone>",
         os.getpid(),
     )
-    priority = args.priority
-    if priority is None:
-        priority = int(os.environ.get("SENSORPIPE_PEERING_PRIORITY") or peering.default_priority())
     if settings.peering:
         peering.ensure_objects(Kube.from_environment().api, settings.peering, namespaces)
     kopf.run(

@@ -16,6 +16,11 @@ CHILD_WRITES = Counter(
 )
 CHILDREN = Gauge("sensorpipe_children", "Children known to the operator, by kind.", ["kind"])
 PIPELINES = Gauge("sensorpipe_pipelines", "Pipelines, by phase.", ["phase"])
+LOOP_RUNS = Counter(
+    "sensorpipe_loop_runs_total",
+    "Runs of a periodic job (resync, scaling) for one pipeline.",
+    ["job"],
+)
 
 
 def count_write(kind: str, verb: str) -> None:

@@ -97,6 +97,10 @@ class ScalingController:
         self._timeout = request_timeout
         self._readers: dict[tuple[tuple[str, str], ...], LagReader] = {}
 
+    @property
+    def api(self) -> client.ApiClient:
+        return self._api
+
     def kafka_conf(self, pipeline: model.Pipeline) -> dict[str, str]:
         """Admin client settings for the pipeline's broker, with the credentials of the Secret
         the spec references (read on every poll, so a rotated Secret is picked up)."""

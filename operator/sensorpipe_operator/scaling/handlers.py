@@ -1,9 +1,10 @@
-"""The kopf timer that runs the autoscaler; imported by ``sensorpipe_operator.main``.
+"""The autoscaler's wiring into kopf (public API only); imported by ``sensorpipe_operator.main``.
 
-kopf fixes a timer's interval when the handler is registered, but each pipeline names its own
-``scaling.pollInterval``. So the timer ticks every ``TICK`` seconds on pipelines with scaling
-enabled, and the controller polls a pipeline only when its interval has passed (the per-object
-memo remembers when). Ticks in between cost no API call and write no status.
+A loop over the pipelines the watch has shown (``loop.PipelineLoop``) ticks every ``TICK``
+seconds, and the controller polls a pipeline only when its own ``scaling.pollInterval`` has
+passed (its memory remembers when); ticks in between cost no API call. ``status.scaling`` is
+written only when a poll found something a reader needs (``worth_writing``), so an idle
+pipeline costs no writes. A deleted pipeline leaves the loop with its DELETED event.
 
 Importing the module registers the handlers in kopf's default registry (what ``main`` runs);
 ``register`` also puts them into another registry, for a test's own operator.
@@ -11,17 +12,21 @@ Importing the module registers the handlers in kopf's default registry (what ``m
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 from kubernetes import client, config
 
+from sensorpipe_operator import loop
 from sensorpipe_operator.scaling.controller import PipelineMemory, ScalingController
 from sensorpipe_operator.scaling.status import worth_writing
 
 GROUP, VERSION, PLURAL = "iot.sensorpipe.dev", "v1alpha1", "sensorpipelines"
 TICK = 1.0
+HTTP_NOT_FOUND = 404
 
 
 def api_client() -> client.ApiClient:
@@ -34,40 +39,76 @@ def api_client() -> client.ApiClient:
     return client.ApiClient()
 
 
-def _scaling_enabled(spec: kopf.Spec, **_: Any) -> bool:
-    scaling = spec.get("scaling") or {}
-    return bool(scaling.get("enabled"))
+class Scaling:
+    """The autoscaler of one operator process: the controller (API and Admin clients), each
+    pipeline's memory, and the last ``status.scaling`` written per pipeline."""
+
+    def __init__(self, controller: ScalingController) -> None:
+        self.controller = controller
+        self.memories: dict[str, PipelineMemory] = {}
+        self.written: dict[str, dict[str, Any]] = {}
+
+    def forget(self, uid: str) -> None:
+        self.memories.pop(uid, None)
+        self.written.pop(uid, None)
+
+    async def poll(self, body: Mapping[str, Any]) -> None:
+        """Measure, decide, actuate, and write ``status.scaling`` when it changed."""
+        if not ((body.get("spec") or {}).get("scaling") or {}).get("enabled"):
+            return
+        meta = body["metadata"]
+        memory = self.memories.setdefault(meta["uid"], PipelineMemory())
+        status = await asyncio.to_thread(self.controller.poll, body, memory)
+        old = self.written.get(meta["uid"]) or (body.get("status") or {}).get("scaling")
+        if status is None or not worth_writing(old, status):
+            return
+        custom = client.CustomObjectsApi(self.controller.api)
+        try:
+            await asyncio.to_thread(
+                custom.patch_namespaced_custom_object_status,
+                GROUP,
+                VERSION,
+                meta["namespace"],
+                PLURAL,
+                meta["name"],
+                {"status": {"scaling": status}},
+            )
+        except client.exceptions.ApiException as exc:
+            if exc.status != HTTP_NOT_FOUND:
+                raise
+            return
+        self.written[meta["uid"]] = status
 
 
-def start_scaling(memo: kopf.Memo, **_: Any) -> None:
-    """One controller (API client, Admin clients) for the whole process, shared through the
-    operator memo, of which every object's memo is a copy."""
-    if getattr(memo, "scaling_controller", None) is None:
-        memo.scaling_controller = ScalingController(api_client())
+async def start_scaling(memo: kopf.Memo, **_: Any) -> None:
+    """One autoscaler and its loop for the whole process. Peering (``memo.may_act``, set by
+    the operator's own startup handler when it runs with peering) is asked on every round."""
+    scaling = Scaling(ScalingController(api_client()))
+
+    async def may_act() -> bool:
+        gate = getattr(memo, "may_act", None)
+        return True if gate is None else bool(await gate())
+
+    memo.scaling = scaling
+    memo.scaling_loop = loop.PipelineLoop("scaling", scaling.poll, TICK, TICK, may_act)
+    memo.scaling_task = loop.start(memo.scaling_loop)
 
 
-def scale_pipeline(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
-    """Measure, decide, actuate and write ``status.scaling`` when the pipeline is due."""
-    if getattr(memo, "scaling_memory", None) is None:
-        memo.scaling_memory = PipelineMemory()
-    controller: ScalingController = memo.scaling_controller
-    status = controller.poll(body, memo.scaling_memory)
-    if status is not None and worth_writing((body.get("status") or {}).get("scaling"), status):
-        patch.status["scaling"] = status
+async def stop_scaling(memo: kopf.Memo, **_: Any) -> None:
+    memo.scaling_task.cancel()
+
+
+async def follow(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Keep the loop's view of the pipelines current; forget a deleted one at once."""
+    memo.scaling_loop.observe(type, body)
+    if type == "DELETED":
+        memo.scaling.forget(body.get("metadata", {}).get("uid", ""))
 
 
 def register(registry: kopf.OperatorRegistry) -> None:
     kopf.on.startup(id="scaling-start", registry=registry)(start_scaling)
-    kopf.timer(
-        GROUP,
-        VERSION,
-        PLURAL,
-        id="scaling",
-        interval=TICK,
-        sharp=True,
-        when=_scaling_enabled,
-        registry=registry,
-    )(scale_pipeline)
+    kopf.on.cleanup(id="scaling-stop", registry=registry)(stop_scaling)
+    kopf.on.event(GROUP, VERSION, PLURAL, id="scaling-pipelines", registry=registry)(follow)
 
 
 register(kopf.get_default_registry())

@@ -14,10 +14,11 @@ def _record(message: str) -> logging.LogRecord:
 
 def test_routine_success_lines_are_dropped_and_the_rest_kept():
     quiet = main._QuietRoutine()
-    assert not quiet.filter(_record("Timer 'resync' succeeded."))
+    assert not quiet.filter(_record("Handler 'pipeline' succeeded."))
+    assert not quiet.filter(_record("Handler 'scaling-pipelines' succeeded."))
     assert not quiet.filter(_record("Handler 'child-Deployment' succeeded."))
     assert quiet.filter(_record("Handler 'topics-on-delete' succeeded."))
-    assert quiet.filter(_record("Timer 'resync' failed with an exception. Will retry."))
+    assert quiet.filter(_record("Handler 'pipeline' failed with an exception. Will retry."))
 
 
 def test_flags_override_the_environment():
