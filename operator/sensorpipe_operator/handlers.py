@@ -89,9 +89,7 @@ def register(
         async def work(body: Mapping[str, Any]) -> None:
             await resync(engine, body)
 
-        memo.resync = loop.PipelineLoop(
-            "resync", work, config.resync_seconds, may_act=memo.may_act
-        )
+        memo.resync = loop.PipelineLoop("resync", work, config.resync_seconds, may_act=memo.may_act)
         memo.resync_task = loop.start(memo.resync)
 
     @kopf.on.cleanup(id="sensorpipe-stop", registry=registry)
@@ -117,7 +115,6 @@ def register(
         await memo.engine.delete_topics(body)
 
     for kind in CHILD_KINDS:
-
         # KafkaTopic in the version the cluster prefers (kopf's choice when none is named),
         # which is the newest served and so the one ``strimzi.choose`` writes.
         @kopf.on.event(

@@ -135,8 +135,7 @@ def invalid(generation: int, message: str) -> dict[str, Any]:
         "observedGeneration": generation,
         "phase": "Failed",
         "conditions": [
-            _condition(t, c, generation)
-            for t, c in [(READY, bad), *_kstatus(bad, bad, "Failed")]
+            _condition(t, c, generation) for t, c in [(READY, bad), *_kstatus(bad, bad, "Failed")]
         ],
     }
 

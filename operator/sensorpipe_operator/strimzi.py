@@ -60,8 +60,14 @@ class TopicApi:
             self._checked = time.monotonic()
             self.served = self.served_versions(GROUP)
             version = choose(self.served)
-            self.kind = Kind(f"{GROUP}/{version}", KAFKA_TOPICS.kind, KAFKA_TOPICS.plural) if version else None
-            log.info("KafkaTopic API: served %s, using %s", self.served or "none", version or "none")
+            self.kind = (
+                Kind(f"{GROUP}/{version}", KAFKA_TOPICS.kind, KAFKA_TOPICS.plural)
+                if version
+                else None
+            )
+            log.info(
+                "KafkaTopic API: served %s, using %s", self.served or "none", version or "none"
+            )
             return self.kind
 
     def forget(self) -> None:

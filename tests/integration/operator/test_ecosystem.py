@@ -6,6 +6,8 @@ status exactly as they do (thirdparty.py)."""
 from __future__ import annotations
 
 import threading
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,8 +77,11 @@ def test_topics_are_applied_in_the_version_the_cluster_serves(
             create_pipeline(admin, pipeline("farm", kube_namespace, kafka_bootstrap))
 
             def topics() -> list[dict[str, Any]] | None:
-                found = [o for (k, _), o in children(admin, kube_namespace, "farm").items()
-                         if k == "KafkaTopic"]
+                found = [
+                    o
+                    for (k, _), o in children(admin, kube_namespace, "farm").items()
+                    if k == "KafkaTopic"
+                ]
                 return found if len(found) >= 5 else None
 
             found = wait_for(topics, TIMEOUT, f"topics as {version}", op)
@@ -150,8 +155,8 @@ def _play_restart(
     for state in ("INVALIDATING", "PENDING_RERUN", "SUBMITTED"):
         admin.merge_patch(kind, ns, app, spark_status(state), "status")
         wait_for(
-            lambda: seen and seen[-1]["Reconciling"] == "True/SparkRestarting"
-            or seen and seen[-1]["Reconciling"] == "True/SparkSubmitted",
+            lambda: (seen and seen[-1]["Reconciling"] == "True/SparkRestarting")
+            or (seen and seen[-1]["Reconciling"] == "True/SparkSubmitted"),
             TIMEOUT,
             f"Reconciling while {state}",
             op,
@@ -173,8 +178,12 @@ def test_a_spec_change_and_an_autoscaler_step_reconcile_back_to_ready_never_degr
     manifest = pipeline(name, shared_namespace, kafka_bootstrap, scaling=scaling)
     create_pipeline(admin, manifest)
     app = f"{name}-processing"
-    wait_for(lambda: (("SparkApplication", app) in children(admin, shared_namespace, name)),
-             TIMEOUT, "the SparkApplication", shared_operator)
+    wait_for(
+        lambda: (("SparkApplication", app) in children(admin, shared_namespace, name)),
+        TIMEOUT,
+        "the SparkApplication",
+        shared_operator,
+    )
     make_ready_as_strimzi_and_spark_operator(admin, shared_namespace, name)
     _ready(admin, shared_namespace, name, shared_operator)
     spark = KINDS["SparkApplication"]
@@ -217,8 +226,12 @@ def test_a_failed_application_is_stalled_with_a_warning_event_and_kubectl_wait_a
     name = "broken"
     create_pipeline(admin, pipeline(name, shared_namespace, kafka_bootstrap))
     app = f"{name}-processing"
-    wait_for(lambda: (("SparkApplication", app) in children(admin, shared_namespace, name)),
-             TIMEOUT, "the SparkApplication", shared_operator)
+    wait_for(
+        lambda: (("SparkApplication", app) in children(admin, shared_namespace, name)),
+        TIMEOUT,
+        "the SparkApplication",
+        shared_operator,
+    )
     make_ready_as_strimzi_and_spark_operator(admin, shared_namespace, name)
     _ready(admin, shared_namespace, name, shared_operator)
     ref = f"sensorpipelines.iot.sensorpipe.dev/{name}"
@@ -228,7 +241,9 @@ def test_a_failed_application_is_stalled_with_a_warning_event_and_kubectl_wait_a
     assert kind is not None
     error = "driver container failed with ExitCode: 1, Reason: Error"
     admin.merge_patch(kind, shared_namespace, app, spark_status("FAILED", 3, error), "status")
-    stalled = wait_condition(admin, shared_namespace, name, "Stalled", "SparkFailed", shared_operator)
+    stalled = wait_condition(
+        admin, shared_namespace, name, "Stalled", "SparkFailed", shared_operator
+    )
     assert stalled["status"] == "True"
     assert error in stalled["message"]
     body = get_pipeline(admin, shared_namespace, name)
@@ -237,7 +252,8 @@ def test_a_failed_application_is_stalled_with_a_warning_event_and_kubectl_wait_a
     assert condition(body, "Reconciling")["status"] == "False"
 
     warning: Callable[[], list[Any]] = lambda: [  # noqa: E731
-        e for e in _events(admin, shared_namespace, name)
+        e
+        for e in _events(admin, shared_namespace, name)
         if e.type == "Warning" and e.reason == "PhaseDegraded"
     ]
     found = wait_for(warning, TIMEOUT, "a Warning event PhaseDegraded", shared_operator)
@@ -251,3 +267,70 @@ def test_a_failed_application_is_stalled_with_a_warning_event_and_kubectl_wait_a
     # The printer column shows Ready's message.
     table = kubectl("get", "-n", shared_namespace, ref)
     assert "SparkApplication FAILED" in table
+
+
+def _counter(op: OperatorProcess, name: str, **labels: str) -> float:
+    """One sample of the operator's /metrics, 0 when it has none yet."""
+    with urllib.request.urlopen(op.metrics_url, timeout=5) as resp:
+        text = resp.read().decode()
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{") and line.split("}")[0][len(name) + 1 :] == want:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_deleting_a_pipeline_stops_its_resync_and_scaling_polls(
+    admin, operator_identity, kube_namespace, kafka_bootstrap, tmp_path: Path
+):
+    """The periodic work runs from one operator-wide loop per job over the pipelines the watch
+    has shown; a deleted pipeline leaves it at once (no finalizer, no kopf timer). The
+    counters of the resync reconciles and of the loops' runs move while the pipeline exists
+    and stand still once it is gone."""
+    op = OperatorProcess(
+        operator_identity[0], [kube_namespace], tmp_path / "op.log", resync=0.5
+    ).start()
+    try:
+        scaling = {"enabled": True, "target": "consumers", "pollInterval": "1s"}
+        create_pipeline(admin, pipeline("gone", kube_namespace, kafka_bootstrap, scaling=scaling))
+
+        def counters() -> tuple[float, float, float]:
+            return (
+                _counter(op, "sensorpipe_reconciles_total", trigger="timer", result="ok"),
+                _counter(op, "sensorpipe_loop_runs_total", job="resync"),
+                _counter(op, "sensorpipe_loop_runs_total", job="scaling"),
+            )
+
+        start = counters()
+        wait_for(
+            lambda: all(b >= a + 3 for a, b in zip(start, counters(), strict=True)),
+            TIMEOUT,
+            "resync reconciles and scaling polls of the live pipeline",
+            op,
+        )
+        client.CustomObjectsApi(admin.api).delete_namespaced_custom_object(
+            PIPELINES.group, PIPELINES.version, kube_namespace, PIPELINES.plural, "gone"
+        )
+        wait_for(
+            lambda: get_pipeline(admin, kube_namespace, "gone") is None,
+            TIMEOUT,
+            "the pipeline deleted (no finalizer holds it)",
+            op,
+        )
+        # The operator has seen the DELETED event once its gauges count no pipeline; from
+        # then on the counters stand still, over a window of many resync and poll intervals.
+        wait_for(
+            lambda: sum(
+                _counter(op, "sensorpipe_pipelines", phase=p)
+                for p in ("Progressing", "Ready", "Degraded", "Failed")
+            )
+            == 0,
+            TIMEOUT,
+            "the operator to forget the pipeline",
+            op,
+        )
+        before = counters()
+        time.sleep(5)  # the observed window itself: 10 resync intervals, 5 poll intervals
+        assert counters() == before, op.tail()
+    finally:
+        op.stop()

@@ -124,7 +124,10 @@ def strimzi_topic_status(
         "status": "True" if ready else "False",
         "lastTransitionTime": now(),
     }
-    st: dict[str, Any] = {"observedGeneration": topic["metadata"]["generation"], "conditions": [cond]}
+    st: dict[str, Any] = {
+        "observedGeneration": topic["metadata"]["generation"],
+        "conditions": [cond],
+    }
     if ready:
         st["topicName"] = topic["spec"]["topicName"]
         st["topicId"] = "Xn4Vtq0PTqWx0eJ2k3Yb8w"

@@ -41,6 +41,7 @@ def test_api_identity_and_printer_columns(crd):
     assert [c["name"] for c in version["additionalPrinterColumns"]] == [
         "Ready",
         "Phase",
+        "Message",
         "Lag",
         "Scale",
         "Age",

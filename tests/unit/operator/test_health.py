@@ -116,7 +116,10 @@ def _topic(*conditions: dict[str, Any], observed: int = 1) -> dict[str, Any]:
             {"type": "Ready", "status": "False", "reason": "NotSupported", "message": "rf"},
             (False, "NotSupported", True),
         ),
-        ({"type": "Ready", "status": "False", "reason": "ResourceConflict"}, (False, "ResourceConflict", True)),
+        (
+            {"type": "Ready", "status": "False", "reason": "ResourceConflict"},
+            (False, "ResourceConflict", True),
+        ),
         ({"type": "Ready", "status": "False", "reason": "KafkaError"}, (False, "KafkaError", True)),
         ({"type": "Unmanaged", "status": "True"}, (False, "Unmanaged", True)),
         ({"type": "ReconciliationPaused", "status": "True"}, (False, "ReconciliationPaused", True)),
