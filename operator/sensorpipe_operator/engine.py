@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -52,7 +52,7 @@ CONDITION_OF_KIND = {
 
 def _event(owner: Mapping[str, Any], *, reason: str, message: str, warning: bool = False) -> None:
     """A Kubernetes Event on the pipeline (kopf posts it in the background)."""
-    body = kopf.Body(dict(owner))
+    body = kopf.Body(cast(kopf.RawBody, dict(owner)))
     kopf.event(body, type="Warning" if warning else "Normal", reason=reason, message=message)
 
 

@@ -15,7 +15,8 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from sensorpipe_operator import health
-from sensorpipe_operator.health import Verdict as Check
+
+Check = health.Verdict  # one condition's verdict: ok, reason, message, failed (Stalled)
 
 TOPICS, PROCESSING, GATEWAYS, READY = "TopicsReady", "ProcessingReady", "GatewaysReady", "Ready"
 RECONCILING, STALLED = "Reconciling", "Stalled"

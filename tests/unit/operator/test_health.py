@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from sensorpipe_operator import health, status, strimzi
+from sensorpipe_operator.kube import Kind
 
 pytestmark = pytest.mark.unit
 NOW = 1_800_000_000.0
@@ -22,6 +23,7 @@ ON_FAILURE = {
     "onSubmissionFailureRetryInterval": 20,
 }
 NEVER = {"type": "Never"}
+KAFKA_TOPICS_V1BETA2 = Kind("kafka.strimzi.io/v1beta2", "KafkaTopic", "kafkatopics")
 
 
 def _app(state: str, policy: dict[str, Any], **st: Any) -> dict[str, Any]:
@@ -176,8 +178,7 @@ def test_kafkatopic_discovery_is_cached_and_forgotten_on_404():
         return ["v1beta2"]
 
     api = strimzi.TopicApi(served)
-    assert api.resolve().api_version == "kafka.strimzi.io/v1beta2"
-    assert api.resolve().api_version == "kafka.strimzi.io/v1beta2"
+    assert api.resolve() == api.resolve() == KAFKA_TOPICS_V1BETA2
     assert asked == ["kafka.strimzi.io"]
     api.forget()
     api.resolve()
