@@ -1,5 +1,6 @@
 """The only module that talks to the Kubernetes API for children: server-side apply, reads,
-patches and deletes through the official client's low-level ``call_api``.
+patches and deletes through the official client's low-level request path
+(``param_serialize``, ``call_api``, ``response_deserialize``).
 
 Generic paths (rather than the typed per-kind APIs) keep custom resources (KafkaTopic,
 SparkApplication) and built-in kinds on one code path. The client is synchronous; callers
@@ -99,17 +100,17 @@ class Kube:
         query: list[tuple[str, str]] | None = None,
     ) -> Any:
         try:
-            return self.api.call_api(
-                path,
+            request = self.api.param_serialize(
                 method,
+                path,
                 query_params=query or [],
                 header_params={"Content-Type": content_type, "Accept": "application/json"},
                 body=body,
-                response_type="object",
                 auth_settings=["BearerToken"],
-                _return_http_data_only=True,
-                _preload_content=True,
             )
+            response = self.api.call_api(*request)
+            response.read()
+            return self.api.response_deserialize(response, {"2XX": "object"}).data
         except ApiException as exc:
             raise _error(exc) from None
 

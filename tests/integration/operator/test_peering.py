@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from kubernetes import client
 
 from .harness import OperatorProcess, children, create_pipeline, pipeline, wait_for
 
@@ -45,12 +46,8 @@ def test_lower_priority_replica_pauses_and_the_other_acts(
             high,
         )
         assert "Resuming operations" not in low.tail(500)
-        peering = admin.api.call_api(
-            f"/apis/kopf.dev/v1/namespaces/{kube_namespace}/kopfpeerings/sp",
-            "GET",
-            response_type="object",
-            auth_settings=["BearerToken"],
-            _return_http_data_only=True,
+        peering = client.CustomObjectsApi(admin.api).get_namespaced_custom_object(
+            "kopf.dev", "v1", kube_namespace, "kopfpeerings", "sp"
         )
         assert sorted(p["priority"] for p in peering["status"].values()) == [100, 200]
     finally:
