@@ -214,16 +214,15 @@ class Engine:
             states, topics_status = {}, []
             for tp in topic_plan(model):
                 verdict = health.strimzi_topic(live.get(("KafkaTopic", resource_name(model, tp))))
-                if topic_kind is None:
-                    served = self.topic_api.served
-                    verdict = status.Check(
-                        False, "KafkaTopicAPIMissing", strimzi.missing_message(served), True
-                    )
                 states[tp.name] = verdict
                 topics_status.append(
                     {"name": tp.name, "partitions": tp.partitions, "ready": verdict.ok}
                 )
         checks = self._checks(model, pkey, states, refused)
+        if model.kafka.topic_backend == "strimzi" and topic_kind is None:
+            checks[status.TOPICS] = status.Check(
+                False, "KafkaTopicAPIMissing", strimzi.missing_message(self.topic_api.served), True
+            )
         for ctype, messages in errors.items():
             checks[ctype] = status.Check(False, "ApplyFailed", "; ".join(messages), failed=True)
         new = status.compute(meta.get("generation", 1), checks)

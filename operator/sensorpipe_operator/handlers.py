@@ -90,11 +90,10 @@ def register(
             await resync(engine, body)
 
         memo.resync = loop.PipelineLoop("resync", work, config.resync_seconds, may_act=memo.may_act)
-        memo.resync_task = loop.start(memo.resync)
 
     @kopf.on.cleanup(id="sensorpipe-stop", registry=registry)
     async def stop(memo: kopf.Memo, **_: Any) -> None:
-        memo.resync_task.cancel()
+        memo.resync.stop()
 
     @kopf.on.event(group, version, plural, id="pipeline", registry=registry)
     async def pipeline_event(
@@ -102,7 +101,7 @@ def register(
     ) -> None:
         engine: Engine = memo.engine
         engine.observe_pipeline(type, body)
-        memo.resync.observe(type, body)
+        memo.resync.observe(type, body)  # and starts it, where kopf.event works
         if type == "DELETED":
             return
         engine.status_seen(body)

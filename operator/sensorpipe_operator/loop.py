@@ -42,9 +42,17 @@ class PipelineLoop:
     may_act: Callable[[], Awaitable[bool]] | None = None
     bodies: dict[str, dict[str, Any]] = field(default_factory=dict)  # uid -> latest body
     _last: dict[str, float] = field(default_factory=dict)
+    _task: asyncio.Task[None] | None = None
 
     def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
-        """Follow the watch: the latest body of each pipeline, and none of a deleted one."""
+        """Follow the watch: the latest body of each pipeline, and none of a deleted one.
+        The first call starts the loop as a task of kopf's event loop: from a handler, so that
+        the task inherits the context in which kopf's public ``kopf.event`` posts events (a
+        startup handler runs before kopf sets that up)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self.run(), name=f"sensorpipe-{self.job}"
+            )
         uid = body.get("metadata", {}).get("uid", "")
         if event_type == "DELETED" or body.get("metadata", {}).get("deletionTimestamp"):
             self.bodies.pop(uid, None)
@@ -72,10 +80,10 @@ class PipelineLoop:
             await asyncio.sleep(self.tick)
             await self.round()
 
-
-def start(loop: PipelineLoop) -> asyncio.Task[None]:
-    """The loop as a task of kopf's event loop (from a startup handler; cancel on cleanup)."""
-    return asyncio.get_running_loop().create_task(loop.run(), name=f"sensorpipe-{loop.job}")
+    def stop(self) -> None:
+        """Cancel the loop's task (kopf's cleanup)."""
+        if self._task is not None:
+            self._task.cancel()
 
 
 @dataclass

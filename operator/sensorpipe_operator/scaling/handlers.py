@@ -91,11 +91,10 @@ async def start_scaling(memo: kopf.Memo, **_: Any) -> None:
 
     memo.scaling = scaling
     memo.scaling_loop = loop.PipelineLoop("scaling", scaling.poll, TICK, TICK, may_act)
-    memo.scaling_task = loop.start(memo.scaling_loop)
 
 
 async def stop_scaling(memo: kopf.Memo, **_: Any) -> None:
-    memo.scaling_task.cancel()
+    memo.scaling_loop.stop()
 
 
 async def follow(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:

@@ -37,6 +37,7 @@ def test_due_pipelines_run_and_deleted_ones_stop():
         loop.observe("MODIFIED", _body("bad", deletionTimestamp="2026-01-01T00:00:00Z"))
         loop.interval = 0
         await loop.round()
+        loop.stop()
 
     asyncio.run(scenario())
     assert ran == ["a", "bad"]
@@ -51,9 +52,13 @@ def test_a_paused_replica_does_nothing():
     async def paused() -> bool:
         return False
 
-    loop = PipelineLoop("scaling", work, interval=0, may_act=paused)
-    loop.observe("ADDED", _body("a"))
-    asyncio.run(loop.round())
+    async def scenario() -> None:
+        loop = PipelineLoop("scaling", work, interval=0, may_act=paused)
+        loop.observe("ADDED", _body("a"))
+        await loop.round()
+        loop.stop()
+
+    asyncio.run(scenario())
     assert ran == []
 
 
