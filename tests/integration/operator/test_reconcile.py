@@ -139,6 +139,8 @@ def test_create_makes_owned_children_and_becomes_ready(
         "ProcessingReady": "True",
         "GatewaysReady": "True",
         "Ready": "True",
+        "Reconciling": "False",
+        "Stalled": "False",
     }
     assert all(c["lastTransitionTime"] and c["reason"] and c["message"] for c in conds.values())
     assert {t["name"] for t in body["status"]["topics"]} >= {
