@@ -76,8 +76,11 @@ class PipelineLoop:
                 log.exception("%s of %s failed", self.job, body["metadata"].get("name"))
 
     async def run(self) -> None:
+        """Rounds on a fixed cadence (as kopf's sharp timers ticked), however long one takes."""
+        next_at = time.monotonic()
         while True:
-            await asyncio.sleep(self.tick)
+            next_at += self.tick
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
             await self.round()
 
     def stop(self) -> None:

@@ -5,7 +5,6 @@ down after the stabilisation window once it has drained, never beyond the partit
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import kopf
@@ -125,7 +124,12 @@ def test_kopf_timer_scales_consumers_up_with_backlog_and_down_after_it_drains(
         wait_for("a scale-up", lambda: log.replicas() > 1, timeout=60)
         wait_for("the backlog to drain", lambda: group.consumed >= 3600, timeout=120)
         wait_for("scaling back down to 1", lambda: log.replicas() == 1, timeout=90)
-        time.sleep(POLL)  # one more poll, to see that it stays there
+        # One more poll, to see that it stays there: it reports the scale it found.
+        wait_for(
+            "a poll that found 1 replica",
+            lambda: log.polls and log.polls[-1]["currentReplicas"] == 1,
+            timeout=3 * POLL,
+        )
     assert runner.exception is None, runner.stdout[-3000:]
     # Every status patch applied as written (a null in it would make kopf report otherwise).
     assert not [r for r in caplog.records if "inconsistencies" in r.getMessage()]
