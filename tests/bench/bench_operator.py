@@ -149,16 +149,16 @@ def idle_writes(
         return bool(ready and ready["status"] == "True")
 
     wait_for(ready, 120, f"{name} Ready", op)
-    if (get_pipeline(kube, namespace, name) or {}).get("spec", {}).get("scaling"):
-        # The autoscaler's first poll writes status.scaling once: that is a real change.
-        wait_for(
-            lambda: ((get_pipeline(kube, namespace, name) or {}).get("status") or {}).get(
-                "scaling"
-            ),
-            60,
-            f"{name}'s first scaling poll",
-            op,
-        )
+    spec = (get_pipeline(kube, namespace, name) or {}).get("spec") or {}
+    if (spec.get("scaling") or {}).get("enabled"):
+        # The autoscaler's first polls write status.scaling until its rate window has two
+        # samples (the rates appear): real changes, before the idle window starts.
+        def measured() -> bool:
+            body = get_pipeline(kube, namespace, name) or {}
+            targets = ((body.get("status") or {}).get("scaling") or {}).get("targets") or []
+            return bool(targets) and all("inputRate" in t for t in targets)
+
+        wait_for(measured, 60, f"{name}'s scaling rates measured", op)
     offset = audit_log.stat().st_size
     time.sleep(seconds)  # the measured idle period itself, not a wait for a condition
     writes = _audit_writes(audit_log, offset, user, namespace)
