@@ -12,6 +12,7 @@ import os
 import re
 import socket
 from collections.abc import Sequence
+from typing import Any, cast
 
 import kopf
 
@@ -111,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         peering_name=settings.peering or None,
         priority=priority,
         liveness_endpoint=args.liveness,
-        identity=own_identity(),
+        # kopf types it as its Identity, a NewType of str that its public API does not export.
+        identity=cast(Any, own_identity()),
     )
 
 
