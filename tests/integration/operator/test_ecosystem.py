@@ -57,6 +57,21 @@ def kstatus(body: dict[str, Any] | None) -> str:
     return "Current" if conds.get("Ready") == "True" else "InProgress"
 
 
+def _running(admin: Kube, ns: str, name: str, op: OperatorProcess) -> str:
+    """Wait for the pipeline's SparkApplication, play both controllers to Ready, wait for the
+    pipeline to be Ready; the application's name."""
+    app = f"{name}-processing"
+    wait_for(
+        lambda: ("SparkApplication", app) in children(admin, ns, name),
+        TIMEOUT,
+        "the SparkApplication",
+        op,
+    )
+    make_ready_as_strimzi_and_spark_operator(admin, ns, name)
+    _ready(admin, ns, name, op)
+    return app
+
+
 def _ready(admin: Kube, ns: str, name: str, op: OperatorProcess) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
         body = get_pipeline(admin, ns, name)
@@ -177,15 +192,7 @@ def test_a_spec_change_and_an_autoscaler_step_reconcile_back_to_ready_never_degr
     }
     manifest = pipeline(name, shared_namespace, kafka_bootstrap, scaling=scaling)
     create_pipeline(admin, manifest)
-    app = f"{name}-processing"
-    wait_for(
-        lambda: (("SparkApplication", app) in children(admin, shared_namespace, name)),
-        TIMEOUT,
-        "the SparkApplication",
-        shared_operator,
-    )
-    make_ready_as_strimzi_and_spark_operator(admin, shared_namespace, name)
-    _ready(admin, shared_namespace, name, shared_operator)
+    app = _running(admin, shared_namespace, name, shared_operator)
     spark = KINDS["SparkApplication"]
 
     def spark_generation() -> int:
@@ -225,15 +232,7 @@ def test_a_failed_application_is_stalled_with_a_warning_event_and_kubectl_wait_a
 ):
     name = "broken"
     create_pipeline(admin, pipeline(name, shared_namespace, kafka_bootstrap))
-    app = f"{name}-processing"
-    wait_for(
-        lambda: (("SparkApplication", app) in children(admin, shared_namespace, name)),
-        TIMEOUT,
-        "the SparkApplication",
-        shared_operator,
-    )
-    make_ready_as_strimzi_and_spark_operator(admin, shared_namespace, name)
-    _ready(admin, shared_namespace, name, shared_operator)
+    app = _running(admin, shared_namespace, name, shared_operator)
     ref = f"sensorpipelines.iot.sensorpipe.dev/{name}"
     kubectl("wait", "-n", shared_namespace, "--for=condition=Ready", ref, "--timeout=30s")
 
