@@ -81,20 +81,10 @@ def ensure(admin: AdminClient, plans: Iterable[TopicPlan]) -> list[TopicState]:
     """Make the broker match ``plans`` where Kafka allows it; one state per planned topic."""
     plans = list(plans)
     meta = admin.list_topics(timeout=TIMEOUT).topics
-    missing = [p for p in plans if p.name not in meta]
-    created_errors: dict[Any, str] = {}
-    if missing:
-        log.info("creating topics %s", [p.name for p in missing])
-        created_errors = _wait(
-            admin.create_topics(
-                [
-                    NewTopic(p.name, p.partitions, p.replicas, config=dict(p.config))
-                    for p in missing
-                ],
-                request_timeout=TIMEOUT,
-            )
-        )
-        created_errors = {k: v for k, v in created_errors.items() if "already exists" not in v}
+    # One request per name: librdkafka aborts the whole process on a batch that names a topic
+    # twice, so a duplicate that slipped past the model must never reach it.
+    missing = list({p.name: p for p in plans if p.name not in meta}.values())
+    created_errors = _create(admin, missing)
     grow = [p for p in plans if p.name in meta and len(meta[p.name].partitions) < p.partitions]
     grow_errors = (
         _wait(admin.create_partitions([NewPartitions(p.name, p.partitions) for p in grow]))
@@ -122,6 +112,25 @@ def ensure(admin: AdminClient, plans: Iterable[TopicPlan]) -> list[TopicState]:
         else:
             states.append(TopicState(p.name, True, max(have, p.partitions), "exists"))
     return states
+
+
+def _create(admin: AdminClient, missing: list[TopicPlan]) -> dict[str, str]:
+    """Create ``missing`` in one batch; a batch the client refuses as a whole is split and
+    retried topic by topic, so one bad topic costs only its own creation."""
+    if not missing:
+        return {}
+    log.info("creating topics %s", [p.name for p in missing])
+    new = [NewTopic(p.name, p.partitions, p.replicas, config=dict(p.config)) for p in missing]
+    try:
+        errors = _wait(admin.create_topics(new, request_timeout=TIMEOUT))
+    except (KafkaException, ValueError, TypeError) as exc:
+        if len(new) == 1:
+            errors = {missing[0].name: str(exc)}
+        else:
+            errors = {}
+            for plan in missing:
+                errors.update(_create(admin, [plan]))
+    return {k: v for k, v in errors.items() if "already exists" not in v}
 
 
 def _align_configs(admin: AdminClient, plans: list[TopicPlan]) -> dict[str, str]:

@@ -32,6 +32,11 @@ SCALING_TARGETS = ("consumers", "spark")
 RESTART_TYPES = ("Always", "OnFailure")
 BAUD_RATES = (300, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
 MAX_WATERMARK_SECONDS = 86400.0
+# The simulator's fault kinds (sensorpipe_edge.simulation.Faults), as the CRD lists them.
+SIMULATOR_FAULTS = ("stuck", "spike", "dropout", "silent", "corrupt")
+# A subscription filter MQTT accepts: + and # stand for whole levels, # only as the last one.
+MQTT_FILTER_PATTERN = r"^(#|(\+|[^#+/\x00]*)(/(\+|[^#+/\x00]*))*(/#)?)$"
+SHARED_TOPICS = (("deadLetter", "deadletter"), ("aggregates", "aggregates"), ("alerts", "alerts"))
 
 
 class SpecError(ValueError):
@@ -143,6 +148,14 @@ class _Cursor:
         return dict(raw)
 
 
+def _topic(cur: _Cursor, key: str) -> str:
+    """A topic name override; Kafka also refuses the names ``.`` and ``..``."""
+    name = cur.string(key, "", pattern=TOPIC_PATTERN, max_len=249)
+    if name in (".", ".."):
+        raise SpecError(cur.at(key), "Kafka refuses the topic names . and ..")
+    return name
+
+
 def _unique(cursors: list[_Cursor], key: str) -> None:
     """Duplicate names would give two children the same name; refuse them like the CRD does."""
     seen: set[str] = set()
@@ -171,6 +184,7 @@ class TopicDefaults:
     replicas: int = 1
     retention_seconds: float = 7 * 86400.0
     min_insync_replicas: int = 1
+    allow_zero_retention: bool = False
 
 
 @dataclass(frozen=True)
@@ -424,7 +438,30 @@ def parse(spec: Mapping[str, Any] | None, name: str, namespace: str) -> Pipeline
         and not pipeline.consumers
     ):
         raise SpecError("spec.scaling.target", "is consumers but spec.consumers is empty")
+    _distinct_topics(pipeline)
     return pipeline
+
+
+def _distinct_topics(pipeline: Pipeline) -> None:
+    """Two topics of one pipeline must not resolve to one Kafka name: the topic backends would
+    make (or fight over) one topic for two purposes. Kafka also refuses names that differ only
+    by ``.`` against ``_`` (its metric names would collide), so those count as one."""
+    seen: dict[str, tuple[str, str]] = {}
+    named = [(pipeline.stream_topic(s), "spec.streams") for s in pipeline.streams]
+    named += [
+        (pipeline.dead_letter_topic, "spec.kafka.topics"),
+        (pipeline.aggregates_topic, "spec.kafka.topics"),
+        (pipeline.alerts_topic, "spec.kafka.topics"),
+    ]
+    for topic, path in named:
+        key = topic.replace(".", "_")
+        if key in seen:
+            other, other_path = seen[key]
+            where = "spec.streams" if "spec.streams" in (path, other_path) else path
+            raise SpecError(
+                where, f"topics {other!r} and {topic!r} are one Kafka topic; give each its own name"
+            )
+        seen[key] = (topic, path)
 
 
 def _secret_ref(cur: _Cursor, default_key: str = "") -> SecretRef:
@@ -452,9 +489,15 @@ def _kafka(cur: _Cursor) -> KafkaSpec:
         replicas=dcur.integer("replicas", 1, 1, 10),
         retention_seconds=dcur.duration("retention", "7d"),
         min_insync_replicas=dcur.integer("minInSyncReplicas", 1, 1, 10),
+        allow_zero_retention=dcur.boolean("allowZeroRetention", False),
     )
     if defaults.min_insync_replicas > defaults.replicas:
         raise SpecError(dcur.at("minInSyncReplicas"), "must not exceed replicas")
+    if round(defaults.retention_seconds * 1000) == 0 and not defaults.allow_zero_retention:
+        raise SpecError(
+            dcur.at("retention"),
+            "under 1ms makes topics that keep nothing; set allowZeroRetention if that is meant",
+        )
     tcur = cur.obj("topics")
     return KafkaSpec(
         bootstrap_servers=cur.string(
@@ -464,9 +507,9 @@ def _kafka(cur: _Cursor) -> KafkaSpec:
         topic_backend=backend,
         authentication=auth,
         topic_defaults=defaults,
-        dead_letter_topic=tcur.string("deadLetter", "", pattern=TOPIC_PATTERN, max_len=249),
-        aggregates_topic=tcur.string("aggregates", "", pattern=TOPIC_PATTERN, max_len=249),
-        alerts_topic=tcur.string("alerts", "", pattern=TOPIC_PATTERN, max_len=249),
+        dead_letter_topic=_topic(tcur, "deadLetter"),
+        aggregates_topic=_topic(tcur, "aggregates"),
+        alerts_topic=_topic(tcur, "alerts"),
         delete_topics_with_pipeline=cur.boolean("deleteTopicsWithPipeline", False),
     )
 
@@ -500,7 +543,7 @@ def _streams(root: _Cursor) -> tuple[Stream, ...]:
     return tuple(
         Stream(
             name=scur.string("name", pattern=NAME_PATTERN, max_len=CHILD_NAME_MAX),
-            topic=scur.string("topic", "", pattern=TOPIC_PATTERN, max_len=249),
+            topic=_topic(scur, "topic"),
             partitions=scur.integer("partitions", 0, 0, 1000),
             fields=_fields(scur),
         )
@@ -525,6 +568,8 @@ def _source(cur: _Cursor) -> Source:
             ),
         )
     if stype == "mqtt":
+        if block.data.get("topicFilter") == "":
+            raise SpecError(block.at("topicFilter"), "must not be empty")
         creds = block.obj("credentialsSecretRef") if block.has("credentialsSecretRef") else None
         return Source(
             type=stype,
@@ -532,13 +577,20 @@ def _source(cur: _Cursor) -> Source:
                 url=block.string(
                     "url", pattern=r"^(tcp|ssl|ws|wss|mqtt|mqtts)://[^\s/]+(:[0-9]+)?/?$"
                 ),
-                topic_filter=block.string("topicFilter", "sensors/#", max_len=256),
+                topic_filter=block.string(
+                    "topicFilter", "sensors/#", pattern=MQTT_FILTER_PATTERN, max_len=256
+                ),
                 qos=block.integer("qos", 1, 0, 2),
                 credentials=_secret_ref(creds) if creds else None,
             ),
         )
     faults = block.num_map("faults")
     for key, rate in faults.items():
+        if key not in SIMULATOR_FAULTS:
+            raise SpecError(
+                f"{block.at('faults')}.{key}",
+                f"is no simulator fault; the faults are {', '.join(SIMULATOR_FAULTS)}",
+            )
         if not 0 <= rate <= 1:
             raise SpecError(f"{block.at('faults')}.{key}", "must be a rate between 0 and 1")
     interval = block.duration("interval", "1s")
@@ -626,6 +678,7 @@ def _alerts(cur: _Cursor, streams: tuple[Stream, ...]) -> Alerts:
             raise SpecError(tcur.at("field"), f"is no field of stream {rule.stream!r}")
         if rule.above is None and rule.below is None:
             raise SpecError(tcur.path, "needs above, below or both")
+        _reachable(rule, by_name[rule.stream], tcur.at("above"), tcur.at("below"))
         thresholds.append(rule)
     acur, jcur = cur.obj("anomaly"), cur.obj("jump")
     return Alerts(
@@ -641,6 +694,16 @@ def _alerts(cur: _Cursor, streams: tuple[Stream, ...]) -> Alerts:
         stuck=_after(cur.obj("stuck"), "10m"),
         silence=_after(cur.obj("silence"), "5m"),
     )
+
+
+def _reachable(rule: Threshold, stream: Stream, above_at: str, below_at: str) -> None:
+    """Readings outside a field's [min, max] are dead-lettered before alerting, so a threshold
+    at or beyond the range could never fire."""
+    fld = next(f for f in stream.fields if f.name == rule.field)
+    if rule.above is not None and fld.max is not None and rule.above >= fld.max:
+        raise SpecError(above_at, f"{rule.above} can never fire: {rule.field}'s max is {fld.max}")
+    if rule.below is not None and fld.min is not None and rule.below <= fld.min:
+        raise SpecError(below_at, f"{rule.below} can never fire: {rule.field}'s min is {fld.min}")
 
 
 def _anomaly_fields(cur: _Cursor, streams: tuple[Stream, ...]) -> tuple[str, ...]:

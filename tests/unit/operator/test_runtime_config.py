@@ -73,7 +73,7 @@ def test_simulated_and_mqtt_sources_in_seconds_and_env_names():
                 "devices": 5,
                 "interval": "250ms",
                 "duration": "1m",
-                "faults": {"drop": 0.5},
+                "faults": {"dropout": 0.5},
             },
         },
     )
@@ -83,7 +83,7 @@ def test_simulated_and_mqtt_sources_in_seconds_and_env_names():
         "interval": 0.25,
         "duration": 60.0,
         "seed": 1,
-        "faults": {"drop": 0.5},
+        "faults": {"dropout": 0.5},
     }
     spec = with_change(
         full(),
