@@ -10,6 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from sensorpipe_operator import crdcheck
+from sensorpipe_operator.local.manifest import admit
+from sensorpipe_operator.model import SpecError
+
 from .harness import pipeline
 
 pytestmark = pytest.mark.integration
@@ -174,3 +178,14 @@ def test_long_or_dotted_names_are_refused(validation_namespace):
         proc = _apply(pipeline(name, "x", BOOT), validation_namespace)
         assert proc.returncode != 0
         assert message in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"), CASES, ids=[f"{c[0]}={c[2].split(':')[0]}" for c in CASES]
+)
+def test_validate_refuses_what_the_api_server_refuses(path, value, field):
+    """``sensorpipe validate`` (the CRD's rules offline, then the model) names the same field.
+    Server-side apply words duplicate map keys its own way; validate names the list."""
+    with pytest.raises(SpecError) as refused:
+        admit(_manifest(path, value), crdcheck.load_schema(crdcheck.REPO_CRD))
+    assert field.split(":")[0] in str(refused.value)
