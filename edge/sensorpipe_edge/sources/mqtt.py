@@ -57,8 +57,16 @@ class MqttSource(Source):
 
         def on_connect(c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
             log.info("mqtt connected to %s (%s)", self.url, rc)
-            self.connected = True
-            c.subscribe(self.topic_filter, qos=self.qos)
+            # A filter the client refuses raised here and killed paho's network thread while
+            # the gateway kept saying ready: stay up, connected but not ready, and say why.
+            try:
+                result, _mid = c.subscribe(self.topic_filter, qos=self.qos)
+            except ValueError as exc:
+                log.error("mqtt topic filter %r refused: %s", self.topic_filter, exc)
+                result = mqtt.MQTT_ERR_INVAL
+            if result != mqtt.MQTT_ERR_SUCCESS:
+                log.error("mqtt subscription to %r failed (%s)", self.topic_filter, result)
+            self.connected = result == mqtt.MQTT_ERR_SUCCESS
 
         def on_disconnect(_c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
             log.warning("mqtt disconnected (%s)", rc)

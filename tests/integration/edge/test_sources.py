@@ -126,17 +126,32 @@ def test_readiness_follows_the_source(kafka_bootstrap, unique_name, gateways, tm
     link = tmp_path / "ttyNONE"
     source = {"type": "serial", "serial": {"device": str(link), "baudRate": 115200}}
     gw = gateways(create_pipeline(kafka_bootstrap, unique_name, source)).start()
-
-    def status(path: str) -> int:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{gw.port}{path}", timeout=5) as r:
-                return int(r.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
-
-    assert status("/healthz") == 200
-    assert status("/readyz") == 503  # no device yet
+    assert _status(gw.port, "/healthz") == 200
+    assert _status(gw.port, "/readyz") == 503  # no device yet
     device = PtyDevice(link)
-    wait_until("ready once the device appears", lambda: status("/readyz") == 200, 30, gw.log)
+    wait_until(
+        "ready once the device appears", lambda: _status(gw.port, "/readyz") == 200, 30, gw.log
+    )
     device.close()
     assert gw.stop() == 0
+
+
+def test_a_refused_mqtt_filter_keeps_the_gateway_up_and_not_ready(
+    kafka_bootstrap, mqtt_url, unique_name, gateways
+):
+    """Issue #18: a filter with # inside killed the MQTT thread while /readyz said 200."""
+    source = {"type": "mqtt", "mqtt": {"url": mqtt_url, "topicFilter": f"{unique_name}/#/x"}}
+    gw = gateways(create_pipeline(kafka_bootstrap, unique_name, source)).start()
+    wait_until("the refusal logged", lambda: "refused" in gw.log.read_text(), 30, gw.log)
+    assert _status(gw.port, "/healthz") == 200
+    assert _status(gw.port, "/readyz") == 503
+    assert gw.metric("source_connected") == 0
+    assert gw.stop() == 0
+
+
+def _status(port: int, path: str) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
