@@ -98,6 +98,13 @@ def _mqtt_filter(value: str) -> Callable[[Manifest], None]:
     return change
 
 
+def _serial(device: str) -> Callable[[Manifest], None]:
+    def change(m: Manifest) -> None:
+        _spec(m)["gateways"][0]["source"] = {"type": "serial", "serial": {"device": device}}
+
+    return change
+
+
 def _both(*changes: Callable[[Manifest], None]) -> Callable[[Manifest], None]:
     def change(m: Manifest) -> None:
         for one in changes:
@@ -121,6 +128,7 @@ def _at(path: str, value: Any) -> Callable[[Manifest], None]:
 
 SIM = "spec.gateways[0].source.simulated"
 MQTT = "spec.gateways[0].source.mqtt.topicFilter"
+SERIAL = "spec.gateways[0].source.serial.device"
 THRESHOLDS = "spec.processing.alerts.thresholds"
 RETENTION = "spec.kafka.topicDefaults.retention"
 
@@ -200,6 +208,11 @@ CASES = [
     Case("mqtt-hash-in-level", _mqtt_filter("sensors/te#"), MQTT),
     Case("mqtt-plus-in-level", _mqtt_filter("sensors/+x/data"), MQTT),
     Case("mqtt-empty", _mqtt_filter(""), MQTT),
+    # device nodes that are no serial port: the gateway would mount them from the node
+    Case("device-traversal", _serial("/dev/../dev/mem"), SERIAL),
+    Case("device-mem", _serial("/dev/mem"), SERIAL),
+    Case("device-disk", _serial("/dev/sda"), SERIAL),
+    Case("device-by-id-traversal", _serial("/dev/serial/by-id/../../mem"), SERIAL),
     # misspelt keys the API server refuses (and validate used to accept)
     Case("typo-maximum", _at("streams.0.fields.0.maximum", 80), "maximum"),
     Case("typo-device", _simulated(device=3), "simulated.device"),

@@ -16,6 +16,7 @@ from typing import Any
 
 DEFAULT_CONFIG_PATH = "/etc/sensorpipe/pipeline.json"
 DEFAULT_SPOOL_DIR = "/var/lib/sensorpipe/spool"
+DEFAULT_HTTP_ADDRESS = "0.0.0.0"  # a pod's probes and scrapes come to its IP
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ class GatewayConfig:
     spool_dir: Path
     spool_max_bytes: int = 256 * 1024 * 1024
     http_port: int = 8080
+    http_address: str = DEFAULT_HTTP_ADDRESS
     message_timeout_ms: int = 300_000
 
 
@@ -110,6 +112,7 @@ def from_document(doc: Mapping[str, Any], env: Mapping[str, str]) -> GatewayConf
         spool_dir=Path(env.get("SENSORPIPE_SPOOL_DIR", DEFAULT_SPOOL_DIR)),
         spool_max_bytes=int(env.get("SENSORPIPE_SPOOL_MAX_BYTES", 256 * 1024 * 1024)),
         http_port=int(env.get("SENSORPIPE_HTTP_PORT", "8080")),
+        http_address=env.get("SENSORPIPE_HTTP_ADDRESS", DEFAULT_HTTP_ADDRESS),
         message_timeout_ms=int(env.get("SENSORPIPE_MESSAGE_TIMEOUT_MS", "300000")),
     )
 

@@ -36,7 +36,8 @@ MAX_WATERMARK_SECONDS = 86400.0
 SIMULATOR_FAULTS = ("stuck", "spike", "dropout", "silent", "corrupt")
 # A subscription filter MQTT accepts: + and # stand for whole levels, # only as the last one.
 MQTT_FILTER_PATTERN = r"^(#|(\+|[^#+/\x00]*)(/(\+|[^#+/\x00]*))*(/#)?)$"
-SHARED_TOPICS = (("deadLetter", "deadletter"), ("aggregates", "aggregates"), ("alerts", "alerts"))
+# Serial devices only: a gateway mounts this path from the node, so never /dev/mem or ../.
+SERIAL_DEVICE_PATTERN = r"^/dev/(tty[A-Za-z]+[0-9]+|serial/by-(id|path)/[A-Za-z0-9._:+-]+)$"
 
 
 class SpecError(ValueError):
@@ -563,7 +564,7 @@ def _source(cur: _Cursor) -> Source:
         return Source(
             type=stype,
             serial=SerialSource(
-                device=block.string("device", pattern=r"^/dev/[A-Za-z0-9._/-]+$"),
+                device=block.string("device", pattern=SERIAL_DEVICE_PATTERN),
                 baud_rate=_baud(block),
             ),
         )

@@ -106,3 +106,4 @@ def test_alerts_reach_the_webhook_through_failures_and_kill_9(
         hook.server.shutdown()
     assert hook.refused == 3
     assert f"{unique_name}.notifier" in log.read_text()  # the consumer group of the contract
+    assert hook.url not in log.read_text()  # the URL may carry a token: never logged

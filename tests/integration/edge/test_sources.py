@@ -155,3 +155,15 @@ def _status(port: int, path: str) -> int:
             return int(r.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
+
+
+def test_the_http_server_binds_the_configured_address(kafka_bootstrap, unique_name, gateways):
+    """Issue #18: the gateway's (and notifier's) HTTP server was bound to 0.0.0.0, hard-coded."""
+    source = {"type": "simulated", "simulated": {"devices": 1, "interval": 1.0, "faults": {}}}
+    doc = create_pipeline(kafka_bootstrap, unique_name, source)
+    gw = gateways(doc, {"SENSORPIPE_HTTP_ADDRESS": "127.0.0.2"}).start()
+    with urllib.request.urlopen(f"http://127.0.0.2:{gw.port}/healthz", timeout=5) as r:
+        assert r.status == 200
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"http://127.0.0.1:{gw.port}/healthz", timeout=5)
+    assert gw.stop() == 0

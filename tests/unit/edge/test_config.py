@@ -22,11 +22,13 @@ def test_document_with_environment_overrides():
             "SENSORPIPE_SPOOL_DIR": "/tmp/s",
             "SENSORPIPE_HTTP_PORT": "0",
             "SENSORPIPE_SPOOL_MAX_BYTES": "1000",
+            "SENSORPIPE_HTTP_ADDRESS": "127.0.0.1",
         },
     )
     assert cfg.bootstrap_servers == "127.0.0.1:1"
     assert cfg.spool_dir == Path("/tmp/s")
-    assert (cfg.http_port, cfg.spool_max_bytes) == (0, 1000)
+    assert (cfg.http_address, cfg.http_port, cfg.spool_max_bytes) == ("127.0.0.1", 0, 1000)
+    assert from_document(doc, {}).http_address == "0.0.0.0"
     assert cfg.streams["climate"].topic == "custom.climate"
     assert cfg.streams["distance"].topic == "farm.distance"
     assert cfg.streams["climate"].fields["temperature"].max == 80
