@@ -59,24 +59,17 @@ def kafka_client_config(bootstrap: str, auth: Mapping[str, Any] | None) -> dict[
     conf: dict[str, Any] = {"bootstrap.servers": bootstrap}
     if not auth:
         return conf
+    # The operator writes protocol, mechanism and CA out; nothing is guessed here.
+    conf["security.protocol"] = auth["securityProtocol"]
+    if auth.get("caFile"):
+        conf["ssl.ca.location"] = auth["caFile"]
     if auth["type"] == "tls":
-        conf.update(
-            {
-                "security.protocol": "SSL",
-                "ssl.ca.location": auth["caFile"],
-                "ssl.certificate.location": auth["certFile"],
-                "ssl.key.location": auth["keyFile"],
-            }
-        )
+        conf["ssl.certificate.location"] = auth["certFile"]
+        conf["ssl.key.location"] = auth["keyFile"]
     else:
-        conf.update(
-            {
-                "security.protocol": auth.get("securityProtocol", "SASL_SSL"),
-                "sasl.mechanisms": "SCRAM-SHA-512",
-                "sasl.username": os.environ[auth["usernameEnv"]],
-                "sasl.password": os.environ[auth["passwordEnv"]],
-            }
-        )
+        conf["sasl.mechanisms"] = auth["mechanism"]
+        conf["sasl.username"] = os.environ[auth["usernameEnv"]]
+        conf["sasl.password"] = os.environ[auth["passwordEnv"]]
     return conf
 
 

@@ -23,6 +23,7 @@ from confluent_kafka.admin import (
     NewTopic,
 )
 
+from sensorpipe_operator.model import KafkaAuth
 from sensorpipe_operator.topics import TopicPlan
 
 log = logging.getLogger(__name__)
@@ -44,25 +45,21 @@ def client(bootstrap: str, extra: Mapping[str, str] | None = None) -> AdminClien
     )
 
 
-def auth_config(auth_type: str, secret: Mapping[str, str]) -> dict[str, str]:
+def auth_config(auth: KafkaAuth, secret: Mapping[str, str]) -> dict[str, str]:
     """librdkafka settings for the spec's authentication, from the referenced Secret's
-    (decoded) data: SCRAM (over TLS when the Secret carries a ca.crt) or mutual TLS, with PEM
-    text passed inline so no key file is ever written."""
-    if auth_type == "tls":
-        return {
-            "security.protocol": "SSL",
-            "ssl.ca.pem": secret["ca.crt"],
-            "ssl.certificate.pem": secret["user.crt"],
-            "ssl.key.pem": secret["user.key"],
-        }
-    out = {
-        "security.protocol": "SASL_SSL" if "ca.crt" in secret else "SASL_PLAINTEXT",
-        "sasl.mechanism": "SCRAM-SHA-512",
-        "sasl.username": secret["username"],
-        "sasl.password": secret["password"],
-    }
-    if "ca.crt" in secret:
+    (decoded) data: the protocol the spec sets (as every other component uses it), the CA
+    when it is TLS, and PEM text passed inline so no key file is ever written."""
+    out = {"security.protocol": auth.security_protocol}
+    if auth.tls:
         out["ssl.ca.pem"] = secret["ca.crt"]
+    if auth.type == "tls":
+        out |= {"ssl.certificate.pem": secret["user.crt"], "ssl.key.pem": secret["user.key"]}
+    else:
+        out |= {
+            "sasl.mechanism": auth.sasl_mechanism,
+            "sasl.username": secret["username"],
+            "sasl.password": secret["password"],
+        }
     return out
 
 

@@ -177,6 +177,18 @@ class SecretRef:
 class KafkaAuth:
     type: str
     secret: SecretRef
+    tls: bool = False
+
+    @property
+    def security_protocol(self) -> str:
+        """The Kafka client protocol of this setting, the one every component uses."""
+        if self.type == "tls":
+            return "SSL"
+        return "SASL_SSL" if self.tls else "SASL_PLAINTEXT"
+
+    @property
+    def sasl_mechanism(self) -> str:
+        return "SCRAM-SHA-512" if self.type == "scram-sha-512" else ""
 
 
 @dataclass(frozen=True)
@@ -480,10 +492,11 @@ def _kafka(cur: _Cursor) -> KafkaSpec:
     auth = None
     if cur.has("authentication"):
         acur = cur.obj("authentication")
-        auth = KafkaAuth(
-            type=acur.string("type", choices=AUTH_TYPES),
-            secret=_secret_ref(acur.obj("secretRef")),
-        )
+        auth_type = acur.string("type", choices=AUTH_TYPES)
+        tls = acur.boolean("tls", auth_type == "tls")
+        if auth_type == "tls" and not tls:
+            raise SpecError(acur.at("tls"), "mutual TLS (type tls) always uses TLS")
+        auth = KafkaAuth(type=auth_type, secret=_secret_ref(acur.obj("secretRef")), tls=tls)
     dcur = cur.obj("topicDefaults")
     defaults = TopicDefaults(
         partitions=dcur.integer("partitions", 3, 1, 1000),

@@ -39,14 +39,20 @@ def kafka_authentication(auth: KafkaAuth | None) -> dict[str, str] | None:
     """Where a reader finds the Kafka credentials the operator mounted for it."""
     if auth is None:
         return None
+    # Protocol, mechanism and CA are written out, so no reader guesses them (they used to
+    # guess three different ways).
+    out = {"type": auth.type, "securityProtocol": auth.security_protocol}
+    if auth.tls:
+        out["caFile"] = f"{TLS_DIR}/ca.crt"
     if auth.type == "tls":
-        return {
-            "type": "tls",
-            "caFile": f"{TLS_DIR}/ca.crt",
-            "certFile": f"{TLS_DIR}/user.crt",
-            "keyFile": f"{TLS_DIR}/user.key",
+        out |= {"certFile": f"{TLS_DIR}/user.crt", "keyFile": f"{TLS_DIR}/user.key"}
+    else:
+        out |= {
+            "mechanism": auth.sasl_mechanism,
+            "usernameEnv": KAFKA_USERNAME_ENV,
+            "passwordEnv": KAFKA_PASSWORD_ENV,
         }
-    return {"type": auth.type, "usernameEnv": KAFKA_USERNAME_ENV, "passwordEnv": KAFKA_PASSWORD_ENV}
+    return out
 
 
 def _source(source: Source) -> dict[str, Any]:

@@ -20,6 +20,8 @@ def test_document_matches_the_contract():
         "bootstrapServers": "sensors-kafka-bootstrap:9092",
         "authentication": {
             "type": "scram-sha-512",
+            "securityProtocol": "SASL_PLAINTEXT",
+            "mechanism": "SCRAM-SHA-512",
             "usernameEnv": "KAFKA_USERNAME",
             "passwordEnv": "KAFKA_PASSWORD",
         },
