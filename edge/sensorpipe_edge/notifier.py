@@ -54,7 +54,7 @@ def notifier_config(doc: Mapping[str, Any], env: Mapping[str, str]) -> NotifierC
         auth=doc["kafka"].get("authentication"),
         topic=doc.get("topics", {}).get("alerts") or f"{pipeline}.alerts",
         group=env.get("SENSORPIPE_CONSUMER_GROUP") or f"{pipeline}.{name}",
-        webhook_url=env.get("SENSORPIPE_WEBHOOK_URL") or entry.get("webhookUrl", ""),
+        webhook_url=env.get(entry.get("webhookEnv") or "SENSORPIPE_WEBHOOK_URL", ""),
         http_port=int(env.get("SENSORPIPE_HTTP_PORT", "8080")),
         http_address=env.get("SENSORPIPE_HTTP_ADDRESS", DEFAULT_HTTP_ADDRESS),
     )

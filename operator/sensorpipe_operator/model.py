@@ -364,6 +364,7 @@ class Consumer:
     name: str
     type: str = "alert-notifier"
     webhook_url: str = ""
+    webhook_secret: SecretRef | None = None
     replicas: int = 1
     image: str = ""
 
@@ -794,15 +795,25 @@ def _processing(cur: _Cursor, streams: tuple[Stream, ...]) -> Processing:
 def _consumers(root: _Cursor) -> tuple[Consumer, ...]:
     ccurs = root.items("consumers")
     _unique(ccurs, "name")
-    return tuple(
-        Consumer(
-            name=ccur.string("name", pattern=NAME_PATTERN, max_len=CHILD_NAME_MAX),
-            type=ccur.string("type", "alert-notifier", choices=CONSUMER_TYPES),
-            webhook_url=ccur.string("webhookUrl", "", pattern=r"^https?://\S+$"),
-            replicas=ccur.integer("replicas", 1, 0, 100),
-            image=ccur.string("image", ""),
-        )
-        for ccur in ccurs
+    return tuple(_consumer(ccur) for ccur in ccurs)
+
+
+def _consumer(ccur: _Cursor) -> Consumer:
+    url = ccur.string("webhookUrl", "", pattern=r"^https?://\S+$")
+    secret = None
+    if ccur.has("webhookSecretRef"):
+        if url:
+            raise SpecError(
+                ccur.at("webhookSecretRef"), "set webhookUrl or webhookSecretRef, not both"
+            )
+        secret = _secret_ref(ccur.obj("webhookSecretRef"), default_key="url")
+    return Consumer(
+        name=ccur.string("name", pattern=NAME_PATTERN, max_len=CHILD_NAME_MAX),
+        type=ccur.string("type", "alert-notifier", choices=CONSUMER_TYPES),
+        webhook_url=url,
+        webhook_secret=secret,
+        replicas=ccur.integer("replicas", 1, 0, 100),
+        image=ccur.string("image", ""),
     )
 
 

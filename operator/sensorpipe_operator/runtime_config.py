@@ -33,6 +33,7 @@ KAFKA_PASSWORD_ENV = "KAFKA_PASSWORD"
 MQTT_USERNAME_ENV = "MQTT_USERNAME"
 MQTT_PASSWORD_ENV = "MQTT_PASSWORD"
 PG_DSN_ENV = "PG_DSN"
+WEBHOOK_URL_ENV = "SENSORPIPE_WEBHOOK_URL"
 
 
 def kafka_authentication(auth: KafkaAuth | None) -> dict[str, str] | None:
@@ -181,7 +182,8 @@ def render(pipeline: Pipeline, gateway: Gateway | None = None) -> dict[str, Any]
                 "type": c.type,
                 "group": pipeline.consumer_group(c),
                 "topic": pipeline.alerts_topic,
-                "webhookUrl": c.webhook_url,
+                # The URL itself comes as an environment variable (it may carry a token).
+                "webhookEnv": WEBHOOK_URL_ENV if c.webhook_url or c.webhook_secret else "",
             }
             for c in pipeline.consumers
         ],

@@ -59,7 +59,7 @@ def test_document_matches_the_contract():
             "type": "alert-notifier",
             "group": "farm.notifier",
             "topic": "farm.alerts",
-            "webhookUrl": "",
+            "webhookEnv": "",
         }
     ]
     assert "secret" not in json.dumps(doc).lower().replace("secretref", "")
