@@ -73,7 +73,7 @@ class MqttSource(Source):
             self.connected = False
 
         def on_message(c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-            emit([(msg.payload, partial(c.ack, msg.mid, msg.qos))])
+            emit([(msg.payload, partial(c.ack, msg.mid, msg.qos))], f"mqtt:{msg.topic}")
 
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect

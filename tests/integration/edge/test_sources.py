@@ -167,3 +167,24 @@ def test_the_http_server_binds_the_configured_address(kafka_bootstrap, unique_na
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"http://127.0.0.1:{gw.port}/healthz", timeout=5)
     assert gw.stop() == 0
+
+
+def test_an_mqtt_dead_letter_names_the_topic_it_came_on(
+    kafka_bootstrap, mqtt_url, unique_name, gateways
+):
+    """Issue #18: dead letters from MQTT carried the subscription filter, so a bad payload
+    could not be traced to its device; they now carry the topic it was published on."""
+    source = {"type": "mqtt", "mqtt": {"url": mqtt_url, "topicFilter": f"{unique_name}/#"}}
+    doc = create_pipeline(kafka_bootstrap, unique_name, source)
+    gw = gateways(doc).start()
+    wait_until("the MQTT session", lambda: gw.metric("source_connected") == 1, 30, gw.log)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", clean_session=True)
+    host, port = host_port(mqtt_url)
+    client.connect(host, port)
+    client.loop_start()
+    client.publish(f"{unique_name}/barn/dev7", b"not a reading", qos=1).wait_for_publish(10)
+    client.disconnect()
+    client.loop_stop()
+    dead = read_topics(kafka_bootstrap, [doc["topics"]["deadLetter"]], until=bool)
+    assert [d["source"] for d in dead] == [f"mqtt:{unique_name}/barn/dev7"]
+    assert gw.stop() == 0
