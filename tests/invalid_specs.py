@@ -171,12 +171,10 @@ CASES = [
     Case("below-beyond-min", _threshold(below=-100), THRESHOLDS),
     Case("humidity-above-100", _threshold(field="humidity", above=100.5), THRESHOLDS),
     # a retention that keeps nothing, unasked
-    Case("retention-0", _retention("0"), RETENTION),
-    Case("retention-0s", _retention("0s"), RETENTION),
-    Case("retention-0h0m", _retention("0h0m"), RETENTION),
-    Case("retention-0.0d", _retention("0.0d"), RETENTION),
-    Case("retention-500us", _retention("500us"), RETENTION),
-    Case("retention-1ns", _retention("1ns"), RETENTION),
+    *(
+        Case(f"retention-{v}", _retention(v), RETENTION)
+        for v in ("0", "0s", "0h0m", "0.0d", "500us", "1ns")
+    ),
     # durations written in days
     Case("trigger-1d", _processing(triggerInterval="1d", window="2d"), "triggerInterval"),
     Case(
@@ -199,20 +197,23 @@ CASES = [
         "poll-interval-0.0d", _at("scaling", {"pollInterval": "0.0d"}), "spec.scaling.pollInterval"
     ),
     # fault names the simulator does not know (the CRD's old description suggested them)
-    Case("fault-drop", _simulated(faults={"drop": 0.1}), "simulated.faults.drop"),
-    Case("fault-duplicate", _simulated(faults={"duplicate": 0.1}), "simulated.faults.duplicate"),
-    Case("fault-outofrange", _simulated(faults={"outOfRange": 0.2}), "simulated.faults.outOfRange"),
+    *(
+        Case(f"fault-{v}", _simulated(faults={v: 0.1}), f"simulated.faults.{v}")
+        for v in ("drop", "duplicate", "outOfRange")
+    ),
     Case("fault-rate-above-1", _simulated(faults={"corrupt": 1.5}), f"{SIM}.faults.corrupt"),
     # MQTT filters a broker refuses
-    Case("mqtt-hash-inside", _mqtt_filter("sensors/#/x"), MQTT),
-    Case("mqtt-hash-in-level", _mqtt_filter("sensors/te#"), MQTT),
-    Case("mqtt-plus-in-level", _mqtt_filter("sensors/+x/data"), MQTT),
-    Case("mqtt-empty", _mqtt_filter(""), MQTT),
+    *(
+        Case(f"mqtt-filter-{i}", _mqtt_filter(v), MQTT)
+        for i, v in enumerate(("sensors/#/x", "sensors/te#", "sensors/+x/data", ""))
+    ),
     # device nodes that are no serial port: the gateway would mount them from the node
-    Case("device-traversal", _serial("/dev/../dev/mem"), SERIAL),
-    Case("device-mem", _serial("/dev/mem"), SERIAL),
-    Case("device-disk", _serial("/dev/sda"), SERIAL),
-    Case("device-by-id-traversal", _serial("/dev/serial/by-id/../../mem"), SERIAL),
+    *(
+        Case(f"device-{i}", _serial(v), SERIAL)
+        for i, v in enumerate(
+            ("/dev/../dev/mem", "/dev/mem", "/dev/sda", "/dev/serial/by-id/../../mem")
+        )
+    ),
     # misspelt keys the API server refuses (and validate used to accept)
     Case("typo-maximum", _at("streams.0.fields.0.maximum", 80), "maximum"),
     Case("typo-device", _simulated(device=3), "simulated.device"),

@@ -8,31 +8,18 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-import yaml
 
 from sensorpipe_operator import crdcheck
 from sensorpipe_operator.local.manifest import admit
 from sensorpipe_operator.model import SpecError
 from tests.invalid_specs import CASES, Case, manifest_of
 
-from .harness import children, get_pipeline, wait_condition
+from .harness import children, get_pipeline, kubectl_apply, wait_condition
 
 pytestmark = pytest.mark.integration
 CRD = crdcheck.REPO_CRD
-
-
-def apply(manifest: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-    """``kubectl apply --server-side`` as a user runs it (strict field validation)."""
-    return subprocess.run(
-        ["kubectl", "apply", "--server-side", "--field-manager", "admission-test", "-f", "-"],
-        input=yaml.safe_dump(manifest),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +45,7 @@ def test_mistake_is_refused_by_the_server_or_the_operator_naming_the_field(
     with pytest.raises(SpecError) as offline:
         admit(manifest, schema)
     assert case.field in str(offline.value)
-    proc = apply(manifest)
+    proc = kubectl_apply(manifest, "admission-test")
     if proc.returncode != 0:
         assert case.field in proc.stderr, proc.stderr
         return

@@ -13,10 +13,12 @@ from hypothesis import strategies as st
 from kubernetes import client
 
 from sensorpipe_operator import crdcheck
-from sensorpipe_operator.kube import PIPELINES
+from sensorpipe_operator.kube import Kube
 from sensorpipe_operator.local.manifest import admit
 from sensorpipe_operator.model import SpecError, parse
 from tests.invalid_specs import base
+
+from .harness import create_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -59,18 +61,10 @@ def schema() -> crdcheck.Schema:
     return crdcheck.load_schema(crdcheck.REPO_CRD)
 
 
-def _server(api: client.CustomObjectsApi, manifest: dict[str, Any]) -> dict[str, Any] | None:
+def _server(admin: Kube, manifest: dict[str, Any]) -> dict[str, Any] | None:
     """The object as the API server would store it, or None when it refuses it."""
     try:
-        stored: dict[str, Any] = api.create_namespaced_custom_object(
-            PIPELINES.group,
-            PIPELINES.version,
-            manifest["metadata"]["namespace"],
-            PIPELINES.plural,
-            manifest,
-            dry_run="All",
-            field_validation="Strict",
-        )
+        stored = create_pipeline(admin, manifest, dry_run=True)
     except client.exceptions.ApiException as exc:
         if exc.status not in (400, 422):
             raise  # a refusal is 400 (undeclared field) or 422 (invalid), anything else a fault
@@ -111,6 +105,6 @@ def test_server_validate_and_operator_agree(admin, kube_namespace, schema, **cho
         offline = True
     except SpecError:
         offline = False
-    stored = _server(client.CustomObjectsApi(admin.api), manifest)
+    stored = _server(admin, manifest)
     cluster = stored is not None and _operator_accepts(stored)
     assert offline == cluster == valid, (knobs, offline, cluster, valid)

@@ -8,13 +8,12 @@ import subprocess
 from typing import Any
 
 import pytest
-import yaml
 
 from sensorpipe_operator import crdcheck
 from sensorpipe_operator.local.manifest import admit
 from sensorpipe_operator.model import SpecError
 
-from .harness import pipeline
+from .harness import kubectl_apply, pipeline
 
 pytestmark = pytest.mark.integration
 BOOT = "kafka:9092"
@@ -136,13 +135,7 @@ def _manifest(path: str, value: Any) -> dict[str, Any]:
 
 def _apply(manifest: dict[str, Any], namespace: str) -> subprocess.CompletedProcess[str]:
     manifest = {**manifest, "metadata": {**manifest["metadata"], "namespace": namespace}}
-    return subprocess.run(
-        ["kubectl", "apply", "--server-side", "--field-manager", "validation-test", "-f", "-"],
-        input=yaml.safe_dump(manifest),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return kubectl_apply(manifest, "validation-test")
 
 
 @pytest.fixture(scope="module")
