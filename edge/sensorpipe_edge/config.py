@@ -16,6 +16,7 @@ from typing import Any
 
 DEFAULT_CONFIG_PATH = "/etc/sensorpipe/pipeline.json"
 DEFAULT_SPOOL_DIR = "/var/lib/sensorpipe/spool"
+DEFAULT_HTTP_ADDRESS = "0.0.0.0"  # a pod's probes and scrapes come to its IP
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ class GatewayConfig:
     spool_dir: Path
     spool_max_bytes: int = 256 * 1024 * 1024
     http_port: int = 8080
+    http_address: str = DEFAULT_HTTP_ADDRESS
     message_timeout_ms: int = 300_000
 
 
@@ -57,24 +59,17 @@ def kafka_client_config(bootstrap: str, auth: Mapping[str, Any] | None) -> dict[
     conf: dict[str, Any] = {"bootstrap.servers": bootstrap}
     if not auth:
         return conf
+    # The operator writes protocol, mechanism and CA out; nothing is guessed here.
+    conf["security.protocol"] = auth["securityProtocol"]
+    if auth.get("caFile"):
+        conf["ssl.ca.location"] = auth["caFile"]
     if auth["type"] == "tls":
-        conf.update(
-            {
-                "security.protocol": "SSL",
-                "ssl.ca.location": auth["caFile"],
-                "ssl.certificate.location": auth["certFile"],
-                "ssl.key.location": auth["keyFile"],
-            }
-        )
+        conf["ssl.certificate.location"] = auth["certFile"]
+        conf["ssl.key.location"] = auth["keyFile"]
     else:
-        conf.update(
-            {
-                "security.protocol": auth.get("securityProtocol", "SASL_SSL"),
-                "sasl.mechanisms": "SCRAM-SHA-512",
-                "sasl.username": os.environ[auth["usernameEnv"]],
-                "sasl.password": os.environ[auth["passwordEnv"]],
-            }
-        )
+        conf["sasl.mechanisms"] = auth["mechanism"]
+        conf["sasl.username"] = os.environ[auth["usernameEnv"]]
+        conf["sasl.password"] = os.environ[auth["passwordEnv"]]
     return conf
 
 
@@ -110,6 +105,7 @@ def from_document(doc: Mapping[str, Any], env: Mapping[str, str]) -> GatewayConf
         spool_dir=Path(env.get("SENSORPIPE_SPOOL_DIR", DEFAULT_SPOOL_DIR)),
         spool_max_bytes=int(env.get("SENSORPIPE_SPOOL_MAX_BYTES", 256 * 1024 * 1024)),
         http_port=int(env.get("SENSORPIPE_HTTP_PORT", "8080")),
+        http_address=env.get("SENSORPIPE_HTTP_ADDRESS", DEFAULT_HTTP_ADDRESS),
         message_timeout_ms=int(env.get("SENSORPIPE_MESSAGE_TIMEOUT_MS", "300000")),
     )
 

@@ -12,14 +12,14 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from operator import itemgetter
 
 from sensorpipe_edge.metrics import Stats
 from sensorpipe_edge.readings import RecordBuilder
 from sensorpipe_edge.resume import ResumePoints
 from sensorpipe_edge.sink import KafkaSink
-from sensorpipe_edge.sources import Item, Source
+from sensorpipe_edge.sources import Emit, Item, Source
 
 log = logging.getLogger(__name__)
 _LINE, _ACK = itemgetter(0), itemgetter(1)  # of an Item, without a Python loop
@@ -41,11 +41,12 @@ class Gateway:
         self.resume = resume
         self._dead_letter = dead_letter_topic
         self._maintain_every = maintain_every
-        self._queue: queue.Queue[tuple[str, list[Item]]] = queue.Queue(maxsize=1000)
+        self._queue: queue.Queue[tuple[str, str, list[Item]]] = queue.Queue(maxsize=1000)
 
-    def handle(self, items: Sequence[Item], source: str) -> None:
+    def handle(self, items: Sequence[Item], source: str, origin: str | None = None) -> None:
         """Turn a batch of lines into records and hand them to the sink, a batch at a time
-        (one receive time, one call per step): per line, only what must be per line."""
+        (one receive time, one call per step): per line, only what must be per line.
+        ``source`` labels the metrics; dead letters name ``origin`` when the source gave one."""
         if not self.sink.report_each and any(map(_ACK, items)):
             raise ValueError("acknowledgements need a sink that reports each delivery")
         now = int(time.time() * 1000)
@@ -54,7 +55,7 @@ class Gateway:
         for i, rej in rejected:
             raw, ack = items[i]
             self.stats.rejected[rej.reason] += 1
-            key, value = self.builder.dead_letter(raw, rej, source, now)
+            key, value = self.builder.dead_letter(raw, rej, origin or source, now)
             self.sink.send(self._dead_letter, key, value, ack)
         if not self.sink.report_each:
             self.sink.send_all(records)
@@ -86,11 +87,11 @@ class Gateway:
                 self.resume.save()
             log.info("gateway stopped")
 
-    def _emitter(self, name: str) -> Callable[[list[Item]], None]:
+    def _emitter(self, name: str) -> Emit:
         """What a source calls with a batch: queue it, tagged with the source's name."""
 
-        def emit(items: list[Item]) -> None:
-            self._queue.put((name, items))
+        def emit(items: list[Item], origin: str | None = None) -> None:
+            self._queue.put((name, origin or name, items))
 
         return emit
 
@@ -98,19 +99,21 @@ class Gateway:
         """Handle queued batches: wait up to ``timeout`` for the first, then take at most
         ``limit`` (so maintenance still runs under full load); limit 0 empties the queue."""
         try:
-            name, items = self._queue.get(timeout=timeout) if timeout else self._queue.get_nowait()
+            name, origin, items = (
+                self._queue.get(timeout=timeout) if timeout else self._queue.get_nowait()
+            )
         except queue.Empty:
             self.sink.poll(0)
             return
         handled = 0
         while True:
-            self.handle(items, name)
+            self.handle(items, name, origin)
             self.sink.poll(0)
             handled += 1
             if limit and handled >= limit:
                 return
             try:
-                name, items = self._queue.get_nowait()
+                name, origin, items = self._queue.get_nowait()
             except queue.Empty:
                 return
 

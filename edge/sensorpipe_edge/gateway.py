@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     built = build(config)
     stats = built.gateway.stats
     server = serve(
+        config.http_address,
         config.http_port,
         built.registry,
         live=lambda: time.monotonic() - stats.heartbeat < STALL_SECONDS,

@@ -75,12 +75,15 @@ def make_registry(stats: Stats) -> tuple[CollectorRegistry, Histogram]:
 
 
 def serve(
+    address: str,
     port: int,
     registry: CollectorRegistry,
     live: Callable[[], bool],
     ready: Callable[[], bool],
 ) -> ThreadingHTTPServer:
-    """Start the HTTP endpoints in a daemon thread; port 0 picks a free port."""
+    """Start the HTTP endpoints in a daemon thread on ``address`` (SENSORPIPE_HTTP_ADDRESS:
+    0.0.0.0 in a pod, where the kubelet probes the pod IP; 127.0.0.1 on a shared host);
+    port 0 picks a free port."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -105,6 +108,6 @@ def serve(
         def log_message(self, format: str, *args: object) -> None:
             """Probes every few seconds would drown the log."""
 
-    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
+    server = ThreadingHTTPServer((address, port), Handler)
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server

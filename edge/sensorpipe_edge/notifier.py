@@ -20,12 +20,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from confluent_kafka import Consumer, KafkaError, Message
 from prometheus_client import CollectorRegistry, Counter
 
 from sensorpipe_edge.cli import config_argument, stop_on_signals
-from sensorpipe_edge.config import DEFAULT_CONFIG_PATH, kafka_client_config
+from sensorpipe_edge.config import DEFAULT_CONFIG_PATH, DEFAULT_HTTP_ADDRESS, kafka_client_config
 from sensorpipe_edge.metrics import serve
 
 log = logging.getLogger("sensorpipe_edge.notifier")
@@ -40,6 +41,7 @@ class NotifierConfig:
     group: str
     webhook_url: str
     http_port: int
+    http_address: str
 
 
 def notifier_config(doc: Mapping[str, Any], env: Mapping[str, str]) -> NotifierConfig:
@@ -52,8 +54,9 @@ def notifier_config(doc: Mapping[str, Any], env: Mapping[str, str]) -> NotifierC
         auth=doc["kafka"].get("authentication"),
         topic=doc.get("topics", {}).get("alerts") or f"{pipeline}.alerts",
         group=env.get("SENSORPIPE_CONSUMER_GROUP") or f"{pipeline}.{name}",
-        webhook_url=env.get("SENSORPIPE_WEBHOOK_URL") or entry.get("webhookUrl", ""),
+        webhook_url=env.get(entry.get("webhookEnv") or "SENSORPIPE_WEBHOOK_URL", ""),
         http_port=int(env.get("SENSORPIPE_HTTP_PORT", "8080")),
+        http_address=env.get("SENSORPIPE_HTTP_ADDRESS", DEFAULT_HTTP_ADDRESS),
     )
 
 
@@ -159,11 +162,14 @@ def main(argv: list[str] | None = None) -> None:
     registry = CollectorRegistry()
     notifier = Notifier(cfg, webhook(cfg.webhook_url) if cfg.webhook_url else to_log, registry)
     server = serve(
+        cfg.http_address,
         cfg.http_port,
         registry,
         live=lambda: time.monotonic() - notifier.heartbeat < 60,
         ready=lambda: notifier.assigned,
     )
-    log.info("notifier: %s as group %s -> %s", cfg.topic, cfg.group, cfg.webhook_url or "log")
+    # The webhook URL often carries its token: log where alerts go, never the URL itself.
+    target = f"webhook on {urlsplit(cfg.webhook_url).hostname}" if cfg.webhook_url else "log"
+    log.info("notifier: %s as group %s -> %s", cfg.topic, cfg.group, target)
     notifier.run(stop_on_signals())
     server.shutdown()

@@ -23,6 +23,7 @@ from confluent_kafka.admin import (
     NewTopic,
 )
 
+from sensorpipe_operator.model import KafkaAuth
 from sensorpipe_operator.topics import TopicPlan
 
 log = logging.getLogger(__name__)
@@ -44,25 +45,21 @@ def client(bootstrap: str, extra: Mapping[str, str] | None = None) -> AdminClien
     )
 
 
-def auth_config(auth_type: str, secret: Mapping[str, str]) -> dict[str, str]:
+def auth_config(auth: KafkaAuth, secret: Mapping[str, str]) -> dict[str, str]:
     """librdkafka settings for the spec's authentication, from the referenced Secret's
-    (decoded) data: SCRAM (over TLS when the Secret carries a ca.crt) or mutual TLS, with PEM
-    text passed inline so no key file is ever written."""
-    if auth_type == "tls":
-        return {
-            "security.protocol": "SSL",
-            "ssl.ca.pem": secret["ca.crt"],
-            "ssl.certificate.pem": secret["user.crt"],
-            "ssl.key.pem": secret["user.key"],
-        }
-    out = {
-        "security.protocol": "SASL_SSL" if "ca.crt" in secret else "SASL_PLAINTEXT",
-        "sasl.mechanism": "SCRAM-SHA-512",
-        "sasl.username": secret["username"],
-        "sasl.password": secret["password"],
-    }
-    if "ca.crt" in secret:
+    (decoded) data: the protocol the spec sets (as every other component uses it), the CA
+    when it is TLS, and PEM text passed inline so no key file is ever written."""
+    out = {"security.protocol": auth.security_protocol}
+    if auth.tls:
         out["ssl.ca.pem"] = secret["ca.crt"]
+    if auth.type == "tls":
+        out |= {"ssl.certificate.pem": secret["user.crt"], "ssl.key.pem": secret["user.key"]}
+    else:
+        out |= {
+            "sasl.mechanism": auth.sasl_mechanism,
+            "sasl.username": secret["username"],
+            "sasl.password": secret["password"],
+        }
     return out
 
 
@@ -81,20 +78,10 @@ def ensure(admin: AdminClient, plans: Iterable[TopicPlan]) -> list[TopicState]:
     """Make the broker match ``plans`` where Kafka allows it; one state per planned topic."""
     plans = list(plans)
     meta = admin.list_topics(timeout=TIMEOUT).topics
-    missing = [p for p in plans if p.name not in meta]
-    created_errors: dict[Any, str] = {}
-    if missing:
-        log.info("creating topics %s", [p.name for p in missing])
-        created_errors = _wait(
-            admin.create_topics(
-                [
-                    NewTopic(p.name, p.partitions, p.replicas, config=dict(p.config))
-                    for p in missing
-                ],
-                request_timeout=TIMEOUT,
-            )
-        )
-        created_errors = {k: v for k, v in created_errors.items() if "already exists" not in v}
+    # One request per name: librdkafka aborts the whole process on a batch that names a topic
+    # twice, so a duplicate that slipped past the model must never reach it.
+    missing = list({p.name: p for p in plans if p.name not in meta}.values())
+    created_errors = _create(admin, missing)
     grow = [p for p in plans if p.name in meta and len(meta[p.name].partitions) < p.partitions]
     grow_errors = (
         _wait(admin.create_partitions([NewPartitions(p.name, p.partitions) for p in grow]))
@@ -122,6 +109,25 @@ def ensure(admin: AdminClient, plans: Iterable[TopicPlan]) -> list[TopicState]:
         else:
             states.append(TopicState(p.name, True, max(have, p.partitions), "exists"))
     return states
+
+
+def _create(admin: AdminClient, missing: list[TopicPlan]) -> dict[str, str]:
+    """Create ``missing`` in one batch; a batch the client refuses as a whole is split and
+    retried topic by topic, so one bad topic costs only its own creation."""
+    if not missing:
+        return {}
+    log.info("creating topics %s", [p.name for p in missing])
+    new = [NewTopic(p.name, p.partitions, p.replicas, config=dict(p.config)) for p in missing]
+    try:
+        errors = _wait(admin.create_topics(new, request_timeout=TIMEOUT))
+    except (KafkaException, ValueError, TypeError) as exc:
+        if len(new) == 1:
+            errors = {missing[0].name: str(exc)}
+        else:
+            errors = {}
+            for plan in missing:
+                errors.update(_create(admin, [plan]))
+    return {k: v for k, v in errors.items() if "already exists" not in v}
 
 
 def _align_configs(admin: AdminClient, plans: list[TopicPlan]) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """``sensorpipe``: the local runner and the small tools around a SensorPipeline manifest.
 
-- ``validate -f FILE``: the operator's model check; exit 1 with the offending field path.
+- ``validate -f FILE``: the API server's checks (the CRD's schema and CEL rules) and the
+  operator's model; exit 1 naming every offending field path.
 - ``render -f FILE``: the children the operator would create, as a YAML stream.
 - ``run -f FILE``: the whole pipeline on this machine (see ``sensorpipe_operator.local``).
 - ``report --work-dir DIR``: the report of a local run.
@@ -19,8 +20,9 @@ from pathlib import Path
 
 import yaml
 
+from sensorpipe_operator import crdcheck
 from sensorpipe_operator.builders import desired_children
-from sensorpipe_operator.local.manifest import load
+from sensorpipe_operator.local.manifest import admit, load, read_document
 from sensorpipe_operator.model import SpecError
 from sensorpipe_operator.settings import Settings
 
@@ -28,7 +30,10 @@ DEFAULT_WORK_DIR = ".cache/local-run"
 
 
 def _validate(args: argparse.Namespace) -> int:
-    pipeline = load(args.file)
+    if not args.crd.is_file():
+        print(f"error: no CRD at {args.crd}: pass --crd crds/sensorpipeline.yaml", file=sys.stderr)
+        return 2
+    pipeline = admit(read_document(args.file), crdcheck.load_schema(args.crd))
     print(
         f"{args.file}: SensorPipeline {pipeline.namespace}/{pipeline.name} is valid "
         f"({len(pipeline.streams)} streams, {len(pipeline.gateways)} gateways)"
@@ -104,7 +109,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="sensorpipe", description=__doc__.split("\n\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
     for name, helptext in (
-        ("validate", "check a manifest with the operator's model"),
+        ("validate", "check a manifest as the API server and the operator would"),
         ("render", "print the children the operator would create"),
         ("run", "run the pipeline on this machine"),
         ("reset", "remove an earlier local run: its topics, consumer groups and work directory"),
@@ -114,6 +119,12 @@ def parser() -> argparse.ArgumentParser:
         cmd.set_defaults(
             func={"validate": _validate, "render": _render, "run": _run, "reset": _reset}[name]
         )
+    sub.choices["validate"].add_argument(
+        "--crd",
+        type=Path,
+        default=Path(env.get("SENSORPIPE_CRD", str(crdcheck.REPO_CRD))),
+        help="the SensorPipeline CRD whose schema and CEL rules apply (the chart's crds/)",
+    )
     run = sub.choices["run"]
     for cmd in (run, sub.choices["reset"]):
         cmd.add_argument(

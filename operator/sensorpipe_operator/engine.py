@@ -442,7 +442,7 @@ class Engine:
                     404, f"Secret {auth.secret.name} (spec.kafka.authentication) not found"
                 )
             data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
-            extra = admin_topics.auth_config(auth.type, data)
+            extra = admin_topics.auth_config(auth, data)
             key += f"|{model.namespace}/{auth.secret.name}@{secret['metadata']['resourceVersion']}"
         if key not in self.admin_clients:
             self.admin_clients[key] = admin_topics.client(model.kafka.bootstrap_servers, extra)

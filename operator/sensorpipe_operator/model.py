@@ -34,6 +34,12 @@ SCALING_TARGETS = ("consumers", "spark")
 RESTART_TYPES = ("Always", "OnFailure")
 BAUD_RATES = (300, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
 MAX_WATERMARK_SECONDS = 86400.0
+# The simulator's fault kinds (sensorpipe_edge.simulation.Faults), as the CRD lists them.
+SIMULATOR_FAULTS = ("stuck", "spike", "dropout", "silent", "corrupt")
+# A subscription filter MQTT accepts: + and # stand for whole levels, # only as the last one.
+MQTT_FILTER_PATTERN = r"^(#|(\+|[^#+/\x00]*)(/(\+|[^#+/\x00]*))*(/#)?)$"
+# Serial devices only: a gateway mounts this path from the node, so never /dev/mem or ../.
+SERIAL_DEVICE_PATTERN = r"^/dev/(tty[A-Za-z]+[0-9]+|serial/by-(id|path)/[A-Za-z0-9._:+-]+)$"
 
 
 class SpecError(ValueError):
@@ -145,6 +151,14 @@ class _Cursor:
         return dict(raw)
 
 
+def _topic(cur: _Cursor, key: str) -> str:
+    """A topic name override; Kafka also refuses the names ``.`` and ``..``."""
+    name = cur.string(key, "", pattern=TOPIC_PATTERN, max_len=249)
+    if name in (".", ".."):
+        raise SpecError(cur.at(key), "Kafka refuses the topic names . and ..")
+    return name
+
+
 def _unique(cursors: list[_Cursor], key: str) -> None:
     """Duplicate names would give two children the same name; refuse them like the CRD does."""
     seen: set[str] = set()
@@ -165,6 +179,18 @@ class SecretRef:
 class KafkaAuth:
     type: str
     secret: SecretRef
+    tls: bool = False
+
+    @property
+    def security_protocol(self) -> str:
+        """The Kafka client protocol of this setting, the one every component uses."""
+        if self.type == "tls":
+            return "SSL"
+        return "SASL_SSL" if self.tls else "SASL_PLAINTEXT"
+
+    @property
+    def sasl_mechanism(self) -> str:
+        return "SCRAM-SHA-512" if self.type == "scram-sha-512" else ""
 
 
 @dataclass(frozen=True)
@@ -173,6 +199,7 @@ class TopicDefaults:
     replicas: int = 1
     retention_seconds: float = 7 * 86400.0
     min_insync_replicas: int = 1
+    allow_zero_retention: bool = False
 
 
 @dataclass(frozen=True)
@@ -340,6 +367,7 @@ class Consumer:
     name: str
     type: str = "alert-notifier"
     webhook_url: str = ""
+    webhook_secret: SecretRef | None = None
     replicas: int = 1
     image: str = ""
 
@@ -427,7 +455,30 @@ def parse(spec: Mapping[str, Any] | None, name: str, namespace: str) -> Pipeline
         and not pipeline.consumers
     ):
         raise SpecError("spec.scaling.target", "is consumers but spec.consumers is empty")
+    _distinct_topics(pipeline)
     return pipeline
+
+
+def _distinct_topics(pipeline: Pipeline) -> None:
+    """Two topics of one pipeline must not resolve to one Kafka name: the topic backends would
+    make (or fight over) one topic for two purposes. Kafka also refuses names that differ only
+    by ``.`` against ``_`` (its metric names would collide), so those count as one."""
+    seen: dict[str, tuple[str, str]] = {}
+    named = [(pipeline.stream_topic(s), "spec.streams") for s in pipeline.streams]
+    named += [
+        (pipeline.dead_letter_topic, "spec.kafka.topics"),
+        (pipeline.aggregates_topic, "spec.kafka.topics"),
+        (pipeline.alerts_topic, "spec.kafka.topics"),
+    ]
+    for topic, path in named:
+        key = topic.replace(".", "_")
+        if key in seen:
+            other, other_path = seen[key]
+            where = "spec.streams" if "spec.streams" in (path, other_path) else path
+            raise SpecError(
+                where, f"topics {other!r} and {topic!r} are one Kafka topic; give each its own name"
+            )
+        seen[key] = (topic, path)
 
 
 def _secret_ref(cur: _Cursor, default_key: str = "") -> SecretRef:
@@ -445,19 +496,26 @@ def _kafka(cur: _Cursor) -> KafkaSpec:
     auth = None
     if cur.has("authentication"):
         acur = cur.obj("authentication")
-        auth = KafkaAuth(
-            type=acur.string("type", choices=AUTH_TYPES),
-            secret=_secret_ref(acur.obj("secretRef")),
-        )
+        auth_type = acur.string("type", choices=AUTH_TYPES)
+        tls = acur.boolean("tls", auth_type == "tls")
+        if auth_type == "tls" and not tls:
+            raise SpecError(acur.at("tls"), "mutual TLS (type tls) always uses TLS")
+        auth = KafkaAuth(type=auth_type, secret=_secret_ref(acur.obj("secretRef")), tls=tls)
     dcur = cur.obj("topicDefaults")
     defaults = TopicDefaults(
         partitions=dcur.integer("partitions", 3, 1, 1000),
         replicas=dcur.integer("replicas", 1, 1, 10),
         retention_seconds=dcur.duration("retention", "7d"),
         min_insync_replicas=dcur.integer("minInSyncReplicas", 1, 1, 10),
+        allow_zero_retention=dcur.boolean("allowZeroRetention", False),
     )
     if defaults.min_insync_replicas > defaults.replicas:
         raise SpecError(dcur.at("minInSyncReplicas"), "must not exceed replicas")
+    if round(defaults.retention_seconds * 1000) == 0 and not defaults.allow_zero_retention:
+        raise SpecError(
+            dcur.at("retention"),
+            "under 1ms makes topics that keep nothing; set allowZeroRetention if that is meant",
+        )
     tcur = cur.obj("topics")
     return KafkaSpec(
         bootstrap_servers=cur.string(
@@ -467,9 +525,9 @@ def _kafka(cur: _Cursor) -> KafkaSpec:
         topic_backend=backend,
         authentication=auth,
         topic_defaults=defaults,
-        dead_letter_topic=tcur.string("deadLetter", "", pattern=TOPIC_PATTERN, max_len=249),
-        aggregates_topic=tcur.string("aggregates", "", pattern=TOPIC_PATTERN, max_len=249),
-        alerts_topic=tcur.string("alerts", "", pattern=TOPIC_PATTERN, max_len=249),
+        dead_letter_topic=_topic(tcur, "deadLetter"),
+        aggregates_topic=_topic(tcur, "aggregates"),
+        alerts_topic=_topic(tcur, "alerts"),
         delete_topics_with_pipeline=cur.boolean("deleteTopicsWithPipeline", False),
     )
 
@@ -503,7 +561,7 @@ def _streams(root: _Cursor) -> tuple[Stream, ...]:
     return tuple(
         Stream(
             name=scur.string("name", pattern=NAME_PATTERN, max_len=CHILD_NAME_MAX),
-            topic=scur.string("topic", "", pattern=TOPIC_PATTERN, max_len=249),
+            topic=_topic(scur, "topic"),
             partitions=scur.integer("partitions", 0, 0, 1000),
             fields=_fields(scur),
         )
@@ -523,11 +581,13 @@ def _source(cur: _Cursor) -> Source:
         return Source(
             type=stype,
             serial=SerialSource(
-                device=block.string("device", pattern=r"^/dev/[A-Za-z0-9._/-]+$"),
+                device=block.string("device", pattern=SERIAL_DEVICE_PATTERN),
                 baud_rate=_baud(block),
             ),
         )
     if stype == "mqtt":
+        if block.data.get("topicFilter") == "":
+            raise SpecError(block.at("topicFilter"), "must not be empty")
         creds = block.obj("credentialsSecretRef") if block.has("credentialsSecretRef") else None
         return Source(
             type=stype,
@@ -535,13 +595,20 @@ def _source(cur: _Cursor) -> Source:
                 url=block.string(
                     "url", pattern=r"^(tcp|ssl|ws|wss|mqtt|mqtts)://[^\s/]+(:[0-9]+)?/?$"
                 ),
-                topic_filter=block.string("topicFilter", "sensors/#", max_len=256),
+                topic_filter=block.string(
+                    "topicFilter", "sensors/#", pattern=MQTT_FILTER_PATTERN, max_len=256
+                ),
                 qos=block.integer("qos", 1, 0, 2),
                 credentials=_secret_ref(creds) if creds else None,
             ),
         )
     faults = block.num_map("faults")
     for key, rate in faults.items():
+        if key not in SIMULATOR_FAULTS:
+            raise SpecError(
+                f"{block.at('faults')}.{key}",
+                f"is no simulator fault; the faults are {', '.join(SIMULATOR_FAULTS)}",
+            )
         if not 0 <= rate <= 1:
             raise SpecError(f"{block.at('faults')}.{key}", "must be a rate between 0 and 1")
     interval = block.duration("interval", "1s")
@@ -629,6 +696,7 @@ def _alerts(cur: _Cursor, streams: tuple[Stream, ...]) -> Alerts:
             raise SpecError(tcur.at("field"), f"is no field of stream {rule.stream!r}")
         if rule.above is None and rule.below is None:
             raise SpecError(tcur.path, "needs above, below or both")
+        _reachable(rule, by_name[rule.stream], tcur.at("above"), tcur.at("below"))
         thresholds.append(rule)
     acur, jcur = cur.obj("anomaly"), cur.obj("jump")
     return Alerts(
@@ -644,6 +712,16 @@ def _alerts(cur: _Cursor, streams: tuple[Stream, ...]) -> Alerts:
         stuck=_after(cur.obj("stuck"), "10m"),
         silence=_after(cur.obj("silence"), "5m"),
     )
+
+
+def _reachable(rule: Threshold, stream: Stream, above_at: str, below_at: str) -> None:
+    """Readings outside a field's [min, max] are dead-lettered before alerting, so a threshold
+    at or beyond the range could never fire."""
+    fld = next(f for f in stream.fields if f.name == rule.field)
+    if rule.above is not None and fld.max is not None and rule.above >= fld.max:
+        raise SpecError(above_at, f"{rule.above} can never fire: {rule.field}'s max is {fld.max}")
+    if rule.below is not None and fld.min is not None and rule.below <= fld.min:
+        raise SpecError(below_at, f"{rule.below} can never fire: {rule.field}'s min is {fld.min}")
 
 
 def _anomaly_fields(cur: _Cursor, streams: tuple[Stream, ...]) -> tuple[str, ...]:
@@ -725,15 +803,25 @@ def _processing(cur: _Cursor, streams: tuple[Stream, ...]) -> Processing:
 def _consumers(root: _Cursor) -> tuple[Consumer, ...]:
     ccurs = root.items("consumers")
     _unique(ccurs, "name")
-    return tuple(
-        Consumer(
-            name=ccur.string("name", pattern=NAME_PATTERN, max_len=CHILD_NAME_MAX),
-            type=ccur.string("type", "alert-notifier", choices=CONSUMER_TYPES),
-            webhook_url=ccur.string("webhookUrl", "", pattern=r"^https?://\S+$"),
-            replicas=ccur.integer("replicas", 1, 0, 100),
-            image=ccur.string("image", ""),
-        )
-        for ccur in ccurs
+    return tuple(_consumer(ccur) for ccur in ccurs)
+
+
+def _consumer(ccur: _Cursor) -> Consumer:
+    url = ccur.string("webhookUrl", "", pattern=r"^https?://\S+$")
+    secret = None
+    if ccur.has("webhookSecretRef"):
+        if url:
+            raise SpecError(
+                ccur.at("webhookSecretRef"), "set webhookUrl or webhookSecretRef, not both"
+            )
+        secret = _secret_ref(ccur.obj("webhookSecretRef"), default_key="url")
+    return Consumer(
+        name=ccur.string("name", pattern=NAME_PATTERN, max_len=CHILD_NAME_MAX),
+        type=ccur.string("type", "alert-notifier", choices=CONSUMER_TYPES),
+        webhook_url=url,
+        webhook_secret=secret,
+        replicas=ccur.integer("replicas", 1, 0, 100),
+        image=ccur.string("image", ""),
     )
 
 

@@ -33,20 +33,27 @@ KAFKA_PASSWORD_ENV = "KAFKA_PASSWORD"
 MQTT_USERNAME_ENV = "MQTT_USERNAME"
 MQTT_PASSWORD_ENV = "MQTT_PASSWORD"
 PG_DSN_ENV = "PG_DSN"
+WEBHOOK_URL_ENV = "SENSORPIPE_WEBHOOK_URL"
 
 
 def kafka_authentication(auth: KafkaAuth | None) -> dict[str, str] | None:
     """Where a reader finds the Kafka credentials the operator mounted for it."""
     if auth is None:
         return None
+    # Protocol, mechanism and CA are written out, so no reader guesses them (they used to
+    # guess three different ways).
+    out = {"type": auth.type, "securityProtocol": auth.security_protocol}
+    if auth.tls:
+        out["caFile"] = f"{TLS_DIR}/ca.crt"
     if auth.type == "tls":
-        return {
-            "type": "tls",
-            "caFile": f"{TLS_DIR}/ca.crt",
-            "certFile": f"{TLS_DIR}/user.crt",
-            "keyFile": f"{TLS_DIR}/user.key",
+        out |= {"certFile": f"{TLS_DIR}/user.crt", "keyFile": f"{TLS_DIR}/user.key"}
+    else:
+        out |= {
+            "mechanism": auth.sasl_mechanism,
+            "usernameEnv": KAFKA_USERNAME_ENV,
+            "passwordEnv": KAFKA_PASSWORD_ENV,
         }
-    return {"type": auth.type, "usernameEnv": KAFKA_USERNAME_ENV, "passwordEnv": KAFKA_PASSWORD_ENV}
+    return out
 
 
 def _source(source: Source) -> dict[str, Any]:
@@ -176,7 +183,8 @@ def render(pipeline: Pipeline, gateway: Gateway | None = None) -> dict[str, Any]
                 "type": c.type,
                 "group": pipeline.consumer_group(c),
                 "topic": pipeline.alerts_topic,
-                "webhookUrl": c.webhook_url,
+                # The URL itself comes as an environment variable (it may carry a token).
+                "webhookEnv": WEBHOOK_URL_ENV if c.webhook_url or c.webhook_secret else "",
             }
             for c in pipeline.consumers
         ],

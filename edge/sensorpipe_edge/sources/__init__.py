@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 Ack = Callable[[], object]
 Item = tuple[bytes, Ack | None]
-Emit = Callable[[list[Item]], None]
+
+
+class Emit(Protocol):
+    """Hand a batch to the gateway; ``origin`` says where exactly it came from when that is
+    finer than the source's name (the MQTT topic a message was published on, not the
+    subscription filter), so a dead letter can be traced to its device."""
+
+    def __call__(self, items: list[Item], origin: str | None = None) -> None: ...
 
 
 class Source:

@@ -57,15 +57,23 @@ class MqttSource(Source):
 
         def on_connect(c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
             log.info("mqtt connected to %s (%s)", self.url, rc)
-            self.connected = True
-            c.subscribe(self.topic_filter, qos=self.qos)
+            # A filter the client refuses raised here and killed paho's network thread while
+            # the gateway kept saying ready: stay up, connected but not ready, and say why.
+            try:
+                result, _mid = c.subscribe(self.topic_filter, qos=self.qos)
+            except ValueError as exc:
+                log.error("mqtt topic filter %r refused: %s", self.topic_filter, exc)
+                result = mqtt.MQTT_ERR_INVAL
+            if result != mqtt.MQTT_ERR_SUCCESS:
+                log.error("mqtt subscription to %r failed (%s)", self.topic_filter, result)
+            self.connected = result == mqtt.MQTT_ERR_SUCCESS
 
         def on_disconnect(_c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
             log.warning("mqtt disconnected (%s)", rc)
             self.connected = False
 
         def on_message(c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-            emit([(msg.payload, partial(c.ack, msg.mid, msg.qos))])
+            emit([(msg.payload, partial(c.ack, msg.mid, msg.qos))], f"mqtt:{msg.topic}")
 
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect

@@ -87,12 +87,16 @@ def kafka_env(pipeline: Pipeline) -> list[dict[str, Any]]:
 
 
 def kafka_volumes(pipeline: Pipeline) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The mTLS secret as files where the runtime config says they are: (volumes, mounts)."""
+    """The TLS files of the Kafka Secret where the runtime config says they are: (volumes,
+    mounts); for SCRAM over TLS only its ca.crt, the credentials stay in the environment."""
     auth = pipeline.kafka.authentication
-    if auth is None or auth.type != "tls":
+    if auth is None or not auth.tls:
         return [], []
+    secret: dict[str, Any] = {"secretName": auth.secret.name}
+    if auth.type != "tls":
+        secret["items"] = [{"key": "ca.crt", "path": "ca.crt"}]
     return (
-        [{"name": "kafka-tls", "secret": {"secretName": auth.secret.name}}],
+        [{"name": "kafka-tls", "secret": secret}],
         [{"name": "kafka-tls", "mountPath": rc.TLS_DIR, "readOnly": True}],
     )
 

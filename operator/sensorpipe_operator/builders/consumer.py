@@ -16,6 +16,7 @@ from sensorpipe_operator.builders.common import (
     kafka_env,
     kafka_volumes,
     scaled_by_autoscaler,
+    secret_env,
     service_account_name,
 )
 from sensorpipe_operator.model import Consumer, Pipeline
@@ -31,6 +32,16 @@ def autoscaled(pipeline: Pipeline) -> dict[str, Any] | None:
     return {"spec": {"replicas": pipeline.scaling.min_replicas}}
 
 
+def _webhook_env(consumer: Consumer) -> list[dict[str, Any]]:
+    """The webhook URL from its Secret (or the spec's inline URL), never via the ConfigMap."""
+    if consumer.webhook_secret is not None:
+        ref = consumer.webhook_secret
+        return [secret_env(rc.WEBHOOK_URL_ENV, ref.name, ref.key)]
+    if consumer.webhook_url:
+        return [{"name": rc.WEBHOOK_URL_ENV, "value": consumer.webhook_url}]
+    return []
+
+
 def build(pipeline: Pipeline, consumer: Consumer, default_image: str) -> dict[str, Any]:
     config_vol, config_mount = config_volume(config_map_name(pipeline))
     tls_vols, tls_mounts = kafka_volumes(pipeline)
@@ -43,6 +54,7 @@ def build(pipeline: Pipeline, consumer: Consumer, default_image: str) -> dict[st
             {"name": "SENSORPIPE_CONSUMER_NAME", "value": consumer.name},
             {"name": "SENSORPIPE_CONSUMER_GROUP", "value": pipeline.consumer_group(consumer)},
             *kafka_env(pipeline),
+            *_webhook_env(consumer),
         ],
         "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
         "livenessProbe": http_probe("/healthz", 10),

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from sensorpipe_operator import crdcheck
 from sensorpipe_operator.model import Pipeline, SpecError, parse
 
 API_VERSION = "iot.sensorpipe.dev/v1alpha1"
@@ -39,7 +40,22 @@ def read_document(path: Path) -> dict[str, Any]:
 
 def load(path: Path) -> Pipeline:
     """The parsed, defaulted model of the manifest at ``path``; raises SpecError."""
-    doc = read_document(path)
+    return model_of(read_document(path))
+
+
+def admit(doc: dict[str, Any], schema: crdcheck.Schema) -> Pipeline:
+    """What the cluster would do with ``doc``: refuse it as the API server would (the CRD's
+    schema and CEL rules) or as the operator would (its model, an ``InvalidSpec`` condition);
+    raises SpecError naming the first refused field, with every problem in the message."""
+    _, problems = crdcheck.check(doc, schema)
+    if problems:
+        first, *rest = problems
+        raise SpecError(first.path, "; ".join([first.message, *(str(p) for p in rest)]))
+    return model_of(doc)
+
+
+def model_of(doc: dict[str, Any]) -> Pipeline:
+    """The operator's model of one SensorPipeline document; raises SpecError."""
     meta = doc.get("metadata")
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
         raise SpecError("metadata.name", "is required")

@@ -112,7 +112,7 @@ class ScalingController:
             auth.secret.name, pipeline.namespace
         )
         data = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
-        return {**conf, **admin_topics.auth_config(auth.type, data)}
+        return {**conf, **admin_topics.auth_config(auth, data)}
 
     def _reader(self, pipeline: model.Pipeline) -> LagReader:
         conf = self.kafka_conf(pipeline)

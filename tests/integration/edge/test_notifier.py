@@ -70,7 +70,9 @@ def test_alerts_reach_the_webhook_through_failures_and_kill_9(
     topic = f"{unique_name}.alerts"
     doc["topics"]["alerts"] = topic
     hook = Webhook(refuse=3)
-    doc["consumers"] = [{"name": "notifier", "type": "alert-notifier", "webhookUrl": hook.url}]
+    doc["consumers"] = [
+        {"name": "notifier", "type": "alert-notifier", "webhookEnv": "SENSORPIPE_WEBHOOK_URL"}
+    ]
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})  # kept alive until done
     admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(30)
     producer = Producer({"bootstrap.servers": kafka_bootstrap})
@@ -81,7 +83,12 @@ def test_alerts_reach_the_webhook_through_failures_and_kill_9(
     config = tmp_path / "pipeline.json"
     config.write_text(json.dumps(doc))
     log = tmp_path / "notify.log"
-    env = {**os.environ, "SENSORPIPE_HTTP_PORT": "0", "SENSORPIPE_CONSUMER_NAME": "notifier"}
+    env = {
+        **os.environ,
+        "SENSORPIPE_HTTP_PORT": "0",
+        "SENSORPIPE_CONSUMER_NAME": "notifier",
+        "SENSORPIPE_WEBHOOK_URL": hook.url,  # from the Secret, as the Deployment sets it
+    }
 
     def start() -> subprocess.Popen[bytes]:
         with open(log, "ab") as out:
@@ -106,3 +113,4 @@ def test_alerts_reach_the_webhook_through_failures_and_kill_9(
         hook.server.shutdown()
     assert hook.refused == 3
     assert f"{unique_name}.notifier" in log.read_text()  # the consumer group of the contract
+    assert hook.url not in log.read_text()  # the URL may carry a token: never logged

@@ -126,17 +126,65 @@ def test_readiness_follows_the_source(kafka_bootstrap, unique_name, gateways, tm
     link = tmp_path / "ttyNONE"
     source = {"type": "serial", "serial": {"device": str(link), "baudRate": 115200}}
     gw = gateways(create_pipeline(kafka_bootstrap, unique_name, source)).start()
-
-    def status(path: str) -> int:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{gw.port}{path}", timeout=5) as r:
-                return int(r.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
-
-    assert status("/healthz") == 200
-    assert status("/readyz") == 503  # no device yet
+    assert _status(gw.port, "/healthz") == 200
+    assert _status(gw.port, "/readyz") == 503  # no device yet
     device = PtyDevice(link)
-    wait_until("ready once the device appears", lambda: status("/readyz") == 200, 30, gw.log)
+    wait_until(
+        "ready once the device appears", lambda: _status(gw.port, "/readyz") == 200, 30, gw.log
+    )
     device.close()
+    assert gw.stop() == 0
+
+
+def test_a_refused_mqtt_filter_keeps_the_gateway_up_and_not_ready(
+    kafka_bootstrap, mqtt_url, unique_name, gateways
+):
+    """Issue #18: a filter with # inside killed the MQTT thread while /readyz said 200."""
+    source = {"type": "mqtt", "mqtt": {"url": mqtt_url, "topicFilter": f"{unique_name}/#/x"}}
+    gw = gateways(create_pipeline(kafka_bootstrap, unique_name, source)).start()
+    wait_until("the refusal logged", lambda: "refused" in gw.log.read_text(), 30, gw.log)
+    assert _status(gw.port, "/healthz") == 200
+    assert _status(gw.port, "/readyz") == 503
+    assert gw.metric("source_connected") == 0
+    assert gw.stop() == 0
+
+
+def _status(port: int, path: str) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_the_http_server_binds_the_configured_address(kafka_bootstrap, unique_name, gateways):
+    """Issue #18: the gateway's (and notifier's) HTTP server was bound to 0.0.0.0, hard-coded."""
+    source = {"type": "simulated", "simulated": {"devices": 1, "interval": 1.0, "faults": {}}}
+    doc = create_pipeline(kafka_bootstrap, unique_name, source)
+    gw = gateways(doc, {"SENSORPIPE_HTTP_ADDRESS": "127.0.0.2"}).start()
+    with urllib.request.urlopen(f"http://127.0.0.2:{gw.port}/healthz", timeout=5) as r:
+        assert r.status == 200
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"http://127.0.0.1:{gw.port}/healthz", timeout=5)
+    assert gw.stop() == 0
+
+
+def test_an_mqtt_dead_letter_names_the_topic_it_came_on(
+    kafka_bootstrap, mqtt_url, unique_name, gateways
+):
+    """Issue #18: dead letters from MQTT carried the subscription filter, so a bad payload
+    could not be traced to its device; they now carry the topic it was published on."""
+    source = {"type": "mqtt", "mqtt": {"url": mqtt_url, "topicFilter": f"{unique_name}/#"}}
+    doc = create_pipeline(kafka_bootstrap, unique_name, source)
+    gw = gateways(doc).start()
+    wait_until("the MQTT session", lambda: gw.metric("source_connected") == 1, 30, gw.log)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", clean_session=True)
+    host, port = host_port(mqtt_url)
+    client.connect(host, port)
+    client.loop_start()
+    client.publish(f"{unique_name}/barn/dev7", b"not a reading", qos=1).wait_for_publish(10)
+    client.disconnect()
+    client.loop_stop()
+    dead = read_topics(kafka_bootstrap, [doc["topics"]["deadLetter"]], until=bool)
+    assert [d["source"] for d in dead] == [f"mqtt:{unique_name}/barn/dev7"]
     assert gw.stop() == 0

@@ -274,7 +274,9 @@ def pipeline(name: str, namespace: str, bootstrap: str, **spec: Any) -> dict[str
     }
 
 
-def create_pipeline(kube: Kube, manifest: dict[str, Any]) -> dict[str, Any]:
+def create_pipeline(kube: Kube, manifest: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
+    """Create the pipeline; with ``dry_run``, have the server check it as ``kubectl apply``
+    does (undeclared fields refused) and answer what it would store, defaults applied."""
     api = client.CustomObjectsApi(kube.api)
     result: dict[str, Any] = api.create_namespaced_custom_object(
         PIPELINES.group,
@@ -282,8 +284,20 @@ def create_pipeline(kube: Kube, manifest: dict[str, Any]) -> dict[str, Any]:
         manifest["metadata"]["namespace"],
         PIPELINES.plural,
         manifest,
+        **({"dry_run": "All", "field_validation": "Strict"} if dry_run else {}),
     )
     return result
+
+
+def kubectl_apply(manifest: dict[str, Any], manager: str) -> subprocess.CompletedProcess[str]:
+    """``kubectl apply --server-side`` of one manifest, as a user runs it."""
+    return subprocess.run(
+        ["kubectl", "apply", "--server-side", "--field-manager", manager, "-f", "-"],
+        input=yaml.safe_dump(manifest),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def get_pipeline(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:

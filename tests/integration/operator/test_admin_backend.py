@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
@@ -94,3 +97,26 @@ def test_admin_backend_creates_grows_and_refuses_to_shrink(
     assert body is not None
     assert body["status"]["phase"] == "Degraded"
     assert _topics(kafka, f"{name}.climate")[f"{name}.climate"] == 5
+
+
+def test_a_batch_naming_a_topic_twice_does_not_kill_the_process(kafka_bootstrap, unique_name):
+    """Issue #18: confluent-kafka's create_topics aborted the operator (exit 139, no log line)
+    when two planned topics had one name. The backend now sends each name once and splits a
+    refused batch, in a process of its own here so that a crash fails this test alone."""
+    topic = f"twice-{unique_name}"
+    script = (
+        "import sys\n"
+        "from sensorpipe_operator import admin_topics\n"
+        "from sensorpipe_operator.topics import TopicPlan\n"
+        f"plan = TopicPlan('a', {topic!r}, 1, 1, {{'cleanup.policy': 'delete'}})\n"
+        "twin = TopicPlan('b', plan.name, 1, 1, dict(plan.config))\n"
+        f"states = admin_topics.ensure(admin_topics.client({kafka_bootstrap!r}), [plan, twin])\n"
+        "print([(s.name, s.ready) for s in states])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str([(topic, True), (topic, True)])
+    admin_client = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    assert _topics(admin_client, topic) == {topic: 1}

@@ -8,9 +8,12 @@ import subprocess
 from typing import Any
 
 import pytest
-import yaml
 
-from .harness import pipeline
+from sensorpipe_operator import crdcheck
+from sensorpipe_operator.local.manifest import admit
+from sensorpipe_operator.model import SpecError
+
+from .harness import kubectl_apply, pipeline
 
 pytestmark = pytest.mark.integration
 BOOT = "kafka:9092"
@@ -132,13 +135,7 @@ def _manifest(path: str, value: Any) -> dict[str, Any]:
 
 def _apply(manifest: dict[str, Any], namespace: str) -> subprocess.CompletedProcess[str]:
     manifest = {**manifest, "metadata": {**manifest["metadata"], "namespace": namespace}}
-    return subprocess.run(
-        ["kubectl", "apply", "--server-side", "--field-manager", "validation-test", "-f", "-"],
-        input=yaml.safe_dump(manifest),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return kubectl_apply(manifest, "validation-test")
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +171,14 @@ def test_long_or_dotted_names_are_refused(validation_namespace):
         proc = _apply(pipeline(name, "x", BOOT), validation_namespace)
         assert proc.returncode != 0
         assert message in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"), CASES, ids=[f"{c[0]}={c[2].split(':')[0]}" for c in CASES]
+)
+def test_validate_refuses_what_the_api_server_refuses(path, value, field):
+    """``sensorpipe validate`` (the CRD's rules offline, then the model) names the same field.
+    Server-side apply words duplicate map keys its own way; validate names the list."""
+    with pytest.raises(SpecError) as refused:
+        admit(_manifest(path, value), crdcheck.load_schema(crdcheck.REPO_CRD))
+    assert field.split(":")[0] in str(refused.value)

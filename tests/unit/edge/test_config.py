@@ -22,11 +22,13 @@ def test_document_with_environment_overrides():
             "SENSORPIPE_SPOOL_DIR": "/tmp/s",
             "SENSORPIPE_HTTP_PORT": "0",
             "SENSORPIPE_SPOOL_MAX_BYTES": "1000",
+            "SENSORPIPE_HTTP_ADDRESS": "127.0.0.1",
         },
     )
     assert cfg.bootstrap_servers == "127.0.0.1:1"
     assert cfg.spool_dir == Path("/tmp/s")
-    assert (cfg.http_port, cfg.spool_max_bytes) == (0, 1000)
+    assert (cfg.http_address, cfg.http_port, cfg.spool_max_bytes) == ("127.0.0.1", 0, 1000)
+    assert from_document(doc, {}).http_address == "0.0.0.0"
     assert cfg.streams["climate"].topic == "custom.climate"
     assert cfg.streams["distance"].topic == "farm.distance"
     assert cfg.streams["climate"].fields["temperature"].max == 80
@@ -38,11 +40,24 @@ def test_document_with_environment_overrides():
 def test_kafka_authentication_reads_secrets_from_where_the_document_points():
     assert kafka_client_config("b:1", None) == {"bootstrap.servers": "b:1"}
     tls = kafka_client_config(
-        "b:1", {"type": "tls", "caFile": "/c/ca", "certFile": "/c/crt", "keyFile": "/c/key"}
+        "b:1",
+        {
+            "type": "tls",
+            "securityProtocol": "SSL",
+            "caFile": "/c/ca",
+            "certFile": "/c/crt",
+            "keyFile": "/c/key",
+        },
     )
     assert tls["security.protocol"] == "SSL"
     assert tls["ssl.key.location"] == "/c/key"
-    scram_block = {"type": "scram-sha-512", "usernameEnv": "U_ENV", "passwordEnv": "P_ENV"}
+    scram_block = {
+        "type": "scram-sha-512",
+        "securityProtocol": "SASL_PLAINTEXT",
+        "mechanism": "SCRAM-SHA-512",
+        "usernameEnv": "U_ENV",
+        "passwordEnv": "P_ENV",
+    }
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("U_ENV", "alice")
         mp.setenv("P_ENV", "s3cret")

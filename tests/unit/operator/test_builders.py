@@ -400,3 +400,26 @@ def test_a_stream_change_rolls_every_reader():
         ("SparkApplication", "farm-processing"),
     ]:
         assert _digest_of(before, kind, name) != _digest_of(after, kind, name)
+
+
+def test_the_webhook_url_comes_from_its_secret_never_the_config_map():
+    """Issue #18: a webhook URL, token and all, sat in the runtime ConfigMap."""
+    spec = full()
+    spec["consumers"] = [
+        {"name": "notifier", "webhookSecretRef": {"name": "hooks", "key": "slack"}},
+        {"name": "inline", "webhookUrl": "https://hooks.example/T0K3N"},
+    ]
+    children = desired_children(parse(spec, "farm", "iot"), IMAGES)
+    config_maps = json.dumps([c for c in children if c["kind"] == "ConfigMap"])
+    assert "T0K3N" not in config_maps
+    assert "hooks" not in config_maps
+    by_name = {
+        c["metadata"]["name"]: {
+            e["name"]: e for e in c["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        for c in children
+        if c["kind"] == "Deployment"
+    }
+    hook = by_name["farm-consumer-notifier"]["SENSORPIPE_WEBHOOK_URL"]
+    assert hook["valueFrom"] == {"secretKeyRef": {"name": "hooks", "key": "slack"}}
+    assert by_name["farm-consumer-inline"]["SENSORPIPE_WEBHOOK_URL"]["value"].endswith("T0K3N")

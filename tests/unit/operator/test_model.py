@@ -219,7 +219,7 @@ def test_sources_each_parse_with_defaults():
         (
             {
                 "type": "simulated",
-                "simulated": {"devices": 1000, "interval": "200ms", "faults": {"drop": 0.1}},
+                "simulated": {"devices": 1000, "interval": "200ms", "faults": {"dropout": 0.1}},
             },
             "simulated",
         ),

@@ -20,6 +20,8 @@ def test_document_matches_the_contract():
         "bootstrapServers": "sensors-kafka-bootstrap:9092",
         "authentication": {
             "type": "scram-sha-512",
+            "securityProtocol": "SASL_PLAINTEXT",
+            "mechanism": "SCRAM-SHA-512",
             "usernameEnv": "KAFKA_USERNAME",
             "passwordEnv": "KAFKA_PASSWORD",
         },
@@ -57,7 +59,7 @@ def test_document_matches_the_contract():
             "type": "alert-notifier",
             "group": "farm.notifier",
             "topic": "farm.alerts",
-            "webhookUrl": "",
+            "webhookEnv": "",
         }
     ]
     assert "secret" not in json.dumps(doc).lower().replace("secretref", "")
@@ -73,7 +75,7 @@ def test_simulated_and_mqtt_sources_in_seconds_and_env_names():
                 "devices": 5,
                 "interval": "250ms",
                 "duration": "1m",
-                "faults": {"drop": 0.5},
+                "faults": {"dropout": 0.5},
             },
         },
     )
@@ -83,7 +85,7 @@ def test_simulated_and_mqtt_sources_in_seconds_and_env_names():
         "interval": 0.25,
         "duration": 60.0,
         "seed": 1,
-        "faults": {"drop": 0.5},
+        "faults": {"dropout": 0.5},
     }
     spec = with_change(
         full(),
