@@ -108,7 +108,8 @@ def test_dashboard_has_namespace_and_pipeline_variables_and_data_path_panels():
     data_path = DASHBOARD["panels"][: [p["title"] for p in DASHBOARD["panels"]].index("Operator")]
     for panel in data_path:
         for target in panel.get("targets", []):
-            assert '$namespace' in target["expr"] and '$pipeline' in target["expr"], target
+            assert "$namespace" in target["expr"], target
+            assert "$pipeline" in target["expr"], target
 
 
 def test_alert_rules_cover_the_pipeline_failures(rules: list[dict[str, Any]]):
@@ -120,7 +121,8 @@ def test_alert_rules_cover_the_pipeline_failures(rules: list[dict[str, Any]]):
         "SensorPipelineDeviceSilent",
     }
     for rule in rules:
-        assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+        assert rule["annotations"]["summary"], rule["alert"]
+        assert rule["annotations"]["description"], rule["alert"]
 
 
 def test_alert_rules_query_only_metrics_the_code_exports(rules: list[dict[str, Any]]):
