@@ -88,6 +88,20 @@ step() {
   log "$label done in $(fmt_secs "$took")"
 }
 
+# stage_plan NAME... / stage NAME: the same "[n of m]" for the stages of a script whose output
+# people watch as it comes (the demo), where `step` would hide it in a log. Not exported: the
+# scripts a stage runs (hack/stack.sh) keep their own count.
+stage_plan() {
+  STAGES=("$@")
+  STAGES_START=$(date +%s)
+}
+stage() {
+  local i n=0
+  for i in "${!STAGES[@]}"; do [[ ${STAGES[$i]} == "$1" ]] && n=$((i + 1)); done
+  ((n)) || die "stage '$1' is not in the plan (${STAGES[*]})"
+  log "[$n of ${#STAGES[@]}] $1 (at $(fmt_secs $(($(date +%s) - STAGES_START))))"
+}
+
 # progress_summary: each planned step's time, in plan order, and the whole run's.
 progress_summary() {
   [[ -n ${SENSORPIPE_PROGRESS:-} ]] || return 0
