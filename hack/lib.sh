@@ -45,15 +45,17 @@ progress_position() {
 # heartbeat LABEL LOGFILE STARTED: every $SENSORPIPE_HEARTBEAT s, say the step still runs and
 # what its log (or the log of the step running inside it) last said. Ends quietly on TERM.
 heartbeat() {
-  local label=$1 logf=$2 started=$3 sleeper="" what inner
+  local label=$1 logf=$2 started=$3 sleeper="" what inner where
   trap '[[ -z $sleeper ]] || kill "$sleeper" 2>/dev/null; exit 0' TERM
   while true; do
     sleep "$SENSORPIPE_HEARTBEAT" & sleeper=$!
     wait "$sleeper"
-    inner=$(cat "$logf.inner" 2>/dev/null || true)
-    [[ -n $inner && -f $inner ]] || inner=$logf
-    what=$(grep -v '^[[:space:]]*$' "$inner" 2>/dev/null | tail -n 1 | cut -c1-110 || true)
-    log "$label still running after $(fmt_secs $(($(date +%s) - started)))${what:+: $what}"
+    inner=$(cat "$logf.inner" 2>/dev/null || true) where=""
+    if [[ -n $inner && -f $inner ]]; then where=" ($(basename "$inner" .log))"; else inner=$logf; fi
+    # the last line with words in it, without colour codes (Maven prints bare ones)
+    what=$(sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$inner" 2>/dev/null | grep '[[:alnum:]]' | tail -n 1 |
+      cut -c1-110 || true)
+    log "$label still running after $(fmt_secs $(($(date +%s) - started)))$where${what:+: $what}"
   done
 }
 
