@@ -17,7 +17,8 @@ SCRIPT = """
 source "$1/hack/lib.sh"
 progress_plan fetch build firmware
 nested() {
-  step build-inner bash -c 'printf "\\033[0mcompiling k8s.io/apiserver\\n\\033[0m\\n"; sleep 3; echo linking'
+  step build-inner bash -c \
+    'printf "\\033[0mcompiling k8s.io/apiserver\\n\\033[0m\\n"; sleep 3; echo linking'
 }
 step fetch bash -c 'echo fetched' & fetch_pid=$!
 step build nested
@@ -50,9 +51,8 @@ def test_steps_count_time_beat_and_sum_up(tmp_path: Path):
     assert re.search(r"\[1 of 3\] fetch done in \d+s", out), out
     assert re.search(r"\[2 of 3\] build \.\.\.", out), out
     # A long step says, while it runs, what the step nested in it is doing.
-    assert re.search(
-        r"\[2 of 3\] build still running after \d+s \(build-inner\): compiling k8s.io/apiserver", out
-    ), out
+    beat = r"\[2 of 3\] build still running after \d+s \(build-inner\): compiling k8s.io/apiserver"
+    assert re.search(beat, out), out
     assert re.search(r"\[2 of 3\] build done in [3-9]s", out), out
     # A step the plan did not name joins it rather than breaking the count.
     assert re.search(r"\[4 of 4\] extra done in \d+s", out), out
