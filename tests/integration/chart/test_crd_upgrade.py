@@ -57,7 +57,7 @@ def chart_copy(root: Path, group: str, *, without: str | None) -> Path:
 
 
 def crd(name: str) -> dict[str, Any]:
-    return yaml.safe_load(kubectl("get", "crd", name, "-o", "yaml"))
+    return dict(yaml.safe_load(kubectl("get", "crd", name, "-o", "yaml")))
 
 
 def spec_properties(found: dict[str, Any]) -> dict[str, Any]:

@@ -24,21 +24,22 @@ VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
 
 
 @pytest.fixture(scope="module")
-def workflow() -> dict[str, Any]:
+def workflow() -> dict[Any, Any]:
     return dict(yaml.safe_load(WORKFLOW.read_text()))
 
 
-def steps(workflow: dict[str, Any], job: str) -> list[dict[str, Any]]:
+def steps(workflow: dict[Any, Any], job: str) -> list[dict[str, Any]]:
     return list(workflow["jobs"][job]["steps"])
 
 
-def test_runs_on_release_tags_only(workflow: dict[str, Any]):
+def test_runs_on_release_tags_only(workflow: dict[Any, Any]):
     trigger = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert isinstance(trigger, dict)
     assert set(trigger) == {"push"}
     assert trigger["push"]["tags"] == ["v[0-9]+.[0-9]+.[0-9]+"]
 
 
-def test_builds_every_image_the_chart_names_from_its_dockerfile(workflow: dict[str, Any]):
+def test_builds_every_image_the_chart_names_from_its_dockerfile(workflow: dict[Any, Any]):
     prefix = workflow["env"]["IMAGE_PREFIX"]
     matrix = workflow["jobs"]["images"]["strategy"]["matrix"]["include"]
     built = {f"{prefix}/{m['image']}": m["dockerfile"] for m in matrix}
@@ -50,7 +51,7 @@ def test_builds_every_image_the_chart_names_from_its_dockerfile(workflow: dict[s
     assert push["with"]["tags"].endswith(":${{ needs.version.outputs.version }}")
 
 
-def test_pushes_the_chart_where_the_docs_install_it_from(workflow: dict[str, Any]):
+def test_pushes_the_chart_where_the_docs_install_it_from(workflow: dict[Any, Any]):
     repository = workflow["env"]["CHART_REPOSITORY"]
     assert repository.startswith("oci://")
     run = "\n".join(s.get("run", "") for s in steps(workflow, "chart"))
@@ -63,14 +64,14 @@ def test_pushes_the_chart_where_the_docs_install_it_from(workflow: dict[str, Any
     assert f"url: {repository}" in flux
 
 
-def test_every_action_is_pinned_to_a_release(workflow: dict[str, Any]):
+def test_every_action_is_pinned_to_a_release(workflow: dict[Any, Any]):
     uses = [s["uses"] for job in workflow["jobs"] for s in steps(workflow, job) if "uses" in s]
     assert uses
     for action in uses:
         assert re.fullmatch(r"[\w-]+/[\w-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})", action), action
 
 
-def run_version_check(workflow: dict[str, Any], tag: str, tmp_path: Path) -> tuple[int, str]:
+def run_version_check(workflow: dict[Any, Any], tag: str, tmp_path: Path) -> tuple[int, str]:
     (step,) = [s for s in steps(workflow, "version") if s.get("id") == "version"]
     output = tmp_path / "output"
     output.write_text("")
@@ -86,7 +87,7 @@ def run_version_check(workflow: dict[str, Any], tag: str, tmp_path: Path) -> tup
 
 
 def test_version_check_passes_the_charts_own_tag_and_refuses_another(
-    workflow: dict[str, Any], tmp_path: Path
+    workflow: dict[Any, Any], tmp_path: Path
 ):
     version = CHART_META["version"]
     assert CHART_META["appVersion"] == version

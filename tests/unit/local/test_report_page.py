@@ -120,8 +120,8 @@ def test_plots_come_first_then_the_summary_then_folded_tables(tmp_path: Path):
     assert "1 alert</span>" in page
 
 
-def pixels(shot: Path) -> dict[tuple[int, int, int], int]:
-    """How many pixels of each colour the screenshot has."""
+def pixels(shot: Path) -> dict[object, int]:
+    """How many pixels of each colour (an RGB tuple) the screenshot has."""
     return {c: n for n, c in Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 22) or []}
 
 
