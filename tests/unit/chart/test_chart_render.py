@@ -346,3 +346,28 @@ def test_every_value_is_documented() -> None:
     for row in rows:
         description = row.rstrip("|").rsplit("|", 1)[1].strip()
         assert description, f"undocumented value: {row}"
+
+
+def child_images(docs: list[dict[str, Any]]) -> dict[str, str]:
+    container = only(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    images = {e["name"]: e.get("value", "") for e in container["env"] if "IMAGE" in e["name"]}
+    return {"operator": container["image"], **images}
+
+
+def test_child_images_follow_app_version_with_one_registry_override(helm: str) -> None:
+    app = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    assert child_images(template(helm)) == {
+        "operator": f"ghcr.io/sensorpipe/sensorpipe-operator:{app}",
+        "SENSORPIPE_GATEWAY_IMAGE": f"ghcr.io/sensorpipe/sensorpipe-edge:{app}",
+        "SENSORPIPE_SPARK_IMAGE": f"ghcr.io/sensorpipe/sensorpipe-spark:{app}",
+        "SENSORPIPE_CONSUMER_IMAGE": f"ghcr.io/sensorpipe/sensorpipe-edge:{app}",
+    }
+    mirrored = child_images(template(helm, "--set", "global.imageRegistry=mirror.local:5000/iot"))
+    assert all(ref.startswith("mirror.local:5000/iot/sensorpipe/") for ref in mirrored.values())
+    assert all(ref.endswith(f":{app}") for ref in mirrored.values())
+    # a reference with its own tag keeps it; a registry-less one gets the mirror in front
+    pinned = child_images(
+        template(helm, "--set", "childImages.spark=sensorpipe-spark:dev",
+                 "--set", "global.imageRegistry=mirror.local")
+    )  # fmt: skip
+    assert pinned["SENSORPIPE_SPARK_IMAGE"] == "mirror.local/sensorpipe-spark:dev"
