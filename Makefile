@@ -8,18 +8,34 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 LINT_PATHS := operator edge spark_apps tests hack deploy
 
+# Plain `make` prints what there is to run.
+.DEFAULT_GOAL := help
+
 # Regenerates every file derived from another (tests fail when one is stale).
-generate: venv
+generate: venv docs-images
 	$(PY) deploy/render.py
 	$(PY) hack/gen-chart-docs.py
 	$(PY) hack/gen-api-docs.py
 
-.PHONY: generate help venv setup firmware stack-up stack-down lint types test test-faults test-unit test-integration test-e2e demo bench clean
+.PHONY: generate docs-images help venv setup firmware stack-up stack-down lint types test test-faults test-unit test-integration test-e2e demo bench clean
 
 help:
-	@echo "make demo   - set everything up and run the pipeline end to end on this machine"
-	@echo "make test   - set everything up, then lint, type-check and run every test"
-	@echo "make bench  - run every benchmark; results in .cache/bench/results.{json,md}"
+	@echo "make demo          - set everything up and run the pipeline end to end on this machine"
+	@echo "make test          - set everything up, then lint, type-check and run every test"
+	@echo "make bench         - run every benchmark; results in .cache/bench/results.{json,md}"
+	@echo "make setup         - only install and build what the tests and the demo need"
+	@echo "make test-unit     - the unit tests (also test-integration, test-e2e, test-faults)"
+	@echo "make lint types    - ruff and mypy"
+	@echo "make generate      - regenerate derived files (rendered manifests, docs, the README picture)"
+	@echo "make stack-up      - start the local services (stack-down stops them)"
+
+# The README's architecture picture, from its Graphviz source (Debian's graphviz, installed by
+# setup). The source's hash goes into the SVG so a test can tell a stale picture without dot.
+docs-images: docs/images/architecture.svg
+
+docs/images/architecture.svg: docs/images/architecture.dot
+	dot -Tsvg $< | sed "1a <!-- source $< sha256 $$(sha256sum $< | cut -d' ' -f1) -->" >$@.tmp
+	mv $@.tmp $@
 
 venv:
 	bash hack/venv.sh

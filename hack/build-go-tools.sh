@@ -60,7 +60,7 @@ GO
   local pkg=k8s.io/component-base/version
   local ldflags="-s -w -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   (cd "$mod" && step k8s-mod-tidy go mod tidy -e)
-  (cd "$mod" && step k8s-build go build -trimpath -ldflags "$ldflags" -o "$out/" \
+  (cd "$mod" && step k8s-build go build -v -trimpath -ldflags "$ldflags" -o "$out/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl \
     k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy)
@@ -90,7 +90,7 @@ import (
 
 func main() { etcdmain.Main(os.Args) }
 GO
-  (cd "$mod" && step etcd-mod-tidy go mod tidy && step etcd-build go build -trimpath -ldflags "-s -w" -o "$out/etcd" .)
+  (cd "$mod" && step etcd-mod-tidy go mod tidy && step etcd-build go build -v -trimpath -ldflags "-s -w" -o "$out/etcd" .)
 }
 
 build_go_install() {  # name module version
@@ -98,7 +98,7 @@ build_go_install() {  # name module version
   local out="$BIN_ROOT/$name-$version"
   [[ -x $out/$name ]] && return 0
   mkdir -p "$out"
-  step "$name-build" env GOBIN="$out" go install -trimpath -ldflags "-s -w" "$module@$version"
+  step "$name-build" env GOBIN="$out" go install -v -trimpath -ldflags "-s -w" "$module@$version"
 }
 
 build_helm() {
@@ -106,7 +106,7 @@ build_helm() {
   [[ -x $out/helm ]] && return 0
   mkdir -p "$out"
   # helm prints its version from these variables; without them `helm version` says v3.x-dev.
-  step helm-build env GOBIN="$out" go install -trimpath \
+  step helm-build env GOBIN="$out" go install -v -trimpath \
     -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }

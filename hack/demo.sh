@@ -14,7 +14,12 @@ DEMO_DURATION=${DEMO_DURATION:-120}
 WORK="$CACHE_DIR/demo"
 rm -rf "$WORK"; mkdir -p "$WORK"
 start=$SECONDS
+SERVICES="the local services" APPLY="the operator and the pipeline on the API server"
+RUN="the run: ${DEMO_DURATION}s of readings, then Spark catches up" FOLLOW="the operator follows the run's end"
+REPORT="the report"
+stage_plan "$SERVICES" "$APPLY" "$RUN" "$FOLLOW" "$REPORT"
 
+stage "$SERVICES"
 started_stack=0
 if ! bash "$HACK_DIR/stack.sh" status >/dev/null; then
   bash "$HACK_DIR/stack.sh" up
@@ -25,11 +30,15 @@ eval "$(bash "$HACK_DIR/stack.sh" env)"
 operator_pid=""
 spark_reporter_pid=""
 ready_waiter_pid=""
-# stop_background PID: a background loop of this script with the command it is running (a
-# kubectl patch cut short must not land after what the script writes next).
+# quit_on_term: in a background loop of this script, end quietly on TERM. A command running in
+# the foreground (a kubectl patch) finishes first, so it never lands after what the script
+# writes next; waits go through `pause`, which TERM cuts short. Killing the loop's children
+# instead made bash print a bare "Terminated".
+quit_on_term() { trap '[[ -z ${paused:-} ]] || kill "$paused" 2>/dev/null; exit 0' TERM; }
+pause() { sleep "$1" & paused=$!; wait "$paused"; paused=""; }
+# stop_background PID: stop such a loop and wait until it has.
 stop_background() {
   [[ -n $1 ]] || return 0
-  pkill -P "$1" 2>/dev/null || true
   kill "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
 }
@@ -45,6 +54,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+stage "$APPLY"
 log "rendering the demo pipeline for Kafka at $KAFKA_BOOTSTRAP"
 sed "s|\${KAFKA_BOOTSTRAP}|$KAFKA_BOOTSTRAP|" hack/demo/pipeline.yaml >"$WORK/pipeline.yaml"
 .venv/bin/sensorpipe validate -f "$WORK/pipeline.yaml"
@@ -65,10 +75,11 @@ kubectl apply --server-side -f "$WORK/pipeline.yaml"
 # says once the driver runs; before that, SUBMITTED. (Waiting for the first committed batch
 # instead kept a loaded machine's demo SUBMITTED until its data had all arrived.)
 report_spark_state() {
+  quit_on_term
   local app=""
   while [[ -z $app ]]; do
     app=$(kubectl -n demo get sparkapplications -l iot.sensorpipe.dev/pipeline=demo -o name 2>/dev/null | head -n 1)
-    sleep 1
+    pause 1
   done
   while true; do
     local state=SUBMITTED pidf="$WORK/run/pids/spark.pid" started="$WORK/run/checkpoints/ingest/metadata"
@@ -77,13 +88,14 @@ report_spark_state() {
     fi
     kubectl -n demo patch "$app" --subresource=status --type=merge \
       -p "{\"status\":{\"applicationState\":{\"state\":\"$state\"},\"driverInfo\":{}}}" >/dev/null 2>&1 || true
-    sleep 5
+    pause 5
   done
 }
 report_spark_state &
 spark_reporter_pid=$!
 
-log "running the pipeline with the local runner for ${DEMO_DURATION}s of data (work dir: $WORK/run)"
+stage "$RUN"
+log "the local runner prints a line of counts every few seconds (work dir: $WORK/run)"
 .venv/bin/sensorpipe run -f "$WORK/pipeline.yaml" --work-dir "$WORK/run" \
   --duration "$DEMO_DURATION" --firmware-node bench-node --dashboard-port 0 --drain-timeout 900 \
   --pg-dsn "$PG_DSN" &
@@ -95,14 +107,21 @@ if kubectl -n demo wait sp/demo --for condition=Ready --timeout=300s >/dev/null;
   log "the operator reports the pipeline Ready:"
 else
   log "the pipeline is not Ready yet (Spark is still starting; a line follows when it is):"
-  (kubectl -n demo wait sp/demo --for condition=Ready --timeout=1200s >/dev/null &&
-    log "the operator reports the pipeline Ready after $((SECONDS - start))s") &
+  wait_ready() {
+    quit_on_term
+    kubectl -n demo wait sp/demo --for condition=Ready --timeout=1200s >/dev/null & paused=$!
+    wait "$paused" && log "the operator reports the pipeline Ready after $((SECONDS - start))s"
+  }
+  wait_ready &
   ready_waiter_pid=$!
 fi
 kubectl -n demo get sp demo
 kubectl -n demo get kafkatopics,sparkapplications,deployments,configmaps -l iot.sensorpipe.dev/pipeline=demo 2>/dev/null || true
 
 wait "$run_pid"
+stop_background "$ready_waiter_pid"
+ready_waiter_pid=""
+stage "$FOLLOW"
 # The run has stopped its Spark job: say so as the spark-operator would for a driver that
 # ended, and show the operator following (a streaming pipeline without its job is not Ready).
 stop_background "$spark_reporter_pid"
@@ -115,7 +134,8 @@ for _ in $(seq 60); do  # the operator's next status write, within a minute
   [[ $(kubectl -n demo get sp demo -o jsonpath="{$spark.message}") == *COMPLETED* ]] && break
   sleep 1
 done
-echo
 log "the run is over and its Spark job stopped with it; the operator reports:"
 kubectl -n demo get sp demo -o custom-columns="NAME:.metadata.name,READY:$cond.status,REASON:$cond.reason,PROCESSING:$spark.message"
-log "demo finished in $((SECONDS - start))s; report: $WORK/run/report/report.html"
+stage "$REPORT"
+log "plots per device first, then the summary (the runner's \"summary:\" line above): $WORK/run/report/report.html"
+log "demo finished in $(fmt_secs $((SECONDS - start)))"

@@ -5,15 +5,16 @@
 # The downloads (pip, Maven) run beside the CPU-bound Go builds, which keeps a cold run short.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 start=$SECONDS
-apt_install postgresql mosquitto mosquitto-clients openssl curl \
+progress_plan packages venv jars go-tools firmware
+step packages apt_install graphviz postgresql mosquitto mosquitto-clients openssl curl \
   gcc-avr avr-libc arduino-core-avr libsimavr-dev simavr libelf-dev pkg-config \
   chromium chromium-driver \
   containerd runc containernetworking-plugins podman debootstrap iptables conntrack busybox-static
 
-bash "$HACK_DIR/venv.sh" & venv_pid=$!
-bash "$HACK_DIR/fetch-jars.sh" & jars_pid=$!
+step venv bash "$HACK_DIR/venv.sh" & venv_pid=$!
+step jars bash "$HACK_DIR/fetch-jars.sh" & jars_pid=$!
 go_rc=0; venv_rc=0; jars_rc=0
-bash "$HACK_DIR/build-go-tools.sh" all || go_rc=$?
+(step go-tools bash "$HACK_DIR/build-go-tools.sh" all) || go_rc=$?
 wait "$venv_pid" || venv_rc=$?
 wait "$jars_pid" || jars_rc=$?
 ((go_rc == 0)) || die "building the Go tools failed (see above)"
@@ -27,4 +28,5 @@ bash "$HACK_DIR/images.sh" build
 if [[ -f $ROOT_DIR/firmware/Makefile ]]; then
   step firmware make -C "$ROOT_DIR/firmware"
 fi
+progress_summary
 log "setup complete in $((SECONDS - start))s"

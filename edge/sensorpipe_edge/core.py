@@ -23,6 +23,7 @@ from sensorpipe_edge.sources import Emit, Item, Source
 
 log = logging.getLogger(__name__)
 _LINE, _ACK = itemgetter(0), itemgetter(1)  # of an Item, without a Python loop
+_KEY = itemgetter(1)  # of a Record: the device id
 
 
 class Gateway:
@@ -52,6 +53,8 @@ class Gateway:
         now = int(time.time() * 1000)
         self.stats.readings_in[source] += len(items)
         records, rejected = self.builder.records(list(map(_LINE, items)), now)
+        # Per device, so an alert can tell a silent device; Counter.update counts in C.
+        self.stats.device_readings.update(map(_KEY, records))
         for i, rej in rejected:
             raw, ack = items[i]
             self.stats.rejected[rej.reason] += 1

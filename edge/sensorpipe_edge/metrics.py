@@ -3,18 +3,21 @@
 The hot loop bumps plain integers on a ``Stats`` object (a prometheus_client labelled
 counter costs about a microsecond per call, which is real money at 100k readings/s); a
 custom collector turns them into Prometheus metrics only when /metrics is scraped.
+Counters follow Prometheus naming: the exposition adds ``_total``.
 """
 
 from __future__ import annotations
 
+import platform
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.metadata import version
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Histogram, Info, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -24,6 +27,7 @@ PREFIX = "sensorpipe_gateway"
 @dataclass
 class Stats:
     readings_in: Counter[str] = field(default_factory=Counter)  # by source
+    device_readings: Counter[bytes] = field(default_factory=Counter)  # records, by device id
     published: int = 0
     rejected: Counter[str] = field(default_factory=Counter)  # by reason
     spooled: int = 0
@@ -49,6 +53,12 @@ class StatsCollector(Collector):
             for value, n in counts.items():
                 family.add_metric([value], n)
             yield family
+        devices = CounterMetricFamily(
+            f"{PREFIX}_device_readings", "Readings sent to Kafka, by device", labels=["device"]
+        )
+        for device, n in list(s.device_readings.items()):
+            devices.add_metric([device.decode(errors="replace")], n)
+        yield devices
         for kind, name, doc, number in (
             (CounterMetricFamily, "published", "Records acknowledged by Kafka", s.published),
             (CounterMetricFamily, "spooled", "Records written to the spool", s.spooled),
@@ -62,9 +72,18 @@ class StatsCollector(Collector):
 
 
 def make_registry(stats: Stats) -> tuple[CollectorRegistry, Histogram]:
-    """A registry with the stats and the producer latency histogram it also exposes."""
+    """A registry with the stats, the build and the producer latency histogram it also exposes."""
     registry = CollectorRegistry()
     registry.register(StatsCollector(stats))
+    Info(
+        "sensorpipe_build", "The running build: component, version and Python.", registry=registry
+    ).info(
+        {
+            "component": "gateway",
+            "version": version("sensorpipe-edge"),
+            "python": platform.python_version(),
+        }
+    )
     latency = Histogram(
         f"{PREFIX}_producer_latency_seconds",
         "Time from produce() to Kafka's acknowledgement",

@@ -127,6 +127,7 @@ class Engine:
         self.written_status.pop(uid, None)
         self.admin_memo.pop(uid, None)
         self.phases.pop(uid, None)
+        metrics.pipeline_phase(*key, None)
         self._gauges()
 
     def lock(self, uid: str) -> asyncio.Lock:
@@ -266,6 +267,9 @@ class Engine:
         back yet is not written twice."""
         uid = body["metadata"]["uid"]
         self.phases[uid] = new["phase"]
+        metrics.pipeline_phase(
+            body["metadata"]["namespace"], body["metadata"]["name"], new["phase"]
+        )
         current = dict(body.get("status") or {})
         pending = self.written_status.get(uid)
         if pending:

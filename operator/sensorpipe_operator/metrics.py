@@ -1,9 +1,14 @@
 """Prometheus metrics of the operator: reconciles, their errors and durations, writes to
-children, and how many children and pipelines of each kind and phase exist."""
+children, how many children and pipelines of each kind and phase exist, whether each pipeline
+is Ready (what the chart's alert rules watch), and the build."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+import platform
+from contextlib import suppress
+from importlib.metadata import version
+
+from prometheus_client import Counter, Gauge, Histogram, Info, start_http_server
 
 RECONCILES = Counter(
     "sensorpipe_reconciles_total", "Reconciliations of a pipeline.", ["trigger", "result"]
@@ -21,6 +26,26 @@ LOOP_RUNS = Counter(
     "Runs of a periodic job (resync, scaling) for one pipeline.",
     ["job"],
 )
+PIPELINE_READY = Gauge(
+    "sensorpipe_pipeline_ready", "1 while a pipeline is Ready, else 0.", ["namespace", "pipeline"]
+)
+BUILD = Info("sensorpipe_build", "The running build: component, version and Python.")
+BUILD.info(
+    {
+        "component": "operator",
+        "version": version("sensorpipe-operator"),
+        "python": platform.python_version(),
+    }
+)
+
+
+def pipeline_phase(namespace: str, name: str, phase: str | None) -> None:
+    """Per-pipeline readiness; ``None`` drops the series of a pipeline that is gone."""
+    if phase is not None:
+        PIPELINE_READY.labels(namespace, name).set(1 if phase == "Ready" else 0)
+        return
+    with suppress(KeyError):  # never reported (deleted before its first status)
+        PIPELINE_READY.remove(namespace, name)
 
 
 def count_write(kind: str, verb: str) -> None:

@@ -2,7 +2,7 @@
 
 Each figure is measured beside its baseline in the same run (DESIGN.md, "Commands and
 results"); ``record`` stores both and the ratio, and ``render_markdown`` turns the file
-into the table the README shows.
+into the table docs/measurements.md shows.
 """
 
 from __future__ import annotations

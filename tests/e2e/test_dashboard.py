@@ -1,8 +1,9 @@
 """The live dashboard in a real browser: headless Chromium loads the page that
 `sensorpipe run` serves while simulated readings flow, and the page shows them.
 
-Chromium and its driver are Debian's (`chromium`, `chromium-driver`), driven with selenium;
-the page has no external assets, so nothing leaves the machine.
+Chromium and its driver are Debian's (`chromium`, `chromium-driver`; flags in
+tests/browser.py), driven with selenium; the page has no external assets, so nothing leaves
+the machine.
 """
 
 from __future__ import annotations
@@ -22,24 +23,12 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
+from tests.browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS
 from tests.integration.local.conftest import SENSORPIPE, SPEC, write_manifest
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 DEVICES = 4
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1280,900",
-)
 
 
 def _wait_for_line(log: Path, proc: subprocess.Popen[bytes], pattern: str, limit: float) -> str:

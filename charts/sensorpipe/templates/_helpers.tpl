@@ -44,10 +44,39 @@ app.kubernetes.io/part-of: sensorpipe
 
 {{/* Operator image: a digest pins it; otherwise the tag, defaulting to appVersion. */}}
 {{- define "sensorpipe.image" -}}
+{{- $repository := include "sensorpipe.registry" (dict "root" . "ref" .Values.image.repository) }}
 {{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* An image reference ("ref") with `global.imageRegistry` in place of its registry: the first
+path part when it names a host (has a dot or a port, or is localhost), else prefixed. */}}
+{{- define "sensorpipe.registry" -}}
+{{- $ref := .ref }}
+{{- $registry := trimSuffix "/" (.root.Values.global.imageRegistry | default "") }}
+{{- if $registry }}
+{{- $parts := splitList "/" $ref }}
+{{- $first := first $parts }}
+{{- if and (gt (len $parts) 1) (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) }}
+{{- $ref = join "/" (rest $parts) }}
+{{- end }}
+{{- $ref = printf "%s/%s" $registry $ref }}
+{{- end }}
+{{- $ref }}
+{{- end }}
+
+{{/* A child image (childImages.*): the registry override, and the chart's appVersion as tag
+when the reference names neither a tag nor a digest, so children follow the operator. */}}
+{{- define "sensorpipe.childImage" -}}
+{{- $ref := include "sensorpipe.registry" . }}
+{{- $last := last (splitList "/" $ref) }}
+{{- if or (contains ":" $last) (contains "@" $last) }}
+{{- $ref }}
+{{- else }}
+{{- printf "%s:%s" $ref .root.Chart.AppVersion }}
 {{- end }}
 {{- end }}
 

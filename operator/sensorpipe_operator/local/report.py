@@ -1,9 +1,11 @@
 """``sensorpipe report``: what a local run produced, from Kafka and the lake.
 
-Counts in and out (records each gateway put on Kafka and the gateway's own counters, rows in
-the lake, dead letters by stage and reason), the aggregates per device that the streaming
-job computed (its windows, combined), the alerts raised, and plots of temperature and
-humidity per device with the alerts marked. With ``spark_report`` it also runs the Spark
+Plots per device of every declared field with its unit, alerts marked; counts in and out
+read from Kafka and the lake (records each gateway put on Kafka, rows in the lake, dead
+letters by stage and reason), balanced so they agree; the aggregates per device that the
+streaming job computed (its windows, combined) and the alerts raised. The gateways' own
+counters (their last metrics scrape, which may precede their final flush) are kept in
+``report.json`` for comparison, not in the summary. With ``spark_report`` it also runs the Spark
 package's own batch report (``sensorpipe-spark report``, once per day in the lake: the
 seeds' analyses, written once, there) and embeds it; that costs a Spark session, which is
 why it is asked for rather than always done.
@@ -15,8 +17,6 @@ report also works after the run, from another process, with only the work dir.
 
 from __future__ import annotations
 
-import csv
-import html
 import json
 import os
 import subprocess
@@ -25,14 +25,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sensorpipe_operator.local import lakeread, plan, summary, topicread
+from sensorpipe_operator.local import lakeread, plan, report_page, summary, topicread
 from sensorpipe_operator.local.layout import READINGS_TABLE, Layout
 from sensorpipe_operator.local.supervisor import log_tail
 
 MAX_PLOTS = 12
 LAKE_COLUMNS = ("device_id", "stream", "seq", "event_time", "values")
 SPARK_REPORT_TIMEOUT = 600
-DEVICE_TABLE = "device_averages.csv"
 
 
 class ReportError(RuntimeError):
@@ -53,8 +52,11 @@ class Report:
     device_aggregates: list[dict[str, Any]]
     alerts_by_kind: dict[str, int]
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    balance: dict[str, int] = field(default_factory=dict)  # summary.balance
+    fields: list[dict[str, Any]] = field(default_factory=list)  # declared, with units
     days: dict[str, str] = field(default_factory=dict)  # day -> Spark report folder or error
     plots: dict[str, str] = field(default_factory=dict)  # device -> PNG file name
+    plotted_fields: dict[str, list[str]] = field(default_factory=dict)  # device -> fields drawn
 
 
 def _lake_rows(lake_path: Path) -> list[dict[str, Any]]:
@@ -91,21 +93,26 @@ def gather(layout: Layout, run: dict[str, Any]) -> tuple[Report, list[dict[str, 
     readings = [r for t in topics["streams"].values() for r in by_topic.get(t, [])]
     alerts = by_topic.get(topics["alerts"], [])
     rows = _lake_rows(Path(doc["processing"]["sinks"]["lake"]["path"]))
+    dead_letters = summary.count_by(by_topic.get(topics["deadLetter"], []), "stage", "reason")
+    on_kafka_by_gateway = summary.count_by(readings, "gateway")
+    kafka_duplicates = summary.duplicates(readings)
     report = Report(
         pipeline=run["pipeline"],
         gateway_counters=status.get("gateways", {}),
-        on_kafka_by_gateway=summary.count_by(readings, "gateway"),
+        on_kafka_by_gateway=on_kafka_by_gateway,
         on_kafka_by_stream=summary.count_by(readings, "stream"),
-        kafka_duplicates=summary.duplicates(readings),
+        kafka_duplicates=kafka_duplicates,
         lake_rows=len(rows),
         lake_duplicates=summary.duplicates(rows),
-        dead_letter_by_reason=summary.count_by(
-            by_topic.get(topics["deadLetter"], []), "stage", "reason"
-        ),
+        dead_letter_by_reason=dead_letters,
         aggregate_records=len(by_topic.get(topics["aggregates"], [])),
         device_aggregates=summary.device_aggregates(by_topic.get(topics["aggregates"], [])),
         alerts_by_kind=summary.count_by(alerts, "kind"),
         alerts=alerts,
+        balance=summary.balance(
+            sum(on_kafka_by_gateway.values()), kafka_duplicates, len(rows), dead_letters
+        ),
+        fields=[asdict(f) for f in summary.declared_fields(doc["streams"])],
     )
     return report, rows
 
@@ -139,96 +146,9 @@ def spark_day_report(layout: Layout, run: dict[str, Any], day: str) -> str:
     return out.name
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    try:
-        with path.open(newline="") as f:
-            return list(csv.DictReader(f))
-    except OSError:
-        return []
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    try:
-        return f"{float(value):.2f}" if "." in str(value) else str(value)
-    except ValueError:
-        return str(value)
-
-
-def _day_section(report_dir: Path, day: str, folder: str) -> str:
-    if folder.startswith("error"):
-        return f"<h3>{html.escape(day)}</h3><p>{html.escape(folder)}</p>"
-    stats = _read_csv(report_dir / folder / DEVICE_TABLE)
-    cols = ["device_id", "stream", "field", "count", "mean", "min", "max", "stddev"]
-    images = "".join(
-        f'<figure><img src="{html.escape(folder)}/{html.escape(p.name)}" alt="{p.stem}"></figure>'
-        for p in sorted((report_dir / folder).glob("*.png"))
-    )
-    return (
-        f"<h3>{html.escape(day)} (Spark batch report: "
-        f'<a href="{html.escape(folder)}/">{html.escape(folder)}</a>)</h3>'
-        f"{_table(cols, [[s.get(c, '') for c in cols] for s in stats])}{images}"
-    )
-
-
-def render_html(report: Report, report_dir: Path) -> str:
-    """The report page."""
-    counts = [
-        *[[f"on Kafka from gateway {g}", n] for g, n in report.on_kafka_by_gateway.items()],
-        *[
-            [
-                f"gateway {g} published (last scrape of its metrics)",
-                int((c or {}).get("published", 0)),
-            ]
-            for g, c in report.gateway_counters.items()
-        ],
-        ["re-sent readings on Kafka", report.kafka_duplicates],
-        ["rows in the lake", report.lake_rows],
-        ["duplicate rows in the lake", report.lake_duplicates],
-        *[[f"dead letters {k}", n] for k, n in report.dead_letter_by_reason.items()],
-        ["aggregate records on Kafka", report.aggregate_records],
-        *[[f"alerts: {k}", n] for k, n in report.alerts_by_kind.items()],
-    ]
-    alerts = [
-        [a.get("device_id"), a.get("kind"), a.get("field"), a.get("value"), a.get("message")]
-        for a in report.alerts[:200]
-    ]
-    images = "".join(
-        f'<figure><img src="{html.escape(f)}" alt="{html.escape(d)}"></figure>'
-        for d, f in report.plots.items()
-    )
-    cols = ["device_id", "stream", "field", "windows", "count", "mean", "min", "max"]
-    aggregates = _table(cols, [[a[c] for c in cols] for a in report.device_aggregates])
-    days = "".join(_day_section(report_dir, d, f) for d, f in report.days.items())
-    title = f"sensorpipe report: {html.escape(report.pipeline)}"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:sans-serif;margin:20px}}table{{border-collapse:collapse;margin-bottom:20px}}
-td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}th{{background:#eee}}
-figure{{display:inline-block;margin:4px}}</style></head><body>
-<h1>Pipeline {html.escape(report.pipeline)}</h1>
-<h2>Counts in and out</h2>{_table(["what", "records"], counts)}
-<h2>Aggregates per device (the streaming job's windows, combined)</h2>{aggregates}
-{f"<h2>Spark batch report per day</h2>{days}" if days else ""}
-<h2>Alerts raised ({len(report.alerts)})</h2>
-{_table(["device", "kind", "field", "value", "message"], alerts)}
-<h2>Temperature and humidity per device (alerts in red)</h2>{images}
-</body></html>
-"""
-
-
 def write(layout: Layout, spark_report: bool = False) -> Path:
     """Write the report into the work dir; returns the HTML page's path."""
-    from sensorpipe_operator.local import plots
+    from sensorpipe_operator.local import plots  # matplotlib: only when a report is written
 
     run = _run_file(layout)
     report, rows = gather(layout, run)
@@ -236,15 +156,15 @@ def write(layout: Layout, spark_report: bool = False) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     if spark_report:
         report.days = {day: spark_day_report(layout, run, day) for day in summary.days(rows)}
-    by_device = summary.series(rows)
+    fields = summary.declared_fields(run["runtimeConfig"]["streams"])
+    by_device = summary.series(rows, (f.name for f in fields))
     for device in summary.devices_to_plot(by_device, report.alerts, MAX_PLOTS):
         name = f"device-{''.join(c if c.isalnum() or c in '-_' else '_' for c in device)}.png"
         device_alerts = [a for a in report.alerts if a.get("device_id") == device]
-        plots.device_plot(
-            out / name, device, by_device[device], device_alerts, summary.PLOTTED_FIELDS
-        )
+        drawn = plots.device_plot(out / name, device, by_device[device], device_alerts, fields)
         report.plots[device] = name
+        report.plotted_fields[device] = drawn
     (out / "report.json").write_text(json.dumps(asdict(report), indent=2, default=str) + "\n")
     page = out / "report.html"
-    page.write_text(render_html(report, out))
+    page.write_text(report_page.render(report, out))
     return page

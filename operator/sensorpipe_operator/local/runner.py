@@ -177,6 +177,9 @@ class Run:
             from sensorpipe_operator.local import report
 
             written = report.write(self.layout, self.opts.spark_report)
+            # The page's summary, read from Kafka and the lake, so the terminal says the same.
+            balance = json.loads((written.parent / "report.json").read_text())["balance"]
+            self.say("summary: " + "; ".join(f"{what} {n}" for what, n in balance.items()))
             self.say(f"report: {written}")
         return 0
 

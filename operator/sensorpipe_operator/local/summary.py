@@ -1,5 +1,5 @@
-"""Pure summaries for the report: counts, aggregates per device, days, time series and
-which devices to plot.
+"""Pure summaries for the report: the declared fields, counts and their balance, aggregates
+per device, days, time series and which devices to plot.
 
 Inputs are plain records (lake rows and Kafka values as dicts), outputs JSON-ready values,
 so each figure of the report can be checked against a hand computation in a unit test.
@@ -11,10 +11,38 @@ import datetime as dt
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-PLOTTED_FIELDS = ("temperature", "humidity")
 WINDOW_KEY = ("device_id", "stream", "field", "window_start", "window_end")
+# UCUM codes of the spec shown as people write them; any other unit is shown as declared.
+UNIT_LABELS = {"Cel": "°C", "[degF]": "°F", "%": "%"}
+
+
+@dataclass(frozen=True)
+class Field:
+    """A declared field of a stream, as the run's runtime config lists it."""
+
+    stream: str
+    name: str
+    type: str
+    unit: str | None
+
+    @property
+    def label(self) -> str:
+        unit = UNIT_LABELS.get(self.unit or "", self.unit or "")
+        if self.type == "boolean":
+            return f"{self.name} (0/1)"
+        return f"{self.name} ({unit})" if unit else self.name
+
+
+def declared_fields(streams: list[dict[str, Any]]) -> list[Field]:
+    """Every field of every stream, in the spec's order."""
+    return [
+        Field(s["name"], f["name"], f.get("type", "number"), f.get("unit"))
+        for s in streams
+        for f in s["fields"]
+    ]
 
 
 def count_by(records: Iterable[dict[str, Any]], *keys: str) -> dict[str, int]:
@@ -64,17 +92,53 @@ def days(rows: Iterable[dict[str, Any]]) -> list[str]:
     )
 
 
+def number(value: Any) -> float | None:
+    """A reading's value as a number to plot: booleans (motion) as 0/1, else None."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        if value.lower() in ("true", "false"):
+            return float(value.lower() == "true")
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
 def series(
-    rows: Iterable[dict[str, Any]], fields: tuple[str, ...] = PLOTTED_FIELDS
+    rows: Iterable[dict[str, Any]], fields: Iterable[str]
 ) -> dict[str, dict[str, list[tuple[int, float]]]]:
     """device -> field -> [(event time ms, value)] sorted by time, for the chosen fields."""
+    names = tuple(fields)
     out: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
-        for name in fields:
-            value = row["values"].get(name)
+        for name in names:
+            value = number(row["values"].get(name))
             if value is not None:
-                out[str(row["device_id"])][name].append((int(row["event_time"]), float(value)))
+                out[str(row["device_id"])][name].append((int(row["event_time"]), value))
     return {d: {f: sorted(pts) for f, pts in by_field.items()} for d, by_field in out.items()}
+
+
+def balance(
+    on_kafka: int, kafka_duplicates: int, lake_rows: int, dead_letters: dict[str, int]
+) -> dict[str, int]:
+    """Where every reading put on Kafka went, each figure read from Kafka or the lake (never a
+    metrics scrape, which lags): unique readings on Kafka = rows in the lake + readings the
+    Spark job refused (dead letters of stage ``spark``) + readings not in the lake (yet)."""
+    unique = on_kafka - kafka_duplicates
+    refused = sum(n for key, n in dead_letters.items() if key.startswith("spark/"))
+    return {
+        "unique readings on Kafka": unique,
+        "rows in the lake": lake_rows,
+        "refused by the Spark job": refused,
+        "not in the lake": unique - lake_rows - refused,
+        "refused at the gateways (never on a readings topic)": sum(
+            n for key, n in dead_letters.items() if not key.startswith("spark/")
+        ),
+    }
 
 
 def devices_to_plot(

@@ -1,6 +1,10 @@
 """Making every scaling action visible: a Kubernetes Event on the pipeline and Prometheus
-metrics (the chart's dashboard reads ``sensorpipe_consumer_lag`` and
+metrics (the chart's dashboard reads ``sensorpipe_consumer_lag``, the offset counters and
 ``sensorpipe_scale_current``/``_desired``).
+
+Input and consumption are exported as counters (offsets summed over a group's partitions, as
+read from Kafka) rather than rates worked out here, so Prometheus takes ``rate()`` over the
+window a dashboard or alert chooses, and a missed scrape loses nothing.
 
 Events are written with the plain API client rather than kopf's event queue, so the same code
 posts them whether the timer runs inside kopf or a test drives the controller directly.
@@ -8,10 +12,13 @@ posts them whether the timer runs inside kopf or a test drives the controller di
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from kubernetes import client
-from prometheus_client import Counter, Gauge
+from prometheus_client import REGISTRY, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from sensorpipe_operator.scaling.policy import Decision
 from sensorpipe_operator.scaling.status import TargetReport, timestamp
@@ -26,12 +33,34 @@ ACTIONS = Counter(
 PER_GROUP = ["namespace", "pipeline", "group"]
 PER_TARGET = ["namespace", "pipeline", "target"]
 LAG = Gauge("sensorpipe_consumer_lag", "Records a consumer group has not consumed", PER_GROUP)
-INPUT_RATE = Gauge(
-    "sensorpipe_consumer_input_rate", "Records/s arriving on a group's topics", PER_GROUP
-)
-CONSUMPTION_RATE = Gauge(
-    "sensorpipe_consumer_consumption_rate", "Records/s a consumer group commits", PER_GROUP
-)
+
+
+class OffsetCounters(Collector):
+    """The newest offset sums per (namespace, pipeline, group), exposed as counters."""
+
+    def __init__(self) -> None:
+        self.offsets: dict[tuple[str, str, str], tuple[int, int]] = {}
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        appended = CounterMetricFamily(
+            "sensorpipe_consumer_topic_records",
+            "Records appended to a consumer group's topics (sum of log-end offsets)",
+            labels=PER_GROUP,
+        )
+        committed = CounterMetricFamily(
+            "sensorpipe_consumer_committed_records",
+            "Records a consumer group has committed (sum of committed offsets)",
+            labels=PER_GROUP,
+        )
+        for labels, (end, done) in self.offsets.items():
+            appended.add_metric(list(labels), end)
+            committed.add_metric(list(labels), done)
+        yield appended
+        yield committed
+
+
+OFFSETS = OffsetCounters()
+REGISTRY.register(OFFSETS)
 SCALE_CURRENT = Gauge(
     "sensorpipe_scale_current", "Replicas or executors of a scaled target now", PER_TARGET
 )
@@ -47,10 +76,7 @@ def record_metrics(namespace: str, pipeline: str, report: TargetReport) -> None:
     group = report.target.group
     if obs.reachable:
         LAG.labels(namespace, pipeline, group).set(obs.total_lag)
-        if obs.input_rate is not None:
-            INPUT_RATE.labels(namespace, pipeline, group).set(obs.input_rate)
-        if obs.consumption_rate is not None:
-            CONSUMPTION_RATE.labels(namespace, pipeline, group).set(obs.consumption_rate)
+        OFFSETS.offsets[(namespace, pipeline, group)] = (obs.end_offsets, obs.committed_offsets)
     if report.current is not None:
         SCALE_CURRENT.labels(namespace, pipeline, report.target.name).set(report.current)
     if report.decision is not None:

@@ -119,6 +119,11 @@ class Observation:
     window: float
     min_lag: int
     lag_growth: int
+    # Offsets summed over the group's partitions in the newest snapshot: records appended to
+    # its topics and records it has committed. They only grow, so they are exported as
+    # counters and Prometheus takes their rate (the rates above are the autoscaler's own).
+    end_offsets: int = 0
+    committed_offsets: int = 0
 
     @classmethod
     def unreachable(cls, time: float, error: str) -> Observation:
@@ -208,4 +213,6 @@ def observe(snapshots: tuple[Snapshot, ...]) -> Observation:
         window=span,
         min_lag=min(s.total_lag for s in snapshots),
         lag_growth=last.total_lag - first.total_lag,
+        end_offsets=sum(p.end for p in last.partitions),
+        committed_offsets=sum(p.committed or 0 for p in last.partitions),
     )

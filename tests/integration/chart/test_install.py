@@ -89,18 +89,21 @@ def assert_no_wildcards(pairs: set[tuple[str, str]]) -> None:
 
 
 @pytest.fixture(scope="module")
-def servicemonitor_crd(stack: dict[str, str]) -> None:
-    """prometheus-operator's ServiceMonitor CRD (a small copy covering the fields the chart
-    writes), so the monitoring values can be dry-run like everything else."""
-    kubectl("apply", "--server-side", "-f", str(MANIFESTS / "servicemonitors-crd.yaml"))
-    kubectl("wait", "--for=condition=Established", "crd/servicemonitors.monitoring.coreos.com")
+def monitoring_crds(stack: dict[str, str]) -> None:
+    """prometheus-operator's ServiceMonitor, PodMonitor and PrometheusRule CRDs (small copies
+    covering the fields the chart writes), so the monitoring values can be dry-run like
+    everything else."""
+    for manifest in ("servicemonitors-crd.yaml", "podmonitors-prometheusrules-crd.yaml"):
+        kubectl("apply", "--server-side", "-f", str(MANIFESTS / manifest))
+    for plural in ("servicemonitors", "podmonitors", "prometheusrules"):
+        kubectl("wait", "--for=condition=Established", f"crd/{plural}.monitoring.coreos.com")
 
 
 CI_VALUES = sorted((CHART / "ci").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("values", [None, *CI_VALUES], ids=lambda v: v.name if v else "defaults")
-@pytest.mark.usefixtures("servicemonitor_crd")
+@pytest.mark.usefixtures("monitoring_crds")
 def test_every_rendered_object_passes_server_side_dry_run(
     kube_namespace: str, values: Path | None
 ) -> None:

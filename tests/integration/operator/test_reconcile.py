@@ -157,6 +157,10 @@ def test_create_makes_owned_children_and_becomes_ready(
     assert 'sensorpipe_pipelines{phase="Ready"} 1.0' in scraped
     assert 'sensorpipe_child_writes_total{kind="Deployment",verb="apply"}' in scraped
     assert "sensorpipe_reconcile_duration_seconds_count" in scraped
+    # per pipeline, what the chart's SensorPipelineNotReady alert watches, and the build
+    ready = f'sensorpipe_pipeline_ready{{namespace="{shared_namespace}",pipeline="{name}"}} 1.0'
+    assert ready in scraped
+    assert 'sensorpipe_build_info{component="operator"' in scraped
 
 
 def _versions(found: Children) -> dict[tuple[str, str], Any]:
