@@ -112,9 +112,9 @@ progress_summary() {
   while read -r name; do
     line=$(awk -F'\t' -v n="$name" '$1 == n {print; exit}' "$SENSORPIPE_PROGRESS/times")
     if [[ -n $line ]]; then
-      printf '  %-12s %8s  %s\n' "$name" "$(fmt_secs "$(cut -f2 <<<"$line")")" "$(cut -f3 <<<"$line")" >&2
+      printf '  %-24s %8s  %s\n' "$name" "$(fmt_secs "$(cut -f2 <<<"$line")")" "$(cut -f3 <<<"$line")" >&2
     else
-      printf '  %-12s %8s  %s\n' "$name" "-" "not run" >&2
+      printf '  %-24s %8s  %s\n' "$name" "-" "not run" >&2
     fi
   done <"$SENSORPIPE_PROGRESS/plan"
   rm -rf "$SENSORPIPE_PROGRESS"

@@ -260,7 +260,7 @@ start_controller_manager() {
     --authorization-kubeconfig "$KUBECONFIG_FILE" \
     --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false \
     --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
-    --use-service-account-credentials=false --controllers '*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle' \
+    --use-service-account-credentials=false --controllers '*,-node-ipam-controller,-node-lifecycle-controller' \
     --concurrent-deployment-syncs 10 --concurrent-replicaset-syncs 10 --v=1
   # Ready when it has made the default ServiceAccount of the default namespace.
   wait_for controller-manager 90 kubectl_ get serviceaccount default -n default

@@ -44,6 +44,12 @@ def _stack(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return proc
 
 
+def pinned_versions() -> dict[str, str]:
+    """The versions `hack/versions.env` pins, which set-up builds and downloads."""
+    text = (ROOT / "hack" / "versions.env").read_text()
+    return dict(re.findall(r"^(\w+)=(\S+)$", text, re.MULTILINE))
+
+
 def parse_env(text: str) -> dict[str, str]:
     """The variables of `hack/stack.sh env`, which prints `export NAME='value'` lines."""
     env: dict[str, str] = {}

@@ -1,8 +1,9 @@
 """The streaming job: three queries, each with its own checkpoint.
 
 1. `ingest`: Kafka (every stream topic) → parse and validate → rejects to the dead-letter
-   topic, valid readings into the lake exactly once per (stream, device, seq): MERGEd into
-   Delta, or anti-joined and committed by batch id into Parquet (:mod:`parquet_lake`);
+   topic, valid readings into the lake exactly once per (stream, device, seq): appended to
+   Delta once per batch (:mod:`lake`), or anti-joined and committed by batch id into
+   Parquet (:mod:`parquet_lake`);
 2. `aggregates`: the lake's readings as a stream → windowed aggregates with a
    watermark → lake upsert, PostgreSQL upsert, aggregates topic;
 3. `alerts`: Kafka → parse and validate → per-device rule state (which also drops a

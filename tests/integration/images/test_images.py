@@ -17,7 +17,7 @@ import yaml
 
 from sensorpipe_operator.builders.common import NON_ROOT_UID
 from sensorpipe_operator.builders.sparkapp import MAIN_FILE
-from tests.conftest import ROOT
+from tests.conftest import ROOT, pinned_versions
 
 # A cold build downloads pyspark and runs debootstrap: minutes, not the default 15.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
@@ -150,14 +150,9 @@ def test_the_gateway_is_the_edge_images_entry_point(images: dict[str, str]) -> N
     assert "usage: sensorpipe-gateway" in answers(images["edge"], "--help")
 
 
-def versions() -> dict[str, str]:
-    text = (ROOT / "hack" / "versions.env").read_text()
-    return dict(re.findall(r"^(\w+)=(\S+)$", text, re.MULTILINE))
-
-
 def test_spark_submit_answers_with_the_pinned_version(images: dict[str, str]) -> None:
     out = answers(images["spark"], "spark-submit", "--version")
-    assert f"version {versions()['SPARK_VERSION']}" in out
+    assert f"version {pinned_versions()['SPARK_VERSION']}" in out
 
 
 def test_the_jobs_entry_point_answers(images: dict[str, str]) -> None:
@@ -171,7 +166,7 @@ def test_the_jobs_entry_point_answers(images: dict[str, str]) -> None:
 def test_the_spark_image_carries_the_connector_and_delta_jars(images: dict[str, str]) -> None:
     """Every jar of hack/fetch-jars.sh's folder (the tests' jars) is in Spark's jars folder,
     unless Spark ships that artifact itself."""
-    v = versions()
+    v = pinned_versions()
     listing = answers(images["spark"], "ls", "/opt/spark/jars/")
     in_image = set(listing.split())
     for jar in (

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from deploy.render import ROOT
+from tests.conftest import pinned_versions
 
 pytestmark = pytest.mark.unit
 
@@ -175,17 +176,10 @@ def test_the_spark_image_installs_the_job_with_its_pins() -> None:
     assert any("./spark_apps" in shlex.split(args) for args in installs), installs
 
 
-def versions_env() -> dict[str, str]:
-    text = (ROOT / "hack" / "versions.env").read_text()
-    return dict(
-        line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#")
-    )
-
-
 def test_the_spark_image_copies_the_jars_of_the_pinned_versions() -> None:
     """The jars come from hack/fetch-jars.sh's folder for the versions of versions.env (the
     jars the tests use); a default left on another version would bake in the wrong connector."""
-    versions = versions_env()
+    versions = pinned_versions()
     defaults = {
         name: value
         for keyword, arg in instructions(DOCKERFILES["spark"])
