@@ -6,7 +6,8 @@ rewrites files, and the old ones stay on disk until vacuumed). Reading every Par
 the folder would count rewritten rows twice, so the log decides. A Parquet lake is read as a
 Hive-partitioned dataset (names starting with ``_`` or ``.``, such as Spark's metadata
 folder, are skipped). Partition values live in the log (Delta) or in the folder names
-(Hive style), not in the files, and are put back as columns.
+(Hive style), and in the files too only where the writer put them there (Delta 4's
+appends do); they are put back as plain string columns where a file lacks them.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def read_table(table: Path) -> pa.Table | None:
     """The rows of the lake table at ``table`` (Delta or Parquet), or None if it is absent."""
     if (table / "_delta_log").is_dir():
         parts = [
-            _with_partitions(pq.read_table(table / unquote(path)), values)
+            # One file, not a dataset: its folder names are not partitions to infer (a file
+            # may also carry its partition columns itself, as Delta 4's appends can).
+            _with_partitions(pq.read_table(table / unquote(path), partitioning=None), values)
             for path, values in sorted(_delta_files(table).items())
         ]
         return pa.concat_tables(parts, promote_options="default") if parts else None
