@@ -320,6 +320,15 @@ stop_node_leftovers() {
     pid=$(cat "$f" 2>/dev/null) || continue
     [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null && pids+=("$pid")
   done
+  # A shim containerd started but had not recorded yet (a sandbox in the making when the
+  # kubelet stopped) is found by the socket it was given: this stack's, no other.
+  local proc args
+  for proc in /proc/[0-9]*; do
+    args=$(tr '\0' ' ' <"$proc/cmdline" 2>/dev/null) || continue
+    [[ $args == *" -address $CONTAINERD_SOCK "* ]] || continue
+    pid=${proc#/proc/}
+    kill -KILL "$pid" 2>/dev/null && pids+=("$pid")
+  done
   shopt -u nullglob
   local deadline=$((SECONDS + 10))
   for pid in "${pids[@]}"; do

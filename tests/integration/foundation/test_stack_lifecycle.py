@@ -50,6 +50,19 @@ def sleeper(image: str) -> dict[str, object]:
     }
 
 
+def stack_processes(stack_dir: Path) -> list[str]:
+    """Processes whose command line names a path of this stack (shims name its socket)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            args = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if f"{stack_dir}/" in args:
+            found.append(f"{proc.name}: {args[:200]}")
+    return found
+
+
 def shim_pids(stack_dir: Path) -> list[int]:
     """The container shims and init processes containerd recorded for this stack."""
     state = stack_dir / "containerd" / "state" / "io.containerd.runtime.v2.task"
@@ -130,6 +143,7 @@ def test_down_leaves_nothing_running_and_up_after_down_works(stack, unique_name)
             still = {name: pid for name, pid in pids.items() if alive(pid)}
             assert still == {}, f"round {round_}: still running after down: {still}"
             assert not [p for p in shims if alive(p)], "container shims left running"
+            assert stack_processes(stack_dir) == [], f"round {round_}: processes left"
             assert node_leftovers(stack_dir, env) == [], f"round {round_}: left behind"
             assert run_stack(stack_dir, "status").returncode == 3
     finally:
