@@ -233,6 +233,11 @@ remove_cgroup_root() {
 }
 
 start_kubelet() {
+  # The kubelet binds sockets below its root (pod-resources/<10 digits> is the longest), and a
+  # socket's path may hold 107 bytes: refuse a stack folder too deep for that, naming it.
+  local longest="$KUBELET_DIR/root/pod-resources/0123456789"
+  ((${#longest} <= 107)) ||
+    die "the stack folder $STACK is too deep for the kubelet's sockets (${#longest} > 107 bytes in $longest): use a shorter SENSORPIPE_STACK_DIR or checkout path"
   mkdir -p "$KUBELET_DIR"
   node_kubeconfig kubelet-client
   make_cgroup_root

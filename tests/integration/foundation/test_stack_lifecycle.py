@@ -87,7 +87,9 @@ def node_leftovers(stack_dir: Path, env: dict[str, str]) -> list[str]:
 def test_down_leaves_nothing_running_and_up_after_down_works(stack, unique_name):
     # Under the project's .cache/, not pytest's private tmp (mode 0700): as root, PostgreSQL
     # runs as the postgres user, who must be able to reach its data directory.
-    stack_dir = ROOT / ".cache" / "test-stacks" / unique_name
+    # A short name: the kubelet's sockets live below the stack and a socket's path has a limit
+    # of 107 bytes, whatever the checkout's own path is.
+    stack_dir = ROOT / ".cache" / "test-stacks" / f"lc-{unique_name[-6:]}"
     try:
         for round_ in (1, 2):
             up = run_stack(stack_dir, "up")
