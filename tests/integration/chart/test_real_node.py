@@ -16,8 +16,10 @@ import pytest
 import yaml
 
 from deploy.render import CHART
+from sensorpipe_operator.kube import PIPELINES
 from tests.conftest import kubectl, wait_until
 from tests.integration.edge.helpers import read_topics, seqs_by_device
+from tests.integration.operator.harness import resource
 from tests.node import REAL_NODE_SELECTOR, REAL_NODE_TOLERATION
 
 from .conftest import Release, helm, install
@@ -112,11 +114,11 @@ def test_the_operator_runs_as_a_pod_on_the_real_node(stack, release):
 
 
 def simulated_pipeline(name: str, namespace: str, bootstrap: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "iot.sensorpipe.dev/v1alpha1",
-        "kind": "SensorPipeline",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
+    return resource(
+        PIPELINES,
+        name,
+        namespace,
+        {
             "kafka": {
                 "bootstrapServers": bootstrap,
                 "topicBackend": "admin",
@@ -140,7 +142,7 @@ def simulated_pipeline(name: str, namespace: str, bootstrap: str) -> dict[str, A
                 }
             ],
         },
-    }
+    )
 
 
 def test_gateway_pods_publish_readings_to_kafka(stack, release, kafka_bootstrap):

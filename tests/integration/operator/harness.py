@@ -24,7 +24,7 @@ import yaml
 from kubernetes import client, config
 
 from sensorpipe_operator.builders.rolebinding import SPARK_DRIVER_CLUSTER_ROLE
-from sensorpipe_operator.kube import KINDS, PIPELINES, Kube
+from sensorpipe_operator.kube import KINDS, PIPELINES, Kind, Kube
 from tests.conftest import kubectl
 
 from .thirdparty import kind_of, spark_status, strimzi_topic_status
@@ -266,11 +266,16 @@ def pipeline(name: str, namespace: str, bootstrap: str, **spec: Any) -> dict[str
         "consumers": [{"name": "notifier"}],
     }
     body.update(spec)
+    return resource(PIPELINES, name, namespace, body)
+
+
+def resource(ref: Kind, name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A namespaced custom object of ``ref``'s kind, as a manifest to create or apply."""
     return {
-        "apiVersion": PIPELINES.api_version,
-        "kind": PIPELINES.kind,
+        "apiVersion": ref.api_version,
+        "kind": ref.kind,
         "metadata": {"name": name, "namespace": namespace},
-        "spec": body,
+        "spec": spec,
     }
 
 

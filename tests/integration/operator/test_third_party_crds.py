@@ -12,6 +12,7 @@ from kubernetes import client
 
 from sensorpipe_operator.kube import KINDS, Kube, KubeError
 
+from .harness import resource
 from .thirdparty import kafkatopic_crd, replace_crd, spark_status, strimzi_release
 
 pytestmark = pytest.mark.integration
@@ -43,12 +44,7 @@ def _app(name: str, ns: str, **spec: Any) -> dict[str, Any]:
         "madeUp": "pruned",
     }
     body.update(spec)
-    return {
-        "apiVersion": SPARK.api_version,
-        "kind": SPARK.kind,
-        "metadata": {"name": name, "namespace": ns},
-        "spec": body,
-    }
+    return resource(SPARK, name, ns, body)
 
 
 def test_sparkapplication_crd_prunes_and_refuses_as_upstream(admin: Kube, kube_namespace: str):
