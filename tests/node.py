@@ -20,6 +20,10 @@ REAL_NODE_TOLERATION = {
     "value": "real",
     "effect": "NoSchedule",
 }
+# What a pipeline's gateway or consumer spec sets to run on the real node, and what sets one
+# on kwok's fake node (for the benchmarks' hundreds of pods, which nothing claims run).
+REAL_NODE_PLACEMENT = {"nodeSelector": REAL_NODE_SELECTOR, "tolerations": [REAL_NODE_TOLERATION]}
+KWOK_PLACEMENT = {"nodeSelector": {"type": "kwok"}}
 RESTRICTED = {
     "runAsNonRoot": True,
     "readOnlyRootFilesystem": True,

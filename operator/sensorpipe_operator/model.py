@@ -264,13 +264,21 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where a component's pods may run: edge nodes with the devices for gateways, tainted
+    nodes set aside for the pipeline's own consumers."""
+
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class Gateway:
     name: str
     source: Source
     replicas: int = 1
     image: str = ""
-    node_selector: dict[str, str] = field(default_factory=dict)
-    tolerations: tuple[dict[str, Any], ...] = ()
+    placement: Placement = Placement()
     resources: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
@@ -370,6 +378,7 @@ class Consumer:
     webhook_secret: SecretRef | None = None
     replicas: int = 1
     image: str = ""
+    placement: Placement = Placement()
 
 
 @dataclass(frozen=True)
@@ -651,17 +660,13 @@ def _gateways(root: _Cursor) -> tuple[Gateway, ...]:
         replicas = gcur.integer("replicas", 1, 0, 100)
         if source.type == "serial" and replicas > 1:
             raise SpecError(gcur.at("replicas"), "must be 0 or 1 for a serial source")
-        tolerations = gcur.data.get("tolerations") or []
-        if not isinstance(tolerations, list):
-            raise SpecError(gcur.at("tolerations"), "must be a list")
         gateways.append(
             Gateway(
                 name=gcur.string("name", pattern=NAME_PATTERN, max_len=CHILD_NAME_MAX),
                 source=source,
                 replicas=replicas,
                 image=gcur.string("image", ""),
-                node_selector=gcur.str_map("nodeSelector"),
-                tolerations=tuple(tolerations),
+                placement=_placement(gcur),
                 resources=_resources(gcur.obj("resources")),
             )
         )
@@ -822,6 +827,16 @@ def _consumer(ccur: _Cursor) -> Consumer:
         webhook_secret=secret,
         replicas=ccur.integer("replicas", 1, 0, 100),
         image=ccur.string("image", ""),
+        placement=_placement(ccur),
+    )
+
+
+def _placement(cur: _Cursor) -> Placement:
+    tolerations = cur.data.get("tolerations") or []
+    if not isinstance(tolerations, list) or not all(isinstance(t, Mapping) for t in tolerations):
+        raise SpecError(cur.at("tolerations"), "must be a list of objects")
+    return Placement(
+        node_selector=cur.str_map("nodeSelector"), tolerations=tuple(map(dict, tolerations))
     )
 
 

@@ -49,6 +49,7 @@ from tests.integration.operator.harness import (
     service_account_kubeconfig,
     wait_for,
 )
+from tests.node import KWOK_PLACEMENT
 
 ROOT = Path(__file__).resolve().parents[2]
 RESYNC = 1.0
@@ -86,7 +87,7 @@ def _wait_children(kube: Kube, namespace: str, name: str, want: int, op: Operato
 
 
 def _per_pipeline(bootstrap: str) -> int:
-    model = parse(pipeline("p", "n", bootstrap)["spec"], "p", "n")
+    model = parse(pipeline("p", "n", bootstrap, KWOK_PLACEMENT)["spec"], "p", "n")
     return len(desired_children(model, Images()))
 
 
@@ -96,7 +97,7 @@ def operator_apply_to_children(
     want = count * _per_pipeline(bootstrap)
     started = time.monotonic()
     for i in range(count):
-        create_pipeline(kube, pipeline(f"p{i}", namespace, bootstrap))
+        create_pipeline(kube, pipeline(f"p{i}", namespace, bootstrap, KWOK_PLACEMENT))
     wait_for(lambda: _count_children(kube, namespace) >= want, 600, f"{want} children", op)
     return time.monotonic() - started
 
@@ -105,7 +106,7 @@ def direct_apply_to_children(kube: Kube, namespace: str, count: int, bootstrap: 
     """The baseline: create each pipeline, then its children straight from this client."""
     started = time.monotonic()
     for i in range(count):
-        manifest = pipeline(f"p{i}", namespace, bootstrap)
+        manifest = pipeline(f"p{i}", namespace, bootstrap, KWOK_PLACEMENT)
         create_pipeline(kube, manifest)  # no operator watches this namespace
         model = parse(manifest["spec"], f"p{i}", namespace)
         for child in desired_children(model, Images()):
@@ -142,7 +143,7 @@ def idle_writes(
     seconds: float,
     name: str = "p0",
 ) -> int:
-    make_ready_as_strimzi_and_spark_operator(kube, namespace, name)
+    make_ready_as_strimzi_and_spark_operator(kube, namespace, name, topics_in_kafka=False)
 
     def ready() -> bool:
         ready = condition(get_pipeline(kube, namespace, name), "Ready")
@@ -216,7 +217,9 @@ def main() -> None:
                 # real changes are written, never the poll's own clock.
                 delete_pipeline(kube, ns, "p0")
                 scaling = {"enabled": True, "target": "consumers", "pollInterval": f"{POLL:g}s"}
-                create_pipeline(kube, pipeline("s0", ns, bootstrap, scaling=scaling))
+                create_pipeline(
+                    kube, pipeline("s0", ns, bootstrap, KWOK_PLACEMENT, scaling=scaling)
+                )
                 _wait_children(kube, ns, "s0", per_pipeline, op)
                 writes = idle_writes(kube, ns, user, audit, op, idle_seconds, "s0")
                 record(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sensorpipe_operator import runtime_config as rc
-from sensorpipe_operator.model import Pipeline
+from sensorpipe_operator.model import Pipeline, Placement
 
 GROUP = "iot.sensorpipe.dev"
 MANAGED_BY = "sensorpipe"
@@ -106,6 +106,17 @@ def config_volume(config_map: str) -> tuple[dict[str, Any], dict[str, Any]]:
         {"name": "config", "configMap": {"name": config_map}},
         {"name": "config", "mountPath": rc.CONFIG_DIR, "readOnly": True},
     )
+
+
+def placement_fields(placement: Placement) -> dict[str, Any]:
+    """The pod spec's nodeSelector and tolerations, left out when the spec sets none so the
+    scheduler's and the namespace's defaults apply."""
+    fields: dict[str, Any] = {}
+    if placement.node_selector:
+        fields["nodeSelector"] = dict(placement.node_selector)
+    if placement.tolerations:
+        fields["tolerations"] = [dict(t) for t in placement.tolerations]
+    return fields
 
 
 def http_probe(path: str, period: int) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from sensorpipe_operator.builders.common import (
     http_probe,
     kafka_env,
     kafka_volumes,
+    placement_fields,
     scaled_by_autoscaler,
     secret_env,
     service_account_name,
@@ -69,6 +70,7 @@ def build(pipeline: Pipeline, consumer: Consumer, default_image: str) -> dict[st
             {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
             *tls_vols,
         ],
+        **placement_fields(consumer.placement),
     }
     return hardened_deployment(
         pipeline,

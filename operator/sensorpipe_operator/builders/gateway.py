@@ -19,6 +19,7 @@ from sensorpipe_operator.builders.common import (
     http_probe,
     kafka_env,
     kafka_volumes,
+    placement_fields,
     secret_env,
     service_account_name,
 )
@@ -71,10 +72,7 @@ def build(pipeline: Pipeline, gateway: Gateway, default_image: str) -> dict[str,
         )
         mounts.append({"name": "serial", "mountPath": serial.device})
         pod_spec["securityContext"] = {"supplementalGroups": [DIALOUT_GID]}
-    if gateway.node_selector:
-        pod_spec["nodeSelector"] = dict(gateway.node_selector)
-    if gateway.tolerations:
-        pod_spec["tolerations"] = [dict(t) for t in gateway.tolerations]
+    pod_spec.update(placement_fields(gateway.placement))
     container: dict[str, Any] = {
         "name": "gateway",
         "image": gateway.image or default_image,

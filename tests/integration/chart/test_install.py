@@ -230,7 +230,7 @@ def test_operator_with_chart_service_account_reconciles_every_example(
                 if is_ready(get_pipeline(admin, ns, name)):
                     pending.discard(name)
                 elif any(awaits_its_controller(obj) for obj in children(admin, ns, name).values()):
-                    make_ready_as_strimzi_and_spark_operator(admin, ns, name)
+                    make_ready_as_strimzi_and_spark_operator(admin, ns, name, topics_in_kafka=False)
             return not pending
 
         wait_for(all_ready, 150, f"every example Ready in {ns}", operator)

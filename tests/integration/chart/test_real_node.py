@@ -20,7 +20,7 @@ from sensorpipe_operator.kube import PIPELINES
 from tests.conftest import kubectl, wait_until
 from tests.integration.edge.helpers import read_topics, seqs_by_device
 from tests.integration.operator.harness import resource
-from tests.node import REAL_NODE_SELECTOR, REAL_NODE_TOLERATION
+from tests.node import REAL_NODE_PLACEMENT
 
 from .conftest import Release, helm, install
 
@@ -45,7 +45,7 @@ def release(
             kind: node_images[f"childImages.{kind}"] for kind in ("gateway", "consumer", "spark")
         },
         "watch": {"scope": "namespaces", "namespaces": [rel.namespace]},
-        "operator": {"nodeSelector": REAL_NODE_SELECTOR, "tolerations": [REAL_NODE_TOLERATION]},
+        "operator": REAL_NODE_PLACEMENT,
     }
     path = tmp_path_factory.mktemp("values") / "values.yaml"
     path.write_text(yaml.safe_dump(values))
@@ -137,8 +137,7 @@ def simulated_pipeline(name: str, namespace: str, bootstrap: str) -> dict[str, A
                         "type": "simulated",
                         "simulated": {"devices": 3, "interval": "500ms"},
                     },
-                    "nodeSelector": REAL_NODE_SELECTOR,
-                    "tolerations": [REAL_NODE_TOLERATION],
+                    **REAL_NODE_PLACEMENT,
                 }
             ],
         },

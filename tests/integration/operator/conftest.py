@@ -1,5 +1,6 @@
 """Fixtures of the operator's integration tests: the operator runs as a real process under a
-ServiceAccount bound to exactly the chart's RBAC rules, watching the test's namespace."""
+ServiceAccount bound to exactly the chart's RBAC rules, watching the test's namespace, and the
+gateways and consumers it creates run as pods on the real node from the images built here."""
 
 from __future__ import annotations
 
@@ -27,6 +28,13 @@ def admin(stack: dict[str, str]) -> Kube:
 
 
 @pytest.fixture(scope="session")
+def kafka_bootstrap(stack: dict[str, str]) -> str:
+    """Kafka as these suites' pipelines name it: the listener that pods on the real node reach
+    (the host reaches it too, so the operator's admin backend and lag reads use it as well)."""
+    return stack["POD_KAFKA_BOOTSTRAP"]
+
+
+@pytest.fixture(scope="session")
 def operator_identity(
     stack: dict[str, str], admin: Kube, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, str]:
@@ -43,9 +51,14 @@ def spark_driver_role(admin: Kube) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture
 def operator(
-    operator_identity: tuple[Path, str], kube_namespace: str, tmp_path: Path
+    operator_identity: tuple[Path, str],
+    kube_namespace: str,
+    tmp_path: Path,
+    node_images: dict[str, str],
 ) -> Iterator[OperatorProcess]:
-    proc = OperatorProcess(operator_identity[0], [kube_namespace], tmp_path / "operator.log")
+    proc = OperatorProcess(
+        operator_identity[0], [kube_namespace], tmp_path / "operator.log", images=node_images
+    )
     proc.start()
     try:
         yield proc
@@ -71,9 +84,10 @@ def shared_operator(
     operator_identity: tuple[Path, str],
     shared_namespace: str,
     tmp_path_factory: pytest.TempPathFactory,
+    node_images: dict[str, str],
 ) -> Iterator[OperatorProcess]:
     log = tmp_path_factory.mktemp("shared-operator") / "operator.log"
-    proc = OperatorProcess(operator_identity[0], [shared_namespace], log)
+    proc = OperatorProcess(operator_identity[0], [shared_namespace], log, images=node_images)
     proc.start()
     try:
         yield proc

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,8 +26,9 @@ from kubernetes import client, config
 from sensorpipe_operator.builders.rolebinding import SPARK_DRIVER_CLUSTER_ROLE
 from sensorpipe_operator.kube import KINDS, PIPELINES, Kind, Kube
 from tests.conftest import kubectl
+from tests.node import REAL_NODE_PLACEMENT
 
-from .thirdparty import kind_of, spark_status, strimzi_topic_status
+from .thirdparty import create_as_topic_operator, kind_of, spark_status, strimzi_topic_status
 
 ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "charts" / "sensorpipe" / "files" / "operator-rules.yaml"
@@ -150,6 +151,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def child_image_env(node_images: Mapping[str, str]) -> dict[str, str]:
+    """The operator's child images as the chart passes them (``childImages`` values to
+    environment variables): the images built here and loaded into the real node, so that the
+    pods it creates run there. Empty leaves the operator's defaults, for kwok's fake pods."""
+    if not node_images:
+        return {}
+    return {
+        f"SENSORPIPE_{kind.upper()}_IMAGE": node_images[f"childImages.{kind}"]
+        for kind in ("gateway", "consumer", "spark")
+    }
+
+
 class OperatorProcess:
     """``sensorpipe-operator`` as a real process watching some namespaces, so that tests can
     kill it the hard way and start it again."""
@@ -161,9 +174,11 @@ class OperatorProcess:
         log: Path,
         resync: float = 1.0,
         extra: tuple[str, ...] = (),
+        images: Mapping[str, str] | None = None,
     ):
         self.kubeconfig, self.namespaces, self.log = kubeconfig, namespaces, log
         self.resync, self.extra = resync, extra
+        self.images = images or {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.metrics_url = ""
 
@@ -180,7 +195,12 @@ class OperatorProcess:
         for ns in self.namespaces:
             args += ["--namespace", ns]
         args += self.extra
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "SENSORPIPE_LOG_LEVEL": "INFO"}
+        env = {
+            **os.environ,
+            **child_image_env(self.images),
+            "KUBECONFIG": str(self.kubeconfig),
+            "SENSORPIPE_LOG_LEVEL": "INFO",
+        }
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -237,9 +257,16 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r}){tail}")
 
 
-def pipeline(name: str, namespace: str, bootstrap: str, **spec: Any) -> dict[str, Any]:
-    """A small but complete pipeline: two streams, a simulated gateway on the edge node, one
-    consumer; ``spec`` replaces top-level sections."""
+def pipeline(
+    name: str,
+    namespace: str,
+    bootstrap: str,
+    placement: dict[str, Any] = REAL_NODE_PLACEMENT,
+    **spec: Any,
+) -> dict[str, Any]:
+    """A small but complete pipeline: two streams, a simulated gateway and one consumer, both
+    running as pods where ``placement`` says (the real node unless a benchmark wants kwok's
+    fake one); ``spec`` replaces top-level sections."""
     body: dict[str, Any] = {
         "kafka": {
             "clusterRef": "local",
@@ -260,10 +287,10 @@ def pipeline(name: str, namespace: str, bootstrap: str, **spec: Any) -> dict[str
             {
                 "name": "sim",
                 "source": {"type": "simulated", "simulated": {"devices": 3}},
-                "nodeSelector": {"sensorpipe.dev/edge": "true"},
+                **placement,
             }
         ],
-        "consumers": [{"name": "notifier"}],
+        "consumers": [{"name": "notifier", **placement}],
     }
     body.update(spec)
     return resource(PIPELINES, name, namespace, body)
@@ -353,17 +380,39 @@ def child_field(
 
 
 def make_ready_as_strimzi_and_spark_operator(
-    kube: Kube, namespace: str, pipeline_name: str
+    kube: Kube, namespace: str, pipeline_name: str, topics_in_kafka: bool = True
 ) -> None:
-    """Play Strimzi's topic operator and the spark-operator: mark topics Ready and the
-    application RUNNING through their status subresources, as they write them. Deployments
-    become available for real, through the controller-manager and kwok."""
-    for (kind, name), obj in children(kube, namespace, pipeline_name).items():
+    """Play Strimzi's topic operator and the spark-operator: create the topics in the Kafka
+    cluster the pipeline names (unless ``topics_in_kafka`` is off, for pipelines whose pods are
+    kwok's and whose brokers are not here), mark them Ready and the application RUNNING through
+    their status subresources, as they write them. Deployments become available for real,
+    through the controller-manager and the node their pods run on."""
+    found = children(kube, namespace, pipeline_name)
+    topics = [obj for (kind, _), obj in found.items() if kind == "KafkaTopic"]
+    body = get_pipeline(kube, namespace, pipeline_name) or {}
+    if topics and topics_in_kafka:
+        create_as_topic_operator(body["spec"]["kafka"]["bootstrapServers"], topics)
+    for (kind, name), obj in found.items():
         api = kind_of(kube, kind)
         if kind == "KafkaTopic" and api is not None:
             kube.merge_patch(api, namespace, name, strimzi_topic_status(obj), "status")
         elif kind == "SparkApplication" and api is not None:
             kube.merge_patch(api, namespace, name, spark_status("RUNNING"), "status")
+
+
+def pods_on_the_real_node(kube: Kube, namespace: str, pipeline_name: str, node: str) -> list[str]:
+    """The pipeline's pods (gateways, consumers) that run on the real node ``node`` and are
+    Ready; what GatewaysReady and ProcessingReady rest on once no kwok pod is involved."""
+    pods = client.CoreV1Api(kube.api).list_namespaced_pod(
+        namespace, label_selector=f"iot.sensorpipe.dev/pipeline={pipeline_name}"
+    )
+    return sorted(
+        p.metadata.name
+        for p in pods.items
+        if p.spec.node_name == node
+        and p.status.phase == "Running"
+        and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
+    )
 
 
 def delete_pipeline(kube: Kube, namespace: str, name: str) -> None:

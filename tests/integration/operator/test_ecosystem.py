@@ -31,6 +31,7 @@ from .harness import (
     get_pipeline,
     make_ready_as_strimzi_and_spark_operator,
     pipeline,
+    pods_on_the_real_node,
     wait_condition,
     wait_for,
 )
@@ -82,12 +83,21 @@ def _ready(admin: Kube, ns: str, name: str, op: OperatorProcess) -> dict[str, An
 
 @pytest.mark.parametrize(("release", "version"), [("1", "v1"), ("0.48", "v1beta2")])
 def test_topics_are_applied_in_the_version_the_cluster_serves(
-    admin, operator_identity, kube_namespace, kafka_bootstrap, tmp_path: Path, release, version
+    admin,
+    operator_identity,
+    kube_namespace,
+    kafka_bootstrap,
+    node_images,
+    tmp_path: Path,
+    release,
+    version,
 ):
     """Strimzi 1.x serves KafkaTopic only as v1, 0.48 only as v1beta2: the operator finds
     which by discovery, applies its topics in it, and the pipeline reaches Ready."""
     with strimzi_release(admin, release):
-        op = OperatorProcess(operator_identity[0], [kube_namespace], tmp_path / "op.log").start()
+        op = OperatorProcess(
+            operator_identity[0], [kube_namespace], tmp_path / "op.log", images=node_images
+        ).start()
         try:
             create_pipeline(admin, pipeline("farm", kube_namespace, kafka_bootstrap))
 
@@ -114,10 +124,12 @@ def test_topics_are_applied_in_the_version_the_cluster_serves(
 
 
 def test_without_a_kafkatopic_api_the_condition_says_what_is_missing(
-    admin, operator_identity, kube_namespace, kafka_bootstrap, tmp_path: Path
+    admin, operator_identity, kube_namespace, kafka_bootstrap, node_images, tmp_path: Path
 ):
     with strimzi_release(admin, None):
-        op = OperatorProcess(operator_identity[0], [kube_namespace], tmp_path / "op.log").start()
+        op = OperatorProcess(
+            operator_identity[0], [kube_namespace], tmp_path / "op.log", images=node_images
+        ).start()
         try:
             create_pipeline(admin, pipeline("farm", kube_namespace, kafka_bootstrap))
             topics = wait_condition(
@@ -180,7 +192,7 @@ def _play_restart(
 
 
 def test_a_spec_change_and_an_autoscaler_step_reconcile_back_to_ready_never_degraded(
-    admin, shared_namespace, kafka_bootstrap, shared_operator
+    admin, stack, shared_namespace, kafka_bootstrap, shared_operator
 ):
     name = "restart"
     scaling = {
@@ -220,6 +232,9 @@ def test_a_spec_change_and_an_autoscaler_step_reconcile_back_to_ready_never_degr
     assert not [s for s in seen if s["Stalled"].startswith("True")], seen
     assert any(s["Reconciling"] == "True/SparkRestarting" for s in seen), seen
     assert seen[-1]["Ready"] == "True/Ready"
+    # Ready again with the gateway and the consumer running as pods on the real node.
+    running = pods_on_the_real_node(admin, shared_namespace, name, stack["NODE_NAME"])
+    assert len(running) == 2, running
 
 
 def _events(admin: Kube, ns: str, name: str) -> list[client.CoreV1Event]:
@@ -280,14 +295,14 @@ def _counter(op: OperatorProcess, name: str, **labels: str) -> float:
 
 
 def test_deleting_a_pipeline_stops_its_resync_and_scaling_polls(
-    admin, operator_identity, kube_namespace, kafka_bootstrap, tmp_path: Path
+    admin, operator_identity, kube_namespace, kafka_bootstrap, node_images, tmp_path: Path
 ):
     """The periodic work runs from one operator-wide loop per job over the pipelines the watch
     has shown; a deleted pipeline leaves it at once (no finalizer, no kopf timer). The
     counters of the resync reconciles and of the loops' runs move while the pipeline exists
     and stand still once it is gone."""
     op = OperatorProcess(
-        operator_identity[0], [kube_namespace], tmp_path / "op.log", resync=0.5
+        operator_identity[0], [kube_namespace], tmp_path / "op.log", resync=0.5, images=node_images
     ).start()
     try:
         scaling = {"enabled": True, "target": "consumers", "pollInterval": "1s"}

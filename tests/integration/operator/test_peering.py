@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_lower_priority_replica_pauses_and_the_other_acts(
-    admin, operator_identity, kube_namespace, kafka_bootstrap, tmp_path: Path
+    admin, operator_identity, kube_namespace, kafka_bootstrap, node_images, tmp_path: Path
 ):
     kubeconfig = operator_identity[0]
     high = OperatorProcess(
@@ -21,12 +21,14 @@ def test_lower_priority_replica_pauses_and_the_other_acts(
         [kube_namespace],
         tmp_path / "high.log",
         extra=("--peering", "sp", "--priority", "200"),
+        images=node_images,
     )
     low = OperatorProcess(
         kubeconfig,
         [kube_namespace],
         tmp_path / "low.log",
         extra=("--peering", "sp", "--priority", "100"),
+        images=node_images,
     )
     high.start()
     low.start()

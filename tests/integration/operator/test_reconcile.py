@@ -30,6 +30,7 @@ from .harness import (
     get_pipeline,
     make_ready_as_strimzi_and_spark_operator,
     pipeline,
+    pods_on_the_real_node,
     service_account_token,
     token_kubeconfig,
     wait_condition,
@@ -88,7 +89,7 @@ def _converged(
 
 
 def test_create_makes_owned_children_and_becomes_ready(
-    admin, shared_namespace, kafka_bootstrap, shared_operator, unique_name
+    admin, stack, shared_namespace, kafka_bootstrap, shared_operator, unique_name
 ):
     name = "farm"
     manifest = pipeline(name, shared_namespace, kafka_bootstrap)
@@ -143,6 +144,9 @@ def test_create_makes_owned_children_and_becomes_ready(
         "Stalled": "False",
     }
     assert all(c["lastTransitionTime"] and c["reason"] and c["message"] for c in conds.values())
+    # Ready rests on pods that run: the gateway's and the consumer's, on the real node.
+    running = pods_on_the_real_node(admin, shared_namespace, name, stack["NODE_NAME"])
+    assert [p.rsplit("-", 2)[0] for p in running] == ["farm-consumer-notifier", "farm-gw-sim"]
     assert {t["name"] for t in body["status"]["topics"]} >= {
         "farm.climate",
         "farm.motion",

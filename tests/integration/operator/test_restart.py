@@ -10,6 +10,7 @@ import pytest
 from sensorpipe_operator.builders import desired_children
 from sensorpipe_operator.model import parse
 from sensorpipe_operator.settings import Images
+from tests.node import KWOK_PLACEMENT
 
 from .harness import children, create_pipeline, pipeline, wait_for
 
@@ -24,11 +25,20 @@ def test_killed_mid_reconcile_then_restarted_converges(
         {
             "name": f"g{i}",
             "source": {"type": "simulated"},
-            "nodeSelector": {"sensorpipe.dev/edge": "true"},
+            **KWOK_PLACEMENT,
         }
         for i in range(6)
     ]
-    manifest = pipeline("big", kube_namespace, kafka_bootstrap, streams=streams, gateways=gateways)
+    # What is checked is the children the operator writes, not pods that run: kwok's node
+    # takes the seven pods.
+    manifest = pipeline(
+        "big",
+        kube_namespace,
+        kafka_bootstrap,
+        placement=KWOK_PLACEMENT,
+        streams=streams,
+        gateways=gateways,
+    )
     created = create_pipeline(admin, manifest)
     model = parse(manifest["spec"], "big", kube_namespace)
     want = {(c["kind"], c["metadata"]["name"]) for c in desired_children(model, Images())}

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
 from kubernetes import client
 
 from sensorpipe_operator import strimzi
@@ -112,6 +114,28 @@ def kind_of(kube: Kube, kind: str) -> Kind | None:
 
 def now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def create_as_topic_operator(bootstrap: str, topics: list[dict[str, Any]]) -> None:
+    """What Strimzi's topic operator does before it reports a KafkaTopic Ready: create the
+    topic in the Kafka cluster with the resource's name, partitions, replicas and config (one
+    that exists already is left as it is). Pods that really run need the topics really there."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    wanted = [
+        NewTopic(
+            t["spec"].get("topicName") or t["metadata"]["name"],
+            t["spec"].get("partitions", 1),
+            t["spec"].get("replicas", 1),
+            config={k: str(v) for k, v in (t["spec"].get("config") or {}).items()},
+        )
+        for t in topics
+    ]
+    for future in admin.create_topics(wanted, request_timeout=30).values():
+        try:
+            future.result(60)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
 
 
 def strimzi_topic_status(

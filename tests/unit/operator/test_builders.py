@@ -15,7 +15,7 @@ from sensorpipe_operator.builders import (
     serviceaccount,
     sparkapp,
 )
-from sensorpipe_operator.model import Pipeline, parse
+from sensorpipe_operator.model import Pipeline, SpecError, parse
 from sensorpipe_operator.settings import Images
 
 from .specs import full, minimal, with_change
@@ -285,6 +285,21 @@ def test_consumer_deployment_and_autoscaler_ownership_of_replicas():
     unscaled = _p(with_change(full(), "scaling.enabled", False))
     assert consumer.build(unscaled, unscaled.consumers[0], "c")["spec"]["replicas"] == 1
     assert consumer.autoscaled(unscaled) is None
+
+
+def test_consumer_pods_are_placed_where_the_spec_says_and_unplaced_otherwise():
+    taint = {"key": "dedicated", "operator": "Equal", "value": "iot", "effect": "NoSchedule"}
+    spec = with_change(full(), "consumers", [{"name": "notifier", "tolerations": [taint]}])
+    spec["consumers"][0]["nodeSelector"] = {"pool": "iot"}
+    placed = _p(spec)
+    pod = consumer.build(placed, placed.consumers[0], "c")["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"pool": "iot"}
+    assert pod["tolerations"] == [taint]
+    plain = consumer.build(_p(), _p().consumers[0], "c")["spec"]["template"]["spec"]
+    assert "nodeSelector" not in plain
+    assert "tolerations" not in plain
+    with pytest.raises(SpecError, match=r"consumers\[0\]\.tolerations: must be a list of objects"):
+        _p(with_change(full(), "consumers", [{"name": "n", "tolerations": ["x"]}]))
 
 
 def test_autoscaled_fields_name_the_scaled_children_and_their_starting_scale():
