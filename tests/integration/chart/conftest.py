@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from deploy.render import CHART
 from sensorpipe_operator.builders.rolebinding import SPARK_DRIVER_CLUSTER_ROLE
 from tests.conftest import kubectl
+from tests.node import REAL_NODE_PLACEMENT
 
 
 def helm(*args: str, check: bool = True) -> str:
@@ -43,8 +46,25 @@ class Release:
         return f"system:serviceaccount:{self.namespace}:{self.fullname}"
 
 
-def install(release: Release, *values: str) -> str:
-    """`helm install --wait`: the Deployment must become available (Pods run through kwok).
+def real_node_values(node_images: dict[str, str]) -> dict[str, Any]:
+    """Values that run the operator on the stack's real node from the images built here (no
+    registry, so never pulled), creating children from those images too."""
+    return {
+        "image": {
+            "repository": node_images["image.repository"],
+            "tag": node_images["image.tag"],
+            "pullPolicy": "Never",
+        },
+        "childImages": {
+            kind: node_images[f"childImages.{kind}"] for kind in ("gateway", "consumer", "spark")
+        },
+        "operator": REAL_NODE_PLACEMENT,
+    }
+
+
+def install(release: Release, node_images: dict[str, str], *values: str) -> str:
+    """`helm install --wait` with the operator on the real node: its pod must run and pass
+    its readiness probe.
 
     The Spark driver's ClusterRole has a fixed name, so where another release already made it
     (the release hack/kind-e2e.sh installs before running these tests on kind) this one leaves
@@ -52,29 +72,17 @@ def install(release: Release, *values: str) -> str:
     """
     if kubectl("get", "clusterrole", SPARK_DRIVER_CLUSTER_ROLE, "--ignore-not-found").strip():
         values = (*values, "--set", "rbac.sparkDriverRole=false")
-    return helm(
-        "install", release.name, str(CHART), "--namespace", release.namespace,
-        "--wait", "--timeout", "120s", *values,
-    )  # fmt: skip
-
-
-def service_account_kubeconfig(stack: dict[str, str], release: Release, path: Path) -> Path:
-    """A kubeconfig holding a TokenRequest token of the chart's ServiceAccount: the identity
-    the operator Pod has in a cluster, and nothing more."""
-    token = kubectl(
-        "create", "token", release.fullname, "-n", release.namespace, "--duration", "2h"
-    ).strip()
-    config = f"--kubeconfig={path}"
-    kubectl("config", config, "set-cluster", "local", f"--server={stack['KUBE_APISERVER']}",
-            f"--certificate-authority={stack['KUBE_CA_FILE']}")  # fmt: skip
-    kubectl("config", config, "set-credentials", "chart-sa", f"--token={token}")
-    kubectl("config", config, "set-context", "chart", "--cluster=local", "--user=chart-sa")
-    kubectl("config", config, "use-context", "chart")
-    return path
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as node_values:
+        yaml.safe_dump(real_node_values(node_images), node_values)
+        node_values.flush()
+        return helm(
+            "install", release.name, str(CHART), "--namespace", release.namespace,
+            "--values", node_values.name, "--wait", "--timeout", "180s", *values,
+        )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def namespaced_release(stack: dict[str, str]) -> Iterator[Release]:
+def namespaced_release(stack: dict[str, str], node_images: dict[str, str]) -> Iterator[Release]:
     """The chart installed with defaults but watching one namespace, as a tenant would."""
     suffix = secrets.token_hex(3)
     release = Release(f"sp{suffix}", f"chart-op-{suffix}", f"chart-iot-{suffix}")
@@ -83,6 +91,7 @@ def namespaced_release(stack: dict[str, str]) -> Iterator[Release]:
     try:
         install(
             release,
+            node_images,
             "--set", "watch.scope=namespaces",
             "--set", f"watch.namespaces[0]={release.watched}",
         )  # fmt: skip

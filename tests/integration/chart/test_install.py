@@ -2,7 +2,7 @@
 
 helm install/upgrade/uninstall for real, every rendered object through server-side dry-run,
 an RBAC audit of what the chart's ServiceAccount can really do, and the operator started with
-that ServiceAccount's token reconciling every example to Ready.
+the chart's operator pod, on the real node, reconciling every example to Ready.
 """
 
 from __future__ import annotations
@@ -18,19 +18,17 @@ import yaml
 
 from deploy.render import CHART, ROOT, helm_template, parse_documents
 from sensorpipe_operator.builders.rolebinding import SPARK_DRIVER_CLUSTER_ROLE
-from tests.conftest import kubectl
+from tests.conftest import kubectl, wait_until
 from tests.integration.operator.harness import (
-    OperatorProcess,
     admin_kube,
     can_i,
     children,
     condition,
     get_pipeline,
     make_ready_as_strimzi_and_spark_operator,
-    wait_for,
 )
 
-from .conftest import Release, helm, install, service_account_kubeconfig
+from .conftest import Release, helm, install
 
 pytestmark = pytest.mark.integration
 
@@ -134,12 +132,14 @@ def test_install_yaml_and_kustomize_base_pass_server_side_dry_run(kube_namespace
     assert sorted(kustomized, key=key) == sorted(installed, key=key)
 
 
-def test_cluster_scope_install_rbac_upgrade_uninstall(stack: dict[str, str]) -> None:
+def test_cluster_scope_install_rbac_upgrade_uninstall(
+    stack: dict[str, str], node_images: dict[str, str]
+) -> None:
     suffix = secrets.token_hex(3)
     release = Release(f"cl{suffix}", f"chart-cl-{suffix}", "")
     kubectl("create", "namespace", release.namespace)
     try:
-        install(release)
+        install(release, node_images)
         deployment = json.loads(
             kubectl("get", "deployment", release.fullname, "-n", release.namespace, "-o", "json")
         )
@@ -156,7 +156,7 @@ def test_cluster_scope_install_rbac_upgrade_uninstall(stack: dict[str, str]) -> 
 
         helm(
             "upgrade", release.name, str(CHART), "-n", release.namespace, "--reuse-values",
-            "--set", "operator.logLevel=DEBUG", "--wait", "--timeout", "120s",
+            "--set", "operator.logLevel=DEBUG", "--wait", "--timeout", "180s",
         )  # fmt: skip
         status = json.loads(helm("status", release.name, "-n", release.namespace, "-o", "json"))
         assert (status["version"], status["info"]["status"]) == (2, "deployed")
@@ -211,42 +211,46 @@ def awaits_its_controller(child: dict[str, Any]) -> bool:
     return False
 
 
-def test_operator_with_chart_service_account_reconciles_every_example(
-    stack: dict[str, str], namespaced_release: Release, tmp_path: Path
+def test_the_chart_operator_reconciles_every_example(
+    stack: dict[str, str], namespaced_release: Release
 ) -> None:
-    """The operator as the chart runs it: the chart ServiceAccount's token, watching the
-    release's namespace. Children are made ready as Strimzi, the spark-operator and kwok would."""
-    kubeconfig = service_account_kubeconfig(stack, namespaced_release, tmp_path / "sa.kubeconfig")
+    """The operator as the chart runs it: its pod on the real node, under the chart's
+    ServiceAccount, watching the release's namespace. Topics and applications are made ready
+    as Strimzi and the spark-operator would; the examples' gateways and consumers name devices
+    and brokers that are not here, so their pods are kwok's."""
     ns = namespaced_release.watched
-    operator = OperatorProcess(kubeconfig, [ns], tmp_path / "operator.log").start()
+    for path in EXAMPLES:
+        kubectl("apply", "--server-side", "-n", ns, "-f", str(path))
+    admin = admin_kube(stack)
+    pending = {p.stem for p in EXAMPLES}
+
+    def all_ready() -> bool:
+        for name in sorted(pending):
+            if is_ready(get_pipeline(admin, ns, name)):
+                pending.discard(name)
+            elif any(awaits_its_controller(obj) for obj in children(admin, ns, name).values()):
+                make_ready_as_strimzi_and_spark_operator(admin, ns, name, topics_in_kafka=False)
+        return not pending
+
+    def operator_log() -> str:
+        deploy = f"deploy/{namespaced_release.fullname}"
+        return kubectl("-n", namespaced_release.namespace, "logs", deploy, check=False)
+
     try:
-        for path in EXAMPLES:
-            kubectl("apply", "--server-side", "-n", ns, "-f", str(path))
-        admin = admin_kube(stack)
-        pending = {p.stem for p in EXAMPLES}
-
-        def all_ready() -> bool:
-            for name in sorted(pending):
-                if is_ready(get_pipeline(admin, ns, name)):
-                    pending.discard(name)
-                elif any(awaits_its_controller(obj) for obj in children(admin, ns, name).values()):
-                    make_ready_as_strimzi_and_spark_operator(admin, ns, name, topics_in_kafka=False)
-            return not pending
-
-        wait_for(all_ready, 150, f"every example Ready in {ns}", operator)
-        # Through the Role's `bind` on the chart's ClusterRole, each driver got its rights there.
-        for path in EXAMPLES:
-            driver = f"system:serviceaccount:{ns}:{path.stem}-spark"
-            binding = children(admin, ns, path.stem)[("RoleBinding", f"{path.stem}-spark")]
-            assert binding["roleRef"]["name"] == SPARK_DRIVER_CLUSTER_ROLE
-            assert can_i(driver, "create", "pods", ns)
-            assert not can_i(driver, "create", "pods", namespaced_release.namespace)
-        # The Role is enough: nothing in the watched namespace was refused on the way.
-        refused = [
-            line
-            for line in operator.log.read_text(errors="replace").splitlines()
-            if "Forbidden" in line and f"/namespaces/{ns}/" in line
-        ]
-        assert not refused, "\n".join(refused[:5])
-    finally:
-        operator.stop()
+        wait_until(f"every example Ready in {ns}", all_ready, 150)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\noperator log:\n{operator_log()[-6000:]}") from None
+    # Through the Role's `bind` on the chart's ClusterRole, each driver got its rights there.
+    for path in EXAMPLES:
+        driver = f"system:serviceaccount:{ns}:{path.stem}-spark"
+        binding = children(admin, ns, path.stem)[("RoleBinding", f"{path.stem}-spark")]
+        assert binding["roleRef"]["name"] == SPARK_DRIVER_CLUSTER_ROLE
+        assert can_i(driver, "create", "pods", ns)
+        assert not can_i(driver, "create", "pods", namespaced_release.namespace)
+    # The Role is enough: nothing in the watched namespace was refused on the way.
+    refused = [
+        line
+        for line in operator_log().splitlines()
+        if "Forbidden" in line and f"/namespaces/{ns}/" in line
+    ]
+    assert not refused, "\n".join(refused[:5])

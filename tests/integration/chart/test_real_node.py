@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
 
 from deploy.render import CHART
 from sensorpipe_operator.kube import PIPELINES
@@ -28,29 +27,18 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def release(
-    stack: dict[str, str], node_images: dict[str, str], tmp_path_factory
-) -> Iterator[Release]:
+def release(stack: dict[str, str], node_images: dict[str, str]) -> Iterator[Release]:
     """The chart in a namespace of its own, on the real node, watching that namespace."""
     suffix = secrets.token_hex(3)
     rel = Release(f"real{suffix}", f"real-node-{suffix}", f"real-node-{suffix}")
     kubectl("create", "namespace", rel.namespace)
-    values = {
-        "image": {
-            "repository": node_images["image.repository"],
-            "tag": node_images["image.tag"],
-            "pullPolicy": "Never",
-        },
-        "childImages": {
-            kind: node_images[f"childImages.{kind}"] for kind in ("gateway", "consumer", "spark")
-        },
-        "watch": {"scope": "namespaces", "namespaces": [rel.namespace]},
-        "operator": REAL_NODE_PLACEMENT,
-    }
-    path = tmp_path_factory.mktemp("values") / "values.yaml"
-    path.write_text(yaml.safe_dump(values))
     try:
-        install(rel, "--values", str(path))
+        install(
+            rel,
+            node_images,
+            "--set", "watch.scope=namespaces",
+            "--set", f"watch.namespaces[0]={rel.namespace}",
+        )  # fmt: skip
         yield rel
     finally:
         helm("uninstall", rel.name, "-n", rel.namespace, "--wait", check=False)
