@@ -20,7 +20,16 @@ from typing import Any, cast
 
 import kopf
 
-from sensorpipe_operator import admin_topics, health, metrics, ownership, plan, status, strimzi
+from sensorpipe_operator import (
+    admin_topics,
+    device_policy,
+    health,
+    metrics,
+    ownership,
+    plan,
+    status,
+    strimzi,
+)
 from sensorpipe_operator.builders import autoscaled_fields, desired_children
 from sensorpipe_operator.builders.common import (
     PIPELINE_LABEL,
@@ -31,7 +40,7 @@ from sensorpipe_operator.builders.common import (
 from sensorpipe_operator.builders.kafkatopic import resource_name
 from sensorpipe_operator.kube import KAFKA_TOPICS, KINDS, PIPELINES, SECRETS, Kind, Kube, KubeError
 from sensorpipe_operator.model import Pipeline, SpecError, parse
-from sensorpipe_operator.settings import Images
+from sensorpipe_operator.settings import DEFAULT_DEVICE_PATHS, Images
 from sensorpipe_operator.topics import plan as topic_plan
 
 log = logging.getLogger(__name__)
@@ -74,6 +83,7 @@ class _AdminMemo:
 class Engine:
     kube: Kube
     images: Images
+    allowed_devices: tuple[str, ...] = DEFAULT_DEVICE_PATHS
     children: dict[PipelineKey, dict[plan.ChildKey, dict[str, Any]]] = field(default_factory=dict)
     pipelines: dict[PipelineKey, dict[str, Any]] = field(default_factory=dict)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
@@ -139,6 +149,7 @@ class Engine:
         """The model and the children (owned and labelled) of a pipeline body."""
         meta = body["metadata"]
         model = parse(body.get("spec"), meta["name"], meta["namespace"])
+        device_policy.check(model, self.allowed_devices)
         topic_kind = self.topic_api.kind
         children = desired_children(
             model, self.images, topic_kind.api_version if topic_kind else None

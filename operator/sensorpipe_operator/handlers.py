@@ -78,7 +78,9 @@ def register(
         # With a peering name, never fall back to acting alone when the peering object is
         # missing: two replicas must never both act.
         settings.peering.mandatory = bool(config.peering)
-        engine = Engine(Kube.from_environment(on_write=count_write), config.images)
+        engine = Engine(
+            Kube.from_environment(on_write=count_write), config.images, config.allowed_devices
+        )
         memo.engine = engine
         memo.may_act = (
             loop.PeeringGate(engine.kube.api, config.peering, config.watch_namespaces, priority)

@@ -81,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         metrics_port=args.metrics_port,
         log_level=args.log_level,
         resync_seconds=args.resync_seconds,
+        allowed_devices=env.allowed_devices,
     )
     kopf.configure(
         verbose=settings.log_level == "DEBUG",

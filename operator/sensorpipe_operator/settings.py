@@ -11,6 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# The serial devices a gateway may mount from its node while the cluster admin names none:
+# USB and ACM adapters and their stable links. A board's own UARTs (ttyS, ttyAMA) and anything
+# else must be allowed in the chart's devices.allowedPaths.
+DEFAULT_DEVICE_PATHS = (
+    "/dev/ttyUSB*",
+    "/dev/ttyACM*",
+    "/dev/serial/by-id/*",
+    "/dev/serial/by-path/*",
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,10 @@ class Settings:
     # How often each pipeline's status is recomputed from its children (and drift re-checked
     # as a safety net behind the child watches); in-memory work only, no API writes.
     resync_seconds: float = 5.0
+    # Shell-style patterns of the device paths serial gateways may mount
+    # (SENSORPIPE_ALLOWED_DEVICES, comma-separated): the cluster admin's choice, not the
+    # spec author's.
+    allowed_devices: tuple[str, ...] = DEFAULT_DEVICE_PATHS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -55,4 +68,8 @@ class Settings:
             metrics_port=int(env.get("SENSORPIPE_METRICS_PORT", "9090")),
             log_level=level,
             resync_seconds=float(env.get("SENSORPIPE_RESYNC_SECONDS", "5")),
+            allowed_devices=tuple(
+                p.strip() for p in env.get("SENSORPIPE_ALLOWED_DEVICES", "").split(",") if p.strip()
+            )
+            or DEFAULT_DEVICE_PATHS,
         )

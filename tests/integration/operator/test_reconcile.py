@@ -573,6 +573,22 @@ def test_spec_the_api_server_lets_through_but_the_model_refuses_fails_visibly(
     assert children(admin, shared_namespace, "invalid") == {}
 
 
+def test_a_device_the_cluster_admin_did_not_allow_is_refused_before_any_child(
+    admin, shared_namespace, kafka_bootstrap, shared_operator
+):
+    """/dev/ttyS1 passes the CRD's serial-device pattern, but the operator runs with the
+    default allow-list (USB and ACM adapters): the pipeline fails naming the field, and no
+    Deployment mounts the device."""
+    serial = {"type": "serial", "serial": {"device": "/dev/ttyS1"}}
+    gateways = [{"name": "uart", "source": serial}]
+    create_pipeline(admin, pipeline("uart", shared_namespace, kafka_bootstrap, gateways=gateways))
+    cond = wait_condition(admin, shared_namespace, "uart", "Ready", "InvalidSpec", shared_operator)
+    assert cond["message"].startswith(
+        "spec.gateways[0].source.serial.device: /dev/ttyS1 is not among the devices"
+    )
+    assert children(admin, shared_namespace, "uart") == {}
+
+
 def test_a_child_the_api_server_refuses_is_reported_once(
     admin, shared_namespace, kafka_bootstrap, shared_operator
 ):

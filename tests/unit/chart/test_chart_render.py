@@ -86,6 +86,7 @@ WRONG_VALUES = {
     "bad-digest": ["--set", "image.digest=md5:abc"],
     "bad-namespace": ["--set", "watch.scope=namespaces", "--set", "watch.namespaces[0]=Not_DNS"],
     "log-level": ["--set", "operator.logLevel=chatty"],
+    "device-outside-dev": ["--set", "devices.allowedPaths[0]=/etc/shadow"],
     "no-dropped-caps": ["--set", "operator.securityContext.capabilities.drop[0]=NET_RAW"],
 }
 
@@ -127,7 +128,17 @@ def test_probes_ports_and_env_follow_the_operator_contract(defaults: list[dict[s
     assert env["SENSORPIPE_METRICS_PORT"] == "9090"
     for child in ("GATEWAY", "SPARK", "CONSUMER"):
         assert env[f"SENSORPIPE_{child}_IMAGE"].startswith("ghcr.io/sensorpipe/")
+    assert "SENSORPIPE_ALLOWED_DEVICES" not in env  # the operator's own default
     assert deployment["spec"]["strategy"]["type"] == "Recreate"
+
+
+def test_the_admin_allows_devices_through_the_chart(helm: str) -> None:
+    args = ["--set", "devices.allowedPaths={/dev/ttyAMA0,/dev/ttyUSB*}"]
+    (container,) = only(template(helm, *args), "Deployment")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SENSORPIPE_ALLOWED_DEVICES"] == "/dev/ttyAMA0,/dev/ttyUSB*"
 
 
 def test_service_selects_the_operator_metrics_port(defaults: list[dict[str, Any]]) -> None:
