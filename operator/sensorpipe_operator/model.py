@@ -374,7 +374,6 @@ class Processing:
 class Consumer:
     name: str
     type: str = "alert-notifier"
-    webhook_url: str = ""
     webhook_secret: SecretRef | None = None
     replicas: int = 1
     image: str = ""
@@ -812,18 +811,18 @@ def _consumers(root: _Cursor) -> tuple[Consumer, ...]:
 
 
 def _consumer(ccur: _Cursor) -> Consumer:
-    url = ccur.string("webhookUrl", "", pattern=r"^https?://\S+$")
+    if ccur.string("webhookUrl", ""):
+        raise SpecError(
+            ccur.at("webhookUrl"),
+            "an inline webhookUrl is refused: a webhook URL carries its credentials; "
+            "put it in a Secret and name it in webhookSecretRef",
+        )
     secret = None
     if ccur.has("webhookSecretRef"):
-        if url:
-            raise SpecError(
-                ccur.at("webhookSecretRef"), "set webhookUrl or webhookSecretRef, not both"
-            )
         secret = _secret_ref(ccur.obj("webhookSecretRef"), default_key="url")
     return Consumer(
         name=ccur.string("name", pattern=NAME_PATTERN, max_len=CHILD_NAME_MAX),
         type=ccur.string("type", "alert-notifier", choices=CONSUMER_TYPES),
-        webhook_url=url,
         webhook_secret=secret,
         replicas=ccur.integer("replicas", 1, 0, 100),
         image=ccur.string("image", ""),

@@ -184,7 +184,7 @@ def render(pipeline: Pipeline, gateway: Gateway | None = None) -> dict[str, Any]
                 "group": pipeline.consumer_group(c),
                 "topic": pipeline.alerts_topic,
                 # The URL itself comes as an environment variable (it may carry a token).
-                "webhookEnv": WEBHOOK_URL_ENV if c.webhook_url or c.webhook_secret else "",
+                "webhookEnv": WEBHOOK_URL_ENV if c.webhook_secret else "",
             }
             for c in pipeline.consumers
         ],

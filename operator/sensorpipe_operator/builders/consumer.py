@@ -34,13 +34,11 @@ def autoscaled(pipeline: Pipeline) -> dict[str, Any] | None:
 
 
 def _webhook_env(consumer: Consumer) -> list[dict[str, Any]]:
-    """The webhook URL from its Secret (or the spec's inline URL), never via the ConfigMap."""
-    if consumer.webhook_secret is not None:
-        ref = consumer.webhook_secret
-        return [secret_env(rc.WEBHOOK_URL_ENV, ref.name, ref.key)]
-    if consumer.webhook_url:
-        return [{"name": rc.WEBHOOK_URL_ENV, "value": consumer.webhook_url}]
-    return []
+    """The webhook URL from its Secret, never via the ConfigMap or the Deployment's spec."""
+    if consumer.webhook_secret is None:
+        return []
+    ref = consumer.webhook_secret
+    return [secret_env(rc.WEBHOOK_URL_ENV, ref.name, ref.key)]
 
 
 def build(pipeline: Pipeline, consumer: Consumer, default_image: str) -> dict[str, Any]:

@@ -78,7 +78,7 @@ FULL: dict[str, Any] = {
             "aggregatesTopic": True,
         },
     },
-    "consumers": [{"name": "notifier", "type": "alert-notifier", "webhookUrl": "", "replicas": 1}],
+    "consumers": [{"name": "notifier", "type": "alert-notifier", "replicas": 1}],
     "scaling": {
         "enabled": True,
         "target": "consumers",

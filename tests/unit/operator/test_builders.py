@@ -422,7 +422,7 @@ def test_the_webhook_url_comes_from_its_secret_never_the_config_map():
     spec = full()
     spec["consumers"] = [
         {"name": "notifier", "webhookSecretRef": {"name": "hooks", "key": "slack"}},
-        {"name": "inline", "webhookUrl": "https://hooks.example/T0K3N"},
+        {"name": "logonly"},
     ]
     children = desired_children(parse(spec, "farm", "iot"), IMAGES)
     config_maps = json.dumps([c for c in children if c["kind"] == "ConfigMap"])
@@ -437,4 +437,7 @@ def test_the_webhook_url_comes_from_its_secret_never_the_config_map():
     }
     hook = by_name["farm-consumer-notifier"]["SENSORPIPE_WEBHOOK_URL"]
     assert hook["valueFrom"] == {"secretKeyRef": {"name": "hooks", "key": "slack"}}
-    assert by_name["farm-consumer-inline"]["SENSORPIPE_WEBHOOK_URL"]["value"].endswith("T0K3N")
+    assert "SENSORPIPE_WEBHOOK_URL" not in by_name["farm-consumer-logonly"]
+    inline = with_change(full(), "consumers", [{"name": "n", "webhookUrl": "https://h/T0K3N"}])
+    with pytest.raises(SpecError, match=r"webhookUrl: an inline webhookUrl is refused"):
+        parse(inline, "farm", "iot")
