@@ -156,9 +156,11 @@ def extract(mapping: PayloadMapping, payload: bytes) -> Extracted:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise Rejected("line_too_long", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
     try:
-        doc = json.loads(payload)
+        text = payload.decode("utf-8")  # JSON is UTF-8 (RFC 8259): never guess another
     except UnicodeDecodeError:
         raise Rejected("not_utf8", "payload is not valid UTF-8") from None
+    try:
+        doc = json.loads(text)
     except ValueError as exc:
         raise Rejected("not_json", f"payload is not JSON: {str(exc)[:80]}") from None
     if not isinstance(doc, dict):

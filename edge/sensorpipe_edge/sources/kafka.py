@@ -40,6 +40,7 @@ class SafeOffsets:
         self._lock = threading.Lock()
         self._pending: dict[int, deque[int]] = {}
         self._safe: dict[int, set[int]] = {}
+        self._ready: dict[int, int] = {}  # partition -> offset to commit, not yet stored
 
     def taken(self, partition: int, offset: int) -> None:
         with self._lock:
@@ -57,13 +58,22 @@ class SafeOffsets:
             while pending and pending[0] in safe:
                 safe.discard(first := pending.popleft())
                 commit = first + 1
+            if commit is not None:
+                self._ready[partition] = commit
             return commit
+
+    def ready(self) -> dict[int, int]:
+        """The offsets to commit that moved since the last call, by partition."""
+        with self._lock:
+            ready, self._ready = self._ready, {}
+            return ready
 
     def forget(self, partitions: list[int]) -> None:
         with self._lock:
             for p in partitions:
                 self._pending.pop(p, None)
                 self._safe.pop(p, None)
+                self._ready.pop(p, None)
 
 
 class KafkaSource(Source):
@@ -118,22 +128,27 @@ class KafkaSource(Source):
                 self.connected = True
                 partition, offset = msg.partition(), msg.offset()
                 self._offsets.taken(partition, offset)
-                ack: Callable[[], object] = partial(self._safe, partition, offset)
+                ack: Callable[[], object] = partial(self._offsets.safe, partition, offset)
                 emit(
                     [(msg.value() or b"", ack)],
                     f"kafka:{msg.topic()}/{partition}@{offset}",
                     kafka_seq(partition, offset),
                 )
+            self._store()
 
-    def _safe(self, partition: int, offset: int) -> None:
-        """A record's reading or dead letter is safe: store its offset if it ends a run."""
-        commit = self._offsets.safe(partition, offset)
-        if commit is None:
+    def _store(self) -> None:
+        """Store the offsets that the gateway's acknowledgements made ready, for the
+        background commit. Only the thread that polls calls the consumer: a call from the
+        gateway's thread (where acknowledgements run) waits for the poll to end."""
+        ready = self._offsets.ready()
+        if not ready:
             return
         try:
-            self._consumer.store_offsets(offsets=[TopicPartition(self.topic, partition, commit)])
-        except (KafkaException, RuntimeError) as exc:  # revoked or closed: read again later
-            log.info("offset %d of %s/%d not stored: %s", commit, self.topic, partition, exc)
+            self._consumer.store_offsets(
+                offsets=[TopicPartition(self.topic, p, o) for p, o in ready.items()]
+            )
+        except KafkaException as exc:  # revoked meanwhile: its new owner reads it again
+            log.info("offsets %s of %s not stored: %s", ready, self.topic, exc)
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("kafka source %s assigned %s", self.topic, [p.partition for p in partitions])
@@ -148,8 +163,9 @@ class KafkaSource(Source):
         log.warning("kafka source %s: %s", self.topic, err)
 
     def close(self) -> None:
-        """After the gateway flushed (the last acknowledgements stored their offsets):
-        commit them and leave the group."""
+        """After the gateway flushed (the last acknowledgements are in) and the polling
+        thread ended: store and commit what is safe, and leave the group."""
+        self._store()
         try:
             self._consumer.commit(asynchronous=False)
         except KafkaException as exc:  # nothing stored since the last commit, or Kafka away
