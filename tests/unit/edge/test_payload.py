@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,7 @@ NOW = 1_764_770_000_123
 MQTT = {"url": "tcp://m:1883", "topicFilter": "farm/#"}
 
 
-def mapping_of(payload: dict[str, object]) -> PayloadMapping:
+def mapping_of(payload: dict[str, Any]) -> PayloadMapping:
     """The edge's mapping of a spec's payload block, through the operator's model and
     runtime document, as a deployed gateway gets it."""
     block = gateway_source("farm", {"type": "mqtt", "mqtt": MQTT, "payload": payload})
@@ -76,7 +77,7 @@ def test_nested_renamed_members_rfc3339_time_and_the_device_seq(builder):
             "fields": {"temperature": "t.c"},
         }
     )
-    payload = {"meta": {"id": "barn-7", "n": 41}, "at": "2026-12-03T14:00:00.250Z"}
+    payload: dict[str, Any] = {"meta": {"id": "barn-7", "n": 41}, "at": "2026-12-03T14:00:00.250Z"}
     payload |= {"t": {"c": "21.5"}, "humidity": 40, "extra": [1, 2]}
     found = extract(mapping, json.dumps(payload).encode())
     assert (found.device_id, found.seq, found.epoch_ms) == ("barn-7", 41, 1_796_306_400_250)
