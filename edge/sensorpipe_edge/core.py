@@ -87,19 +87,21 @@ class Gateway:
         dead-lettered whole, naming ``origin`` (MQTT topic, Kafka coordinates)."""
         now = int(time.time() * 1000)
         self.stats.readings_in[source] += len(items)
+        if seq is not None and len(items) != 1:
+            raise ValueError("a sequence number from the source is for a batch of one")
         for raw, ack in items:
             try:
                 found = extract(mapping, raw)
                 if found.seq is not None:
-                    seq = found.seq
-                elif seq is None:
-                    seq = self._gateway_seq.next(found.device_id, now)
-                topic, key, value = self.builder.mapped(found, seq, now)
+                    number = found.seq
+                elif seq is not None:
+                    number = seq
+                else:
+                    number = self._gateway_seq.next(found.device_id, now)
+                topic, key, value = self.builder.mapped(found, number, now)
             except Rejected as rej:
                 self._reject(raw, ack, rej, origin or source, now)
                 continue
-            finally:
-                seq = None  # a given ``seq`` is the first item's (batches of one)
             self.stats.device_readings[key] += 1
             self.sink.send(topic, key, value, ack)
 

@@ -125,7 +125,6 @@ class KafkaSource(Source):
                     if err.code() != KafkaError._PARTITION_EOF:
                         log.warning("kafka source %s: %s", self.topic, err)
                     continue
-                self.connected = True
                 partition, offset = msg.partition(), msg.offset()
                 self._offsets.taken(partition, offset)
                 ack: Callable[[], object] = partial(self._offsets.safe, partition, offset)
@@ -151,6 +150,7 @@ class KafkaSource(Source):
             log.info("offsets %s of %s not stored: %s", ready, self.topic, exc)
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Joined the group (maybe with no partition: more replicas than partitions)."""
         log.info("kafka source %s assigned %s", self.topic, [p.partition for p in partitions])
         self.connected = True
 
@@ -158,8 +158,8 @@ class KafkaSource(Source):
         self._offsets.forget([p.partition for p in partitions])
 
     def _on_error(self, err: KafkaError) -> None:
-        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
-            self.connected = False
+        # Connected means "in the group"; an unreachable cluster already makes the gateway
+        # not ready through its producer (the same cluster), and the consumer reconnects.
         log.warning("kafka source %s: %s", self.topic, err)
 
     def close(self) -> None:

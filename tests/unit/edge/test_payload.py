@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import random
 import time
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from sensorpipe_edge.core import Gateway
+from sensorpipe_edge.metrics import Stats
 from sensorpipe_edge.payload import (
     MAX_PARTITION,
     GatewaySeq,
@@ -24,6 +26,7 @@ from sensorpipe_edge.payload import (
 from sensorpipe_edge.protocol import MAX_SEQ, Rejected
 from sensorpipe_edge.readings import RecordBuilder
 from sensorpipe_edge.schema import compile_validator
+from sensorpipe_edge.sink import KafkaSink
 from sensorpipe_edge.sources.kafka import SafeOffsets
 from tests.seed_payloads import SEEDS, device_of, event_time_of, gateway_source
 
@@ -189,3 +192,53 @@ def test_a_kafka_offset_is_committed_only_after_every_earlier_one_is_safe():
     assert offsets.safe(0, 13) == 15
     offsets.forget([0])
     assert offsets.safe(0, 15) is None  # revoked: its new owner reads it again
+
+
+class Sent:
+    """Stands in for the Kafka sink: keeps what the gateway hands over, acknowledges it."""
+
+    report_each = True
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, bytes | None, dict[str, Any]]] = []
+
+    def send(self, topic: str, key: bytes | None, value: bytes, ack: Any = None) -> None:
+        self.records.append((topic, key, json.loads(value)))
+        if ack is not None:
+            ack()
+
+
+def test_the_gateway_accounts_for_every_payload_and_picks_the_sequence_number(gateway_config):
+    sink = Sent()
+    gateway = Gateway(
+        RecordBuilder(gateway_config, compile_validator()),
+        cast(KafkaSink, sink),
+        Stats(),
+        "farm.deadletter",
+    )
+    acked: list[int] = []
+    with_seq = mapping_of(CLIMATE | {"seq": "n"})
+    own = json.dumps(GOOD | {"n": 5}).encode()
+    gateway.handle_foreign([(own, lambda: acked.append(1))], "kafka:t", with_seq, "kafka:t/0@9", 77)
+    gateway.handle_foreign(
+        [(json.dumps(GOOD).encode(), lambda: acked.append(2))],
+        "kafka:t",
+        mapping_of(CLIMATE),
+        "kafka:t/1@3",
+        77,
+    )
+    counted = [(json.dumps(GOOD | {"device_id": d}).encode(), None) for d in ("a", "a", "b")]
+    gateway.handle_foreign(counted, "mqtt:f/#", mapping_of(CLIMATE), "mqtt:f/x")
+    gateway.handle_foreign(
+        [(b"garbage", lambda: acked.append(3))], "mqtt:f/#", mapping_of(CLIMATE), "mqtt:f/y/z"
+    )
+    readings = [
+        (key, value["seq"]) for topic, key, value in sink.records if topic == "farm.climate"
+    ]
+    assert readings[:2] == [(b"d1", 5), (b"d1", 77)]  # the payload's own, then the source's
+    (a0, a1, b0) = (seq for _, seq in readings[2:])
+    assert (a1 - a0, b0 >= a0) == (1, True)  # the gateway's count, per device
+    (dead,) = [value for topic, _, value in sink.records if topic == "farm.deadletter"]
+    assert (dead["source"], dead["reason"], dead["raw"]) == ("mqtt:f/y/z", "not_json", "garbage")
+    assert acked == [1, 2, 3]
+    assert gateway.stats.readings_in == {"kafka:t": 2, "mqtt:f/#": 4}
