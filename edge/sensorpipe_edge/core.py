@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from operator import itemgetter
 
 from sensorpipe_edge.metrics import Stats
-from sensorpipe_edge.payload import GatewaySeq, PayloadMapping, extract
+from sensorpipe_edge.payload import MAX_PAYLOAD_BYTES, GatewaySeq, PayloadMapping, extract
 from sensorpipe_edge.protocol import Rejected
 from sensorpipe_edge.readings import RecordBuilder
 from sensorpipe_edge.resume import ResumePoints
@@ -100,7 +100,9 @@ class Gateway:
                     number = self._gateway_seq.next(found.device_id, now)
                 topic, key, value = self.builder.mapped(found, number, now)
             except Rejected as rej:
-                self._reject(raw, ack, rej, origin or source, now)
+                # An oversized payload is kept in part (its size is in the detail): whole,
+                # its dead letter could exceed what the broker takes, and never be safe.
+                self._reject(raw[:MAX_PAYLOAD_BYTES], ack, rej, origin or source, now)
                 continue
             self.stats.device_readings[key] += 1
             self.sink.send(topic, key, value, ack)

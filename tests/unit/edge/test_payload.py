@@ -241,4 +241,12 @@ def test_the_gateway_accounts_for_every_payload_and_picks_the_sequence_number(ga
     (dead,) = [value for topic, _, value in sink.records if topic == "farm.deadletter"]
     assert (dead["source"], dead["reason"], dead["raw"]) == ("mqtt:f/y/z", "not_json", "garbage")
     assert acked == [1, 2, 3]
-    assert gateway.stats.readings_in == {"kafka:t": 2, "mqtt:f/#": 4}
+    huge = b'{"x": "' + b"a" * 2_000_000 + b'"}'
+    gateway.handle_foreign([(huge, None)], "mqtt:f/#", mapping_of(CLIMATE), "mqtt:f/big")
+    topic, _, value = sink.records[-1]
+    assert (topic, value["reason"], len(value["raw"])) == (
+        "farm.deadletter",
+        "line_too_long",
+        65536,
+    )
+    assert gateway.stats.readings_in == {"kafka:t": 2, "mqtt:f/#": 5}
