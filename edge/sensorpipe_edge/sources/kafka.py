@@ -106,6 +106,9 @@ class KafkaSource(Source):
                 "enable.auto.offset.store": False,
                 "enable.auto.commit": True,
                 "auto.commit.interval.ms": 1000,
+                # A crashed gateway's partitions go to its restarted self (or a sibling)
+                # after this long, not librdkafka's default 45 s.
+                "session.timeout.ms": 10_000,
                 "error_cb": self._on_error,
             }
         )
