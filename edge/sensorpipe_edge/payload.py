@@ -131,7 +131,7 @@ def _time(doc: Any, path: Path, unit: str, device_id: str) -> int:
     else:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise bad
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value * 1000):
             raise bad
         ms = round(value * 1000) if unit == "s" else round(value)
     if not 0 <= ms <= MAX_SEQ:
@@ -163,6 +163,8 @@ def extract(mapping: PayloadMapping, payload: bytes) -> Extracted:
         doc = json.loads(text)
     except ValueError as exc:
         raise Rejected("not_json", f"payload is not JSON: {str(exc)[:80]}") from None
+    except RecursionError:  # nested deeper than the parser goes: no reading is like that
+        raise Rejected("not_json", "payload nests too deep") from None
     if not isinstance(doc, dict):
         raise Rejected("not_json", f"payload is a JSON {type(doc).__name__}, not an object")
     device_id = _device_id(doc, mapping.device_id)

@@ -58,7 +58,7 @@ def convert(spec: FieldSpec, text: str, device_id: str) -> float | int | bool:
 
 def in_range(spec: FieldSpec, value: float | int, shown: str, device_id: str) -> float | int:
     """A number that is finite and inside the field's declared range, or Rejected."""
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         raise Rejected("wrong_type", f"{spec.name}={shown[:40]!r} is not finite", device_id)
     if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
         raise Rejected(

@@ -13,7 +13,10 @@ import time
 from typing import Any, cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from sensorpipe_edge.config import from_document
 from sensorpipe_edge.core import Gateway
 from sensorpipe_edge.metrics import Stats
 from sensorpipe_edge.payload import (
@@ -29,6 +32,7 @@ from sensorpipe_edge.schema import compile_validator
 from sensorpipe_edge.sink import KafkaSink
 from sensorpipe_edge.sources.kafka import SafeOffsets
 from tests.seed_payloads import SEEDS, device_of, event_time_of, gateway_source
+from tests.unit.edge.documents import pipeline_document
 
 pytestmark = pytest.mark.unit
 
@@ -250,3 +254,30 @@ def test_the_gateway_accounts_for_every_payload_and_picks_the_sequence_number(ga
         65536,
     )
     assert gateway.stats.readings_in == {"kafka:t": 2, "mqtt:f/#": 5}
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+MEMBERS = st.sampled_from(["device_id", "temperature", "humidity", "ts", "n"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(MEMBERS, JSON | st.integers(min_value=-(10**400), max_value=10**400)),
+    st.sampled_from(["s", "ms", "rfc3339"]),
+)
+def test_no_payload_raises_anything_but_a_rejection(payload, unit):
+    """Whatever a device sends, the gateway gets a reading or a reason, never an exception
+    that would stop it."""
+    builder = RecordBuilder(from_document(pipeline_document(), {}), compile_validator())
+    mapping = mapping_of(CLIMATE | {"timeUnit": unit, "seq": "n"})
+    for raw in (json.dumps(payload).encode(), b"[" * 100_000, json.dumps(GOOD | payload).encode()):
+        try:
+            found = extract(mapping, raw)
+            builder.mapped(found, 1, NOW)
+        except Rejected:
+            pass
