@@ -28,6 +28,7 @@ from sensorpipe_edge.shortcut import Record, Shortcut
 
 _NUMBER_RE = r"-?(?:0|[1-9]\d{0,15})(?:\.\d{1,9})?(?:[eE][-+]?\d{1,3})?"
 _NUMBER = re.compile(_NUMBER_RE)
+MAX_INTEGER = 10**16  # _NUMBER's integer part has at most 16 digits
 _TRUE = frozenset({"1", "true"})
 _FALSE = frozenset({"0", "false"})
 MAX_KNOWN_SHAPES = 200_000  # (device, stream) pairs the shortcut remembers
@@ -81,6 +82,8 @@ def json_value(spec: FieldSpec, value: Any, device_id: str) -> float | int | boo
         raise Rejected("wrong_type", f"{spec.name}={str(value)[:40]} is not a boolean", device_id)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Rejected("wrong_type", f"{spec.name}={str(value)[:40]} is not a number", device_id)
+    if isinstance(value, int) and abs(value) >= MAX_INTEGER:  # as the line protocol's digits
+        raise Rejected("wrong_type", f"{spec.name}={str(value)[:40]} is too large", device_id)
     return in_range(spec, value, str(value), device_id)
 
 
