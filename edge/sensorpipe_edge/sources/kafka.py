@@ -27,6 +27,7 @@ from sensorpipe_edge.sources import Emit, Source
 
 log = logging.getLogger(__name__)
 START_FROM = ("earliest", "latest")
+_MISSING_TOPIC = (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC)
 
 
 class SafeOffsets:
@@ -97,12 +98,13 @@ class KafkaSource(Source):
         self.name = f"kafka:{topic}"
         self._batch = batch
         self._offsets = SafeOffsets()
+        self._missing = False  # the topic was reported missing and has not come since
         self._consumer = Consumer(
             {
                 **client_conf,
                 "group.id": group,
                 "auto.offset.reset": start_from,
-                # Offsets are stored by ``_safe`` only; the background commit sends them.
+                # Offsets are stored by ``_store`` only; the background commit sends them.
                 "enable.auto.offset.store": False,
                 "enable.auto.commit": True,
                 "auto.commit.interval.ms": 1000,
@@ -125,9 +127,9 @@ class KafkaSource(Source):
             for msg in messages:
                 err = msg.error()
                 if err is not None:
-                    if err.code() != KafkaError._PARTITION_EOF:
-                        log.warning("kafka source %s: %s", self.topic, err)
+                    self._on_message_error(err)
                     continue
+                self.connected, self._missing = True, False
                 partition, offset = msg.partition(), msg.offset()
                 self._offsets.taken(partition, offset)
                 ack: Callable[[], object] = partial(self._offsets.safe, partition, offset)
@@ -155,10 +157,21 @@ class KafkaSource(Source):
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Joined the group (maybe with no partition: more replicas than partitions)."""
         log.info("kafka source %s assigned %s", self.topic, [p.partition for p in partitions])
-        self.connected = True
+        self.connected = bool(partitions) or not self._missing
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._offsets.forget([p.partition for p in partitions])
+
+    def _on_message_error(self, err: KafkaError) -> None:
+        """A topic that does not exist (yet) leaves the gateway running and not ready, and
+        says so once; its first record makes it ready again."""
+        if err.code() in _MISSING_TOPIC:
+            if not self._missing:
+                log.error("kafka source: topic %r does not exist (%s)", self.topic, err)
+            self._missing = True
+            self.connected = False
+        elif err.code() != KafkaError._PARTITION_EOF:
+            log.warning("kafka source %s: %s", self.topic, err)
 
     def _on_error(self, err: KafkaError) -> None:
         # Connected means "in the group"; an unreachable cluster already makes the gateway

@@ -117,8 +117,8 @@ def test_mqtt_payloads_of_a_seed_producer_are_all_accounted_for(
     )
 
 
-def foreign_topic(bootstrap: str, name: str, partitions: int = 3) -> str:
-    topic = f"{name}-iot_topic"
+def foreign_topic(bootstrap: str, topic: str, partitions: int = 3) -> str:
+    """Create the producer's own topic, as its set-up script does."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for f in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
         f.result(30)
@@ -148,7 +148,7 @@ def kafka_source(name: str, topic: str, spec: dict[str, Any]) -> dict[str, Any]:
 def test_kafka_records_of_a_seed_producer_are_all_accounted_for(
     kafka_bootstrap, unique_name, gateways, seed, spec, produce
 ):
-    topic = foreign_topic(kafka_bootstrap, unique_name)
+    topic = foreign_topic(kafka_bootstrap, f"{unique_name}-iot_topic")
     doc = create_pipeline(kafka_bootstrap, unique_name, kafka_source(unique_name, topic, spec))
     rng = random.Random(seed)
     good = [produce(rng, time.time()) for _ in range(90)]
@@ -201,7 +201,7 @@ def test_a_kafka_source_killed_mid_stream_loses_nothing_and_repeats_only_identit
     committed offsets; what it reads twice has the same (device, seq), so it is a duplicate
     the lake removes, and nothing is missing."""
     _, spec, produce = SEEDS[0]
-    topic = foreign_topic(kafka_bootstrap, unique_name)
+    topic = foreign_topic(kafka_bootstrap, f"{unique_name}-iot_topic")
     doc = create_pipeline(kafka_bootstrap, unique_name, kafka_source(unique_name, topic, spec))
     rng = random.Random(7)
     good = [produce(rng, time.time()) for _ in range(20_000)]
@@ -229,3 +229,24 @@ def test_a_kafka_source_killed_mid_stream_loses_nothing_and_repeats_only_identit
     assert gw.stop() == 0
     assert {r["seq"] for r in records} == expected.keys()
     assert all(said(r) == reading_of(spec, expected[r["seq"]]) for r in records)
+
+
+def test_a_kafka_source_waits_for_its_topic_not_ready_and_says_why(
+    kafka_bootstrap, unique_name, gateways
+):
+    """A producer's topic that does not exist yet: the gateway stays up, not ready, and logs
+    it; once the producer has written, its records flow and the gateway is ready."""
+    _, spec, produce = SEEDS[0]
+    topic = f"{unique_name}-later"
+    doc = create_pipeline(kafka_bootstrap, unique_name, kafka_source(unique_name, topic, spec))
+    gw = gateways(doc).start()
+    wait_until("the missing topic logged", lambda: "does not exist" in gw.log.read_text(), 30)
+    assert gw.metric("source_connected") == 0
+    foreign_topic(kafka_bootstrap, topic, 1)
+    produce_as_the_seed(
+        kafka_bootstrap, topic, "seed-002", [produce(random.Random(1), time.time())]
+    )
+    wait_until("ready once records come", lambda: gw.metric("source_connected") == 1, 60, gw.log)
+    stream = doc["topics"]["streams"]["climate"]
+    assert len(read_topics(kafka_bootstrap, [stream], until=bool)) == 1
+    assert gw.stop() == 0
