@@ -223,6 +223,73 @@ CASES = [
 ]
 
 
+def _source(source: dict[str, Any]) -> Callable[[Manifest], None]:
+    def change(m: Manifest) -> None:
+        _spec(m)["gateways"][0]["source"] = source
+
+    return change
+
+
+def _foreign(kafka: dict[str, Any] | None = None, **payload: Any) -> Callable[[Manifest], None]:
+    """A kafka source (mqtt when ``kafka`` is None) with a payload mapping, changed."""
+    mapping = {"stream": "climate", "deviceId": "device_id", **payload}
+    mapping = {k: v for k, v in mapping.items() if v is not None}
+    if kafka is None:
+        return _source({"type": "mqtt", "mqtt": {"url": "tcp://m:1883"}, "payload": mapping})
+    return _source({"type": "kafka", "kafka": {"topic": "iot_topic", **kafka}, "payload": mapping})
+
+
+SOURCE = "spec.gateways[0].source"
+PAYLOAD = f"{SOURCE}.payload"
+# foreign payloads by declaration (issue #18, item 3)
+CASES += [
+    Case(
+        "payload-on-serial",
+        _both(
+            _serial("/dev/ttyUSB0"),
+            _at("gateways.0.source.payload", {"stream": "climate", "deviceId": "id"}),
+        ),
+        PAYLOAD,
+    ),
+    Case(
+        "payload-on-simulated",
+        _at("gateways.0.source.payload", {"stream": "climate", "deviceId": "id"}),
+        PAYLOAD,
+    ),
+    Case("kafka-without-payload", _source({"type": "kafka", "kafka": {"topic": "t"}}), PAYLOAD),
+    Case(
+        "kafka-without-block",
+        _source({"type": "kafka", "payload": {"stream": "climate", "deviceId": "id"}}),
+        f"{SOURCE}.kafka",
+    ),
+    Case("kafka-topic-space", _foreign({"topic": "iot topic"}), f"{SOURCE}.kafka.topic"),
+    Case("kafka-topic-dotdot", _foreign({"topic": ".."}), f"{SOURCE}.kafka.topic"),
+    Case(
+        "kafka-topic-is-own-deadletter",
+        lambda m: _foreign({"topic": f"{m['metadata']['name']}.deadletter"})(m),
+        f"{SOURCE}.kafka.topic",
+    ),
+    Case(
+        "kafka-topic-is-own-stream",
+        lambda m: _foreign({"topic": f"{m['metadata']['name']}.climate"})(m),
+        f"{SOURCE}.kafka.topic",
+    ),
+    Case("kafka-start-beginning", _foreign({"startFrom": "beginning"}), "kafka.startFrom"),
+    Case("kafka-group-slash", _foreign({"group": "a/b"}), f"{SOURCE}.kafka.group"),
+    Case("payload-unknown-stream", _foreign(stream="weather"), "payload.stream"),
+    Case("payload-without-stream", _foreign(stream=None), f"{PAYLOAD}.stream"),
+    Case("payload-without-device", _foreign(deviceId=None), f"{PAYLOAD}.deviceId"),
+    Case("payload-empty-device", _foreign(deviceId=""), f"{PAYLOAD}.deviceId"),
+    Case("payload-device-dotdot", _foreign(deviceId="a..b"), f"{PAYLOAD}.deviceId"),
+    Case("payload-time-space", _foreign(time="time stamp"), f"{PAYLOAD}.time"),
+    Case("payload-time-unit-h", _foreign(time="ts", timeUnit="h"), f"{PAYLOAD}.timeUnit"),
+    Case("payload-format-xml", _foreign(format="xml"), f"{PAYLOAD}.format"),
+    Case("payload-field-of-other-stream", _foreign(fields={"distance": "d"}), "payload.fields"),
+    Case("payload-field-empty-member", _foreign(fields={"humidity": ""}), "payload.fields"),
+    Case("payload-typo-device-id", _foreign(deviceID="id"), "payload.deviceID"),
+]
+
+
 def manifest_of(case: Case, name: str = "bad", namespace: str = "default") -> Manifest:
     manifest = base(name, namespace)
     case.change(manifest)

@@ -16,10 +16,12 @@ from collections.abc import Sequence
 from operator import itemgetter
 
 from sensorpipe_edge.metrics import Stats
+from sensorpipe_edge.payload import MAX_PAYLOAD_BYTES, GatewaySeq, PayloadMapping, extract
+from sensorpipe_edge.protocol import Rejected
 from sensorpipe_edge.readings import RecordBuilder
 from sensorpipe_edge.resume import ResumePoints
 from sensorpipe_edge.sink import KafkaSink
-from sensorpipe_edge.sources import Emit, Item, Source
+from sensorpipe_edge.sources import Ack, Emit, Item, Source
 
 log = logging.getLogger(__name__)
 _LINE, _ACK = itemgetter(0), itemgetter(1)  # of an Item, without a Python loop
@@ -42,7 +44,11 @@ class Gateway:
         self.resume = resume
         self._dead_letter = dead_letter_topic
         self._maintain_every = maintain_every
-        self._queue: queue.Queue[tuple[str, str, list[Item]]] = queue.Queue(maxsize=1000)
+        self._queue: queue.Queue[tuple[str, str, list[Item], int | None]] = queue.Queue(
+            maxsize=1000
+        )
+        self._mappings: dict[str, PayloadMapping] = {}  # by source name: foreign payloads
+        self._gateway_seq = GatewaySeq()
 
     def handle(self, items: Sequence[Item], source: str, origin: str | None = None) -> None:
         """Turn a batch of lines into records and hand them to the sink, a batch at a time
@@ -57,9 +63,7 @@ class Gateway:
         self.stats.device_readings.update(map(_KEY, records))
         for i, rej in rejected:
             raw, ack = items[i]
-            self.stats.rejected[rej.reason] += 1
-            key, value = self.builder.dead_letter(raw, rej, origin or source, now)
-            self.sink.send(self._dead_letter, key, value, ack)
+            self._reject(raw, ack, rej, origin or source, now)
         if not self.sink.report_each:
             self.sink.send_all(records)
             return
@@ -68,10 +72,53 @@ class Gateway:
         for (topic, key, value), ack in zip(records, acks, strict=True):
             self.sink.send(topic, key, value, ack)
 
+    def handle_foreign(
+        self,
+        items: Sequence[Item],
+        source: str,
+        mapping: PayloadMapping,
+        origin: str | None = None,
+        seq: int | None = None,
+    ) -> None:
+        """Turn foreign JSON payloads into readings through the source's declared mapping,
+        one at a time (they come one per MQTT message or Kafka record). The sequence number
+        is the payload's own if the mapping names one, else ``seq`` (a Kafka record's
+        coordinates), else the gateway's per-device count. A payload that does not map is
+        dead-lettered whole, naming ``origin`` (MQTT topic, Kafka coordinates)."""
+        now = int(time.time() * 1000)
+        self.stats.readings_in[source] += len(items)
+        if seq is not None and len(items) != 1:
+            raise ValueError("a sequence number from the source is for a batch of one")
+        for raw, ack in items:
+            try:
+                found = extract(mapping, raw)
+                if found.seq is not None:
+                    number = found.seq
+                elif seq is not None:
+                    number = seq
+                else:
+                    number = self._gateway_seq.next(found.device_id, now)
+                topic, key, value = self.builder.mapped(found, number, now)
+            except Rejected as rej:
+                # An oversized payload is kept in part (its size is in the detail): whole,
+                # its dead letter could exceed what the broker takes, and never be safe.
+                self._reject(raw[:MAX_PAYLOAD_BYTES], ack, rej, origin or source, now)
+                continue
+            self.stats.device_readings[key] += 1
+            self.sink.send(topic, key, value, ack)
+
+    def _reject(self, raw: bytes, ack: Ack | None, rej: Rejected, origin: str, now: int) -> None:
+        """Count a rejected input and send it to the dead-letter topic, whole."""
+        self.stats.rejected[rej.reason] += 1
+        key, value = self.builder.dead_letter(raw, rej, origin, now)
+        self.sink.send(self._dead_letter, key, value, ack)
+
     def run(self, sources: Sequence[Source], stop: threading.Event) -> None:
         """Run until ``stop`` is set or every source has finished, then stop the sources
         and flush everything."""
         for src in sources:
+            if src.payload is not None:
+                self._mappings[src.name] = src.payload
             src.start(self._emitter(src.name))
         next_maintenance = 0.0
         try:
@@ -86,6 +133,8 @@ class Gateway:
                 src.stop()
             self._drain(timeout=0.0, limit=0)
             self.sink.close()
+            for src in sources:
+                src.close()
             if self.resume is not None:
                 self.resume.save()
             log.info("gateway stopped")
@@ -93,8 +142,8 @@ class Gateway:
     def _emitter(self, name: str) -> Emit:
         """What a source calls with a batch: queue it, tagged with the source's name."""
 
-        def emit(items: list[Item], origin: str | None = None) -> None:
-            self._queue.put((name, origin or name, items))
+        def emit(items: list[Item], origin: str | None = None, seq: int | None = None) -> None:
+            self._queue.put((name, origin or name, items, seq))
 
         return emit
 
@@ -102,21 +151,24 @@ class Gateway:
         """Handle queued batches: wait up to ``timeout`` for the first, then take at most
         ``limit`` (so maintenance still runs under full load); limit 0 empties the queue."""
         try:
-            name, origin, items = (
-                self._queue.get(timeout=timeout) if timeout else self._queue.get_nowait()
-            )
+            batch = self._queue.get(timeout=timeout) if timeout else self._queue.get_nowait()
         except queue.Empty:
             self.sink.poll(0)
             return
         handled = 0
         while True:
-            self.handle(items, name, origin)
+            name, origin, items, seq = batch
+            mapping = self._mappings.get(name)
+            if mapping is None:
+                self.handle(items, name, origin)
+            else:
+                self.handle_foreign(items, name, mapping, origin, seq)
             self.sink.poll(0)
             handled += 1
             if limit and handled >= limit:
                 return
             try:
-                name, origin, items = self._queue.get_nowait()
+                batch = self._queue.get_nowait()
             except queue.Empty:
                 return
 

@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -18,12 +19,14 @@ from sensorpipe_edge.cli import config_argument, stop_on_signals
 from sensorpipe_edge.config import GatewayConfig, kafka_client_config, load
 from sensorpipe_edge.core import Gateway
 from sensorpipe_edge.metrics import Stats, make_registry, serve
+from sensorpipe_edge.payload import PayloadMapping
 from sensorpipe_edge.readings import RecordBuilder
 from sensorpipe_edge.resume import ResumePoints
 from sensorpipe_edge.schema import compile_validator
 from sensorpipe_edge.simulation import Faults, Fleet
 from sensorpipe_edge.sink import KafkaSink
 from sensorpipe_edge.sources import Source
+from sensorpipe_edge.sources.kafka import KafkaSource
 from sensorpipe_edge.sources.mqtt import MqttSource
 from sensorpipe_edge.sources.serial import SerialSource
 from sensorpipe_edge.sources.simulated import SimulatedSource
@@ -59,6 +62,19 @@ def make_source(config: GatewayConfig, resume: ResumePoints, env: Mapping[str, s
             client_id,
             int(m.get("qos", 1)),
             m.get("credentials"),
+            _mapping(src),
+        )
+    if kind == "kafka":
+        k = src["kafka"]
+        mapping = _mapping(src)
+        if mapping is None:
+            raise ValueError("a kafka source needs a payload mapping")
+        return KafkaSource(
+            kafka_client_config(config.bootstrap_servers, config.kafka_auth),
+            k["topic"],
+            k["group"],
+            mapping,
+            k.get("startFrom", "earliest"),
         )
     if kind == "simulated":
         sim = src.get("simulated") or {}
@@ -72,6 +88,12 @@ def make_source(config: GatewayConfig, resume: ResumePoints, env: Mapping[str, s
         )
         return SimulatedSource(fleet, resume, round(float(sim.get("duration", 0)) * 1000))
     raise ValueError(f"unknown source type {kind!r}")
+
+
+def _mapping(src: Mapping[str, Any]) -> PayloadMapping | None:
+    """The source's declared mapping of foreign JSON payloads, if it has one."""
+    block = src.get("payload")
+    return PayloadMapping.from_document(block) if block else None
 
 
 def build(config: GatewayConfig, env: Mapping[str, str] | None = None) -> Built:

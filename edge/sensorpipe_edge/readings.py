@@ -21,12 +21,14 @@ from typing import Any
 
 from sensorpipe_edge import layout
 from sensorpipe_edge.config import FieldSpec, GatewayConfig, StreamSpec
+from sensorpipe_edge.payload import Extracted
 from sensorpipe_edge.protocol import Line, Rejected, parse, raw_text
 from sensorpipe_edge.schema import SchemaError, Validator
 from sensorpipe_edge.shortcut import Record, Shortcut
 
 _NUMBER_RE = r"-?(?:0|[1-9]\d{0,15})(?:\.\d{1,9})?(?:[eE][-+]?\d{1,3})?"
 _NUMBER = re.compile(_NUMBER_RE)
+MAX_INTEGER = 10**16  # _NUMBER's integer part has at most 16 digits
 _TRUE = frozenset({"1", "true"})
 _FALSE = frozenset({"0", "false"})
 MAX_KNOWN_SHAPES = 200_000  # (device, stream) pairs the shortcut remembers
@@ -52,13 +54,37 @@ def convert(spec: FieldSpec, text: str, device_id: str) -> float | int | bool:
     if not _NUMBER.fullmatch(text):
         raise Rejected("wrong_type", f"{spec.name}={text[:40]!r} is not a number", device_id)
     value: float | int = int(text) if text.lstrip("-").isdigit() else float(text)
-    if not math.isfinite(value):
-        raise Rejected("wrong_type", f"{spec.name}={text[:40]!r} is not finite", device_id)
+    return in_range(spec, value, text, device_id)
+
+
+def in_range(spec: FieldSpec, value: float | int, shown: str, device_id: str) -> float | int:
+    """A number that is finite and inside the field's declared range, or Rejected."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Rejected("wrong_type", f"{spec.name}={shown[:40]!r} is not finite", device_id)
     if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
         raise Rejected(
             "out_of_range", f"{spec.name}={value} outside [{spec.min}, {spec.max}]", device_id
         )
     return value
+
+
+def json_value(spec: FieldSpec, value: Any, device_id: str) -> float | int | bool:
+    """A field's value as a foreign JSON payload gave it, as its declared type: JSON
+    numbers and booleans as they are (0 and 1 stand for booleans too, as on the serial
+    line), and text exactly as the line protocol's text is read."""
+    if isinstance(value, str):
+        return convert(spec, value, device_id)
+    if spec.type == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise Rejected("wrong_type", f"{spec.name}={str(value)[:40]} is not a boolean", device_id)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Rejected("wrong_type", f"{spec.name}={str(value)[:40]} is not a number", device_id)
+    if isinstance(value, int) and abs(value) >= MAX_INTEGER:  # as the line protocol's digits
+        raise Rejected("wrong_type", f"{spec.name}={str(value)[:40]} is too large", device_id)
+    return in_range(spec, value, str(value), device_id)
 
 
 def typed_values(stream: StreamSpec, line: Line) -> dict[str, float | int | bool]:
@@ -103,12 +129,35 @@ class RecordBuilder:
 
     def reading(self, line: Line, received_at: int) -> Record:
         """(topic, key, value) of the reading in ``line``; Rejected if it breaks a rule."""
-        stream = self._streams.get(line.stream)
-        if stream is None:
-            raise Rejected("unknown_stream", f"no stream {line.stream[:40]!r}", line.device_id)
+        stream = self._stream(line.stream, line.device_id)
         if line.error is not None:
             raise Rejected("sensor_error", line.error[:80], line.device_id)
-        values = typed_values(stream, line)
+        return self._record(line, typed_values(stream, line), received_at)
+
+    def mapped(self, found: Extracted, seq: int, received_at: int) -> Record:
+        """(topic, key, value) of a foreign payload's reading (``payload.extract``), with
+        ``seq`` when the payload had none; Rejected if it breaks a rule."""
+        stream = self._stream(found.stream, found.device_id)
+        for name in found.values.keys() - stream.fields.keys():
+            raise Rejected("unknown_field", f"{stream.name} has no field {name!r}", found.device_id)
+        values = {
+            name: json_value(stream.fields[name], value, found.device_id)
+            for name, value in found.values.items()
+        }
+        line = Line(found.device_id, seq, None, found.epoch_ms, found.stream, {}, None)
+        return self._record(line, values, received_at)
+
+    def _stream(self, name: str, device_id: str) -> StreamSpec:
+        stream = self._streams.get(name)
+        if stream is None:
+            raise Rejected("unknown_stream", f"no stream {name[:40]!r}", device_id)
+        return stream
+
+    def _record(
+        self, line: Line, values: dict[str, float | int | bool], received_at: int
+    ) -> Record:
+        """The record of a checked reading: the full schema check for a new shape."""
+        stream = self._streams[line.stream]
         event_time = line.epoch_ms if line.epoch_ms is not None else received_at
         if not self._shortcut.known(line.device_id, line.stream):
             self._check(line, values, event_time, received_at)

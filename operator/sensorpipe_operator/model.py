@@ -25,7 +25,14 @@ PIPELINE_NAME_MAX = 40
 CHILD_NAME_MAX = 24
 TOPIC_BACKENDS = ("strimzi", "admin")
 AUTH_TYPES = ("scram-sha-512", "tls")
-SOURCE_TYPES = ("serial", "mqtt", "simulated")
+SOURCE_TYPES = ("serial", "mqtt", "simulated", "kafka")
+# Sources whose input may be foreign JSON payloads, mapped by ``source.payload``.
+PAYLOAD_SOURCES = ("mqtt", "kafka")
+PAYLOAD_FORMATS = ("json",)
+TIME_UNITS = ("s", "ms", "rfc3339")
+KAFKA_START = ("earliest", "latest")
+# A JSON member of a foreign payload; dots separate the names of nested objects.
+MEMBER_PATTERN = r"^[^.\s]+(\.[^.\s]+)*$"
 FIELD_TYPES = ("number", "integer", "boolean")
 SEVERITIES = ("info", "warning", "critical")
 LAKE_FORMATS = ("delta", "parquet")
@@ -256,11 +263,37 @@ class SimulatedSource:
 
 
 @dataclass(frozen=True)
+class KafkaSource:
+    """A topic a foreign producer writes, read in a consumer group (``group`` empty: the
+    pipeline's default, see ``Pipeline.source_group``)."""
+
+    topic: str
+    group: str = ""
+    start_from: str = "earliest"
+
+
+@dataclass(frozen=True)
+class PayloadMapping:
+    """Where a foreign JSON payload keeps a reading of ``stream``: member paths, with
+    ``fields`` resolved for every field of the stream (undeclared: the field's own name)."""
+
+    stream: str
+    device_id: str
+    fields: dict[str, str]
+    time: str = ""
+    time_unit: str = "ms"
+    seq: str = ""
+    format: str = "json"
+
+
+@dataclass(frozen=True)
 class Source:
     type: str
     serial: SerialSource | None = None
     mqtt: MqttSource | None = None
     simulated: SimulatedSource | None = None
+    kafka: KafkaSource | None = None
+    payload: PayloadMapping | None = None
 
 
 @dataclass(frozen=True)
@@ -434,6 +467,16 @@ class Pipeline:
     def consumer_group(self, consumer: Consumer) -> str:
         return f"{self.name}.{consumer.name}"
 
+    def source_group(self, gateway: Gateway) -> str:
+        """The consumer group of a gateway's Kafka source (never a consumer's: those names
+        have no dot)."""
+        kafka = gateway.source.kafka
+        return (
+            kafka.group
+            if kafka is not None and kafka.group
+            else f"{self.name}.gateway.{gateway.name}"
+        )
+
 
 # ---------------------------------------------------------------------------------- parsing
 
@@ -452,7 +495,7 @@ def parse(spec: Mapping[str, Any] | None, name: str, namespace: str) -> Pipeline
         namespace=namespace,
         kafka=_kafka(root.obj("kafka")),
         streams=streams,
-        gateways=_gateways(root),
+        gateways=_gateways(root, streams),
         processing=_processing(root.obj("processing"), streams),
         consumers=_consumers(root),
         scaling=_scaling(root.obj("scaling")),
@@ -464,6 +507,7 @@ def parse(spec: Mapping[str, Any] | None, name: str, namespace: str) -> Pipeline
     ):
         raise SpecError("spec.scaling.target", "is consumers but spec.consumers is empty")
     _distinct_topics(pipeline)
+    _foreign_topics(pipeline)
     return pipeline
 
 
@@ -487,6 +531,20 @@ def _distinct_topics(pipeline: Pipeline) -> None:
                 where, f"topics {other!r} and {topic!r} are one Kafka topic; give each its own name"
             )
         seen[key] = (topic, path)
+
+
+def _foreign_topics(pipeline: Pipeline) -> None:
+    """A Kafka source reads a foreign producer's topic: one of the pipeline's own topics would
+    feed the gateway its own readings or dead letters, forever."""
+    own = {pipeline.stream_topic(s) for s in pipeline.streams}
+    own |= {pipeline.dead_letter_topic, pipeline.aggregates_topic, pipeline.alerts_topic}
+    for i, gateway in enumerate(pipeline.gateways):
+        kafka = gateway.source.kafka
+        if kafka is not None and kafka.topic in own:
+            raise SpecError(
+                f"spec.gateways[{i}].source.kafka.topic",
+                f"{kafka.topic!r} is a topic of the pipeline itself; name the producer's topic",
+            )
 
 
 def _secret_ref(cur: _Cursor, default_key: str = "") -> SecretRef:
@@ -577,14 +635,59 @@ def _streams(root: _Cursor) -> tuple[Stream, ...]:
     )
 
 
-def _source(cur: _Cursor) -> Source:
+def _member(cur: _Cursor, key: str, default: str | None = None) -> str:
+    """A JSON member path; empty only where that means "none" (an optional member)."""
+    value = cur.string(key, default, pattern=MEMBER_PATTERN, max_len=128)
+    if not value and default != "":
+        raise SpecError(cur.at(key), "must not be empty")
+    return value
+
+
+def _payload(cur: _Cursor, streams: tuple[Stream, ...]) -> PayloadMapping:
+    """The declared mapping of foreign JSON payloads onto one stream's readings."""
+    stream_name = cur.string("stream")
+    stream = next((s for s in streams if s.name == stream_name), None)
+    if stream is None:
+        raise SpecError(cur.at("stream"), f"names no stream in spec.streams: {stream_name!r}")
+    names = [f.name for f in stream.fields]
+    fields = cur.obj("fields")
+    for key in fields.data:
+        if key not in names:
+            raise SpecError(fields.at(key), f"is no field of stream {stream_name!r}")
+    return PayloadMapping(
+        stream=stream_name,
+        device_id=_member(cur, "deviceId"),
+        fields={name: _member(fields, name, name) for name in names},
+        time=_member(cur, "time", ""),
+        time_unit=cur.string("timeUnit", "ms", choices=TIME_UNITS),
+        seq=_member(cur, "seq", ""),
+        format=cur.string("format", "json", choices=PAYLOAD_FORMATS),
+    )
+
+
+def _source(cur: _Cursor, streams: tuple[Stream, ...]) -> Source:
     stype = cur.string("type", choices=SOURCE_TYPES)
     for other in SOURCE_TYPES:
         if other != stype and cur.has(other):
             raise SpecError(cur.at(other), f"must not be set when type is {stype}")
     if not cur.has(stype) and stype != "simulated":
         raise SpecError(cur.at(stype), f"is required when type is {stype}")
+    if cur.has("payload") and stype not in PAYLOAD_SOURCES:
+        raise SpecError(cur.at("payload"), f"is only for {' and '.join(PAYLOAD_SOURCES)} sources")
+    if stype == "kafka" and not cur.has("payload"):
+        raise SpecError(cur.at("payload"), "is required when type is kafka")
+    payload = _payload(cur.obj("payload"), streams) if cur.has("payload") else None
     block = cur.obj(stype)
+    if stype == "kafka":
+        return Source(
+            type=stype,
+            kafka=KafkaSource(
+                topic=_topic(block, "topic") or block.string("topic", None),
+                group=block.string("group", "", pattern=TOPIC_PATTERN, max_len=249),
+                start_from=block.string("startFrom", "earliest", choices=KAFKA_START),
+            ),
+            payload=payload,
+        )
     if stype == "serial":
         return Source(
             type=stype,
@@ -609,6 +712,7 @@ def _source(cur: _Cursor) -> Source:
                 qos=block.integer("qos", 1, 0, 2),
                 credentials=_secret_ref(creds) if creds else None,
             ),
+            payload=payload,
         )
     faults = block.num_map("faults")
     for key, rate in faults.items():
@@ -650,12 +754,12 @@ def _resources(cur: _Cursor) -> dict[str, dict[str, str]]:
     return out
 
 
-def _gateways(root: _Cursor) -> tuple[Gateway, ...]:
+def _gateways(root: _Cursor, streams: tuple[Stream, ...]) -> tuple[Gateway, ...]:
     gcurs = root.items("gateways")
     _unique(gcurs, "name")
     gateways = []
     for gcur in gcurs:
-        source = _source(gcur.obj("source"))
+        source = _source(gcur.obj("source"), streams)
         replicas = gcur.integer("replicas", 1, 0, 100)
         if source.type == "serial" and replicas > 1:
             raise SpecError(gcur.at("replicas"), "must be 0 or 1 for a serial source")

@@ -16,11 +16,11 @@ from sensorpipe_operator.model import (
     Alerts,
     Gateway,
     KafkaAuth,
+    PayloadMapping,
     Pipeline,
     Processing,
     RestartPolicy,
     SecretRef,
-    Source,
 )
 
 VERSION = 1
@@ -56,7 +56,8 @@ def kafka_authentication(auth: KafkaAuth | None) -> dict[str, str] | None:
     return out
 
 
-def _source(source: Source) -> dict[str, Any]:
+def _source(pipeline: Pipeline, gateway: Gateway) -> dict[str, Any]:
+    source = gateway.source
     out: dict[str, Any] = {"type": source.type}
     if source.serial is not None:
         out["serial"] = {"device": source.serial.device, "baudRate": source.serial.baud_rate}
@@ -77,7 +78,29 @@ def _source(source: Source) -> dict[str, Any]:
             "seed": sim.seed,
             "faults": dict(sim.faults),
         }
+    if source.kafka is not None:
+        out["kafka"] = {
+            "topic": source.kafka.topic,
+            "group": pipeline.source_group(gateway),
+            "startFrom": source.kafka.start_from,
+        }
+    if source.payload is not None:
+        out["payload"] = _payload(source.payload)
     return out
+
+
+def _payload(mapping: PayloadMapping) -> dict[str, Any]:
+    """The mapping as the gateway reads it (``sensorpipe_edge.payload``): ``fields`` names
+    every field of the stream, ``time``/``seq`` empty when the payload has none."""
+    return {
+        "format": mapping.format,
+        "stream": mapping.stream,
+        "deviceId": mapping.device_id,
+        "fields": dict(mapping.fields),
+        "time": mapping.time,
+        "timeUnit": mapping.time_unit,
+        "seq": mapping.seq,
+    }
 
 
 def _mqtt_credentials(ref: SecretRef | None) -> dict[str, str] | None:
@@ -190,7 +213,7 @@ def render(pipeline: Pipeline, gateway: Gateway | None = None) -> dict[str, Any]
         ],
     }
     if gateway is not None:
-        doc["gateway"] = {"name": gateway.name, "source": _source(gateway.source)}
+        doc["gateway"] = {"name": gateway.name, "source": _source(pipeline, gateway)}
     return doc
 
 

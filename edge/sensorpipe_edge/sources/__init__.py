@@ -1,4 +1,4 @@
-"""Where lines come from: a serial port, an MQTT broker, or simulated devices.
+"""Where lines come from: a serial port, an MQTT broker, simulated devices, or a Kafka topic.
 
 Each source runs its own thread and hands batches of (line, ack) to ``emit``; ``ack`` is
 called once the line's record is safe (in Kafka or the spool) and lets a source release
@@ -11,6 +11,8 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
+from sensorpipe_edge.payload import PayloadMapping
+
 Ack = Callable[[], object]
 Item = tuple[bytes, Ack | None]
 
@@ -18,9 +20,13 @@ Item = tuple[bytes, Ack | None]
 class Emit(Protocol):
     """Hand a batch to the gateway; ``origin`` says where exactly it came from when that is
     finer than the source's name (the MQTT topic a message was published on, not the
-    subscription filter), so a dead letter can be traced to its device."""
+    subscription filter; a Kafka record's topic, partition and offset), so a dead letter
+    can be traced to its device. ``seq`` is a sequence number the source knows for a batch
+    of one foreign payload that has none (derived from a Kafka record's coordinates)."""
 
-    def __call__(self, items: list[Item], origin: str | None = None) -> None: ...
+    def __call__(
+        self, items: list[Item], origin: str | None = None, seq: int | None = None
+    ) -> None: ...
 
 
 class Source:
@@ -29,6 +35,8 @@ class Source:
     name = "source"
     # Whether its items carry acks: the sink then reports every delivery (see sink.py).
     acks = True
+    # The declared mapping when its items are foreign JSON payloads, not protocol lines.
+    payload: PayloadMapping | None = None
 
     def __init__(self) -> None:
         self.connected = False
@@ -47,3 +55,7 @@ class Source:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def close(self) -> None:
+        """Release what must outlive ``stop`` until the gateway flushed (a Kafka source
+        commits the offsets the last acknowledgements stored)."""

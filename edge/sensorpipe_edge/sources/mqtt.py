@@ -3,7 +3,8 @@
 The session is persistent (clean_session=False, a stable client id), and each message is
 acknowledged (PUBACK) only when its record is safe in Kafka or the spool, so the broker
 redelivers whatever a crashed gateway had received but not secured: no loss across a
-kill -9, duplicates removed downstream by (device_id, seq). Payloads are protocol lines.
+kill -9, duplicates removed downstream by (device_id, seq). Payloads are protocol lines,
+or foreign JSON payloads when the source declares a mapping (``payload.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from urllib.parse import urlparse
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from sensorpipe_edge.payload import PayloadMapping
 from sensorpipe_edge.sources import Emit, Source
 
 log = logging.getLogger(__name__)
@@ -35,8 +37,10 @@ class MqttSource(Source):
         client_id: str,
         qos: int = 1,
         credentials: dict[str, str] | None = None,
+        payload: PayloadMapping | None = None,
     ) -> None:
         super().__init__()
+        self.payload = payload
         self.url = url
         self.topic_filter = topic_filter
         self.qos = qos

@@ -15,6 +15,7 @@ from sensorpipe_operator.builders import (
     serviceaccount,
     sparkapp,
 )
+from sensorpipe_operator.builders.common import CONFIG_HASH_ANNOTATION
 from sensorpipe_operator.model import Pipeline, SpecError, parse
 from sensorpipe_operator.settings import Images
 
@@ -390,6 +391,35 @@ def _digest_of(children: list[dict[str, Any]], kind: str, name: str) -> Any:
                 return c["spec"]["driver"]["annotations"]
             return c["spec"]["template"]["metadata"]["annotations"]
     raise AssertionError(name)
+
+
+def test_a_kafka_source_gateway_consumes_with_the_pipelines_credentials_and_its_mapping():
+    """A gateway fed by a foreign producer's topic: no device, the pipeline's Kafka
+    credentials (it consumes as well as produces), its mapping in its own ConfigMap; a
+    mapping change rolls that gateway only."""
+    payload = {"stream": "climate", "deviceId": "device_id", "time": "timestamp", "timeUnit": "s"}
+    source = {"type": "kafka", "kafka": {"topic": "iot_topic"}, "payload": payload}
+    spec = with_change(full(), "gateways.0.source", source)
+    sim = {"name": "sim", "source": {"type": "simulated"}}
+    spec = with_change(spec, "gateways", [spec["gateways"][0], sim])
+    p = _p(spec)
+    dep = gateway.build(p, p.gateways[0], "gw:1")
+    pod = dep["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "kafka-user"
+    assert not [v for v in pod["volumes"] if v["name"] == "serial"]
+    assert "strategy" not in dep["spec"]
+    doc = json.loads(configmap.text(p, p.gateways[0]))
+    assert doc["gateway"]["source"]["kafka"]["group"] == "farm.gateway.bench"
+    assert doc["gateway"]["source"]["payload"]["timeUnit"] == "s"
+    changed = _p(with_change(spec, "gateways.0.source.payload.timeUnit", "ms"))
+
+    def digest(pipeline: Pipeline, i: int) -> str:
+        built = gateway.build(pipeline, pipeline.gateways[i], "gw:1")
+        return str(built["spec"]["template"]["metadata"]["annotations"][CONFIG_HASH_ANNOTATION])
+
+    assert digest(changed, 0) != digest(p, 0)
+    assert digest(changed, 1) == digest(p, 1)
 
 
 def test_a_processing_change_rolls_spark_but_not_gateways_or_consumers():

@@ -116,6 +116,15 @@ def test_model_defaults_equal_the_crd_defaults(crd_schema):
     assert parse(_apply_crd_defaults(spec_schema, copy.deepcopy(gw)), "a", "b") == parse(
         gw, "a", "b"
     )
+    foreign = {
+        "type": "kafka",
+        "kafka": {"topic": "iot_topic"},
+        "payload": {"stream": "climate", "deviceId": "id"},
+    }
+    gw = with_change(minimal(), "gateways", [{"name": "k", "source": foreign}])
+    defaulted = _apply_crd_defaults(spec_schema, copy.deepcopy(gw))
+    assert defaulted["gateways"][0]["source"]["payload"]["timeUnit"] == "ms"
+    assert parse(defaulted, "a", "b") == parse(gw, "a", "b")
 
 
 @pytest.mark.parametrize(
@@ -282,3 +291,91 @@ def test_window_not_shorter_than_trigger(window, trigger):
     else:
         with pytest.raises(SpecError, match=r"spec\.processing\.window"):
             parse(spec, "a", "b")
+
+
+SEED_002 = {"stream": "climate", "deviceId": "device_id", "time": "timestamp", "timeUnit": "s"}
+
+
+def test_a_payload_mapping_parses_with_every_field_resolved():
+    source = {"type": "kafka", "kafka": {"topic": "iot_topic"}, "payload": SEED_002}
+    p = parse(with_change(full(), "gateways.0.source", source), "farm", "iot")
+    src = p.gateways[0].source
+    assert src.kafka is not None
+    assert src.payload is not None
+    assert (src.kafka.topic, src.kafka.start_from) == ("iot_topic", "earliest")
+    assert p.source_group(p.gateways[0]) == "farm.gateway.bench"
+    assert src.payload.fields == {"temperature": "temperature", "humidity": "humidity"}
+    assert (src.payload.time, src.payload.time_unit, src.payload.seq) == ("timestamp", "s", "")
+    renamed = SEED_002 | {"fields": {"humidity": "rh"}, "seq": "meta.n"}
+    mqtt = {"type": "mqtt", "mqtt": {"url": "tcp://m:1883"}, "payload": renamed}
+    src = parse(with_change(full(), "gateways.0.source", mqtt), "farm", "iot").gateways[0].source
+    assert src.payload is not None
+    assert src.payload.fields == {"temperature": "temperature", "humidity": "rh"}
+    assert src.payload.seq == "meta.n"
+    own_group = with_change(source, "kafka.group", "legacy-consumers")
+    p = parse(with_change(full(), "gateways.0.source", own_group), "farm", "iot")
+    assert p.source_group(p.gateways[0]) == "legacy-consumers"
+
+
+@pytest.mark.parametrize(
+    ("source", "error_path"),
+    [
+        ({"type": "kafka", "kafka": {"topic": "t"}}, "payload"),
+        ({"type": "kafka", "payload": SEED_002}, "kafka"),
+        ({"type": "simulated", "payload": SEED_002}, "payload"),
+        ({"type": "kafka", "kafka": {}, "payload": SEED_002}, "kafka.topic"),
+        (
+            {"type": "kafka", "kafka": {"topic": "farm.deadletter"}, "payload": SEED_002},
+            "kafka.topic",
+        ),
+        ({"type": "kafka", "kafka": {"topic": "farm.motion"}, "payload": SEED_002}, "kafka.topic"),
+        (
+            {"type": "kafka", "kafka": {"topic": "t", "startFrom": "0"}, "payload": SEED_002},
+            "kafka.startFrom",
+        ),
+        (
+            {"type": "kafka", "kafka": {"topic": "t", "group": "a b"}, "payload": SEED_002},
+            "kafka.group",
+        ),
+        (
+            {"type": "kafka", "kafka": {"topic": "t"}, "payload": SEED_002 | {"stream": "wind"}},
+            "payload.stream",
+        ),
+        (
+            {"type": "kafka", "kafka": {"topic": "t"}, "payload": SEED_002 | {"deviceId": ""}},
+            "payload.deviceId",
+        ),
+        (
+            {"type": "kafka", "kafka": {"topic": "t"}, "payload": SEED_002 | {"deviceId": "a."}},
+            "payload.deviceId",
+        ),
+        (
+            {"type": "kafka", "kafka": {"topic": "t"}, "payload": SEED_002 | {"timeUnit": "us"}},
+            "payload.timeUnit",
+        ),
+        (
+            {"type": "kafka", "kafka": {"topic": "t"}, "payload": SEED_002 | {"format": "csv"}},
+            "payload.format",
+        ),
+        (
+            {
+                "type": "kafka",
+                "kafka": {"topic": "t"},
+                "payload": SEED_002 | {"fields": {"speed": "s"}},
+            },
+            "payload.fields.speed",
+        ),
+        (
+            {
+                "type": "kafka",
+                "kafka": {"topic": "t"},
+                "payload": SEED_002 | {"fields": {"humidity": ""}},
+            },
+            "payload.fields.humidity",
+        ),
+    ],
+)
+def test_invalid_payload_mappings_name_the_field(source, error_path):
+    with pytest.raises(SpecError) as info:
+        parse(with_change(full(), "gateways.0.source", source), "farm", "iot")
+    assert info.value.path == f"spec.gateways[0].source.{error_path}"

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from sensorpipe_edge.payload import PayloadMapping
 from sensorpipe_operator import runtime_config as rc
 from sensorpipe_operator.model import parse
 from sensorpipe_operator.settings import Images, Settings
@@ -123,3 +124,32 @@ def test_settings_from_env():
     assert (s.peering, s.metrics_port, s.log_level) == ("p", 9999, "DEBUG")
     with pytest.raises(ValueError, match="SENSORPIPE_LOG_LEVEL"):
         Settings.from_env({"SENSORPIPE_LOG_LEVEL": "LOUD"})
+
+
+def test_a_payload_mapping_reaches_the_gateway_as_the_edge_reads_it():
+    """One meaning in one place: the spec's mapping, resolved by the model, rendered into the
+    gateway's document, read by the edge into the same mapping."""
+    payload = {"stream": "climate", "deviceId": "meta.id", "fields": {"humidity": "rh"}}
+    source = {"type": "kafka", "kafka": {"topic": "iot_topic"}, "payload": payload}
+    p = parse(with_change(full(), "gateways.0.source", source), "farm", "iot")
+    doc = rc.render(p, p.gateways[0])
+    block = doc["gateway"]["source"]
+    assert block["kafka"] == {
+        "topic": "iot_topic",
+        "group": "farm.gateway.bench",
+        "startFrom": "earliest",
+    }
+    assert block["payload"] == {
+        "format": "json",
+        "stream": "climate",
+        "deviceId": "meta.id",
+        "fields": {"temperature": "temperature", "humidity": "rh"},
+        "time": "",
+        "timeUnit": "ms",
+        "seq": "",
+    }
+    mapping = PayloadMapping.from_document(block["payload"])
+    assert mapping.device_id == ("meta", "id")
+    assert mapping.fields == {"temperature": ("temperature",), "humidity": ("rh",)}
+    assert (mapping.time, mapping.seq) == (None, None)
+    assert "gateway" not in rc.render(p)  # Spark's and the consumers' documents have none
