@@ -24,7 +24,8 @@ help:
 	@echo "make test          - set everything up, then lint, type-check and run every test"
 	@echo "make bench         - run every benchmark; results in .cache/bench/results.{json,md}"
 	@echo "make setup         - only install and build what the tests and the demo need"
-	@echo "make test-unit     - the unit tests (also test-integration, test-e2e, test-faults)"
+	@echo "make test-unit     - the unit tests that need only the venv, in about a minute"
+	@echo "                     (also test-integration, test-e2e, test-faults)"
 	@echo "make lint types    - ruff and mypy"
 	@echo "make generate      - regenerate derived files (rendered manifests, docs, the README picture)"
 	@echo "make stack-up      - start the local services (stack-down stops them)"
@@ -70,8 +71,9 @@ test: setup lint types
 test-faults: setup
 	$(PY) -m pytest -m faults -s $(PYTEST_ARGS)
 
-test-unit: setup
-	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+# Only the venv: the tests that need set-up's helm (marked `helm`) run in `make test`.
+test-unit: venv
+	$(PY) -m pytest -m "unit and not helm" $(PYTEST_ARGS)
 
 test-integration: setup
 	$(PY) -m pytest -m integration $(PYTEST_ARGS)

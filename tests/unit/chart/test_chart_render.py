@@ -27,11 +27,6 @@ DRIVER_RULES = yaml.safe_load((CHART / "files" / "spark-driver-rules.yaml").read
 
 
 @pytest.fixture(scope="module")
-def helm() -> str:
-    return render.find_helm()
-
-
-@pytest.fixture(scope="module")
 def defaults(helm: str) -> list[dict[str, Any]]:
     """The chart rendered with its default values, shared by the tests that only read it."""
     return template(helm)
@@ -325,7 +320,8 @@ def test_chart_crds_are_copies_of_the_crds_folder() -> None:
         )
 
 
-def test_install_yaml_and_kustomize_base_match_helm_template() -> None:
+def test_install_yaml_and_kustomize_base_match_helm_template(helm: str) -> None:
+    """render.py finds the same helm; asking for the fixture marks the test ``helm``."""
     assert render.main(["--check"]) == 0, "stale: run python deploy/render.py"
 
 

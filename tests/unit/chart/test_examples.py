@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import yaml
 
-from deploy import render
 from deploy.render import CHART, ROOT, helm_template
 
 pytestmark = pytest.mark.unit
@@ -157,21 +156,23 @@ def test_argocd_kustomization_installs_the_health_check_under_argos_key() -> Non
     assert (GITOPS / "argocd" / file) == HEALTH_LUA
 
 
-def helm_values_pass_the_schema(values: dict[str, Any], tmp_path: Path) -> None:
+def helm_values_pass_the_schema(helm: str, values: dict[str, Any], tmp_path: Path) -> None:
     values_file = tmp_path / "values.yaml"
     values_file.write_text(yaml.safe_dump(values))
-    helm_template(render.find_helm(), "-f", str(values_file))
+    helm_template(helm, "-f", str(values_file))
 
 
-def test_argocd_application_values_pass_the_chart_schema(tmp_path: Path) -> None:
+def test_argocd_application_values_pass_the_chart_schema(helm: str, tmp_path: Path) -> None:
     operator_app = load_all(GITOPS / "argocd" / "application.yaml")[0]
     source = operator_app["spec"]["source"]
     assert source["path"] == "charts/sensorpipe"
     assert source["helm"]["skipCrds"] is True
-    helm_values_pass_the_schema(source["helm"]["valuesObject"], tmp_path)
+    helm_values_pass_the_schema(helm, source["helm"]["valuesObject"], tmp_path)
 
 
-def test_flux_helmrelease_targets_this_chart_and_passes_the_schema(tmp_path: Path) -> None:
+def test_flux_helmrelease_targets_this_chart_and_passes_the_schema(
+    helm: str, tmp_path: Path
+) -> None:
     docs = {d["kind"]: d for d in load_all(GITOPS / "flux" / "helmrelease.yaml")}
     release = docs["HelmRelease"]
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
@@ -183,7 +184,7 @@ def test_flux_helmrelease_targets_this_chart_and_passes_the_schema(tmp_path: Pat
         release["spec"]["install"]["crds"] == release["spec"]["upgrade"]["crds"] == "CreateReplace"
     )
     assert docs["Kustomization"]["spec"]["wait"] is True
-    helm_values_pass_the_schema(release["spec"]["values"], tmp_path)
+    helm_values_pass_the_schema(helm, release["spec"]["values"], tmp_path)
 
 
 def operator_status(generation: int, **checks: tuple[bool, bool]) -> dict[str, Any]:

@@ -36,14 +36,14 @@ def test_shellcheck_passes() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_chart_values_it_sets_pass_the_schema() -> None:
+def test_chart_values_it_sets_pass_the_schema(helm: str) -> None:
     chart_install = TEXT[TEXT.index("step chart-install") :].split("\n\n", 1)[0]
     sets = re.findall(r'--set ([\w.]+)="?([^"\s]+)"?', chart_install)
     assert {key for key, _ in sets} >= {"image.repository", "childImages.spark"}
     args = [
         arg for key, value in sets for arg in ("--set", f"{key}={value.replace('$TAG', 'e2e')}")
     ]
-    docs = render.parse_documents(helm_template(render.find_helm(), *args))
+    docs = render.parse_documents(helm_template(helm, *args))
     (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
     assert (
         deployment["spec"]["template"]["spec"]["containers"][0]["image"]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from deploy.render import CHART, find_helm, helm_template, parse_documents
+from deploy.render import CHART, helm_template, parse_documents
 from sensorpipe_edge.metrics import Stats, make_registry
 
 pytestmark = pytest.mark.unit
@@ -59,10 +59,8 @@ def dashboard_queries() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def rules() -> list[dict[str, Any]]:
-    docs = parse_documents(
-        helm_template(find_helm(), "-f", str(CHART / "ci" / "monitoring-values.yaml"))
-    )
+def rules(helm: str) -> list[dict[str, Any]]:
+    docs = parse_documents(helm_template(helm, "-f", str(CHART / "ci" / "monitoring-values.yaml")))
     (rule,) = [d for d in docs if d["kind"] == "PrometheusRule"]
     return [r for group in rule["spec"]["groups"] for r in group["rules"]]
 

@@ -10,6 +10,8 @@ from sensorpipe_operator.settings import DEFAULT_DEVICE_PATHS, Settings
 
 from .specs import full, with_change
 
+pytestmark = pytest.mark.unit
+
 
 def _with_device(device: str) -> dict[str, Any]:
     spec = full()
