@@ -129,10 +129,17 @@ def unique_name(request: pytest.FixtureRequest) -> str:
     return f"{base}-{secrets.token_hex(3)}"
 
 
-def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
-    """Poll ``check`` until it returns something truthy and return that; fail naming ``what``
-    (and the last value seen) after ``timeout`` seconds. Tests wait on conditions, never on
-    fixed sleeps."""
+def wait_until(
+    what: str,
+    check: Callable[[], Any],
+    timeout: float,
+    interval: float = 0.5,
+    tail: Callable[[], str] | None = None,
+) -> Any:
+    """Poll ``check`` until it returns something truthy and return that; fail naming ``what``,
+    the last value seen and, from ``tail``, what the component under test logged. Every
+    suite waits through this one loop, on conditions, never on fixed sleeps; the interval is
+    only the polling cadence."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -140,7 +147,10 @@ def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: fl
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+    context = f"\n{tail()}" if tail else ""
+    raise AssertionError(
+        f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r}){context}"
+    )
 
 
 def kubectl(*args: str, input_: str | None = None, check: bool = True) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from tests import conftest
 from tests.unit.edge.documents import pipeline_document
 
 STREAMS = ("climate", "distance", "motion")
@@ -46,14 +47,12 @@ def create_pipeline(
 def wait_until(
     what: str, check: Callable[[], bool], timeout: float, log: Path | None = None
 ) -> None:
-    """Poll ``check`` until true; fail naming ``what`` (and the gateway log tail) if never."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    tail = log.read_text()[-4000:] if log and log.exists() else ""
-    raise AssertionError(f"gave up waiting for {what} after {timeout:.0f}s\n{tail}")
+    """The suites' one wait (tests/conftest.py), failing with the gateway's log tail."""
+
+    def tail() -> str:
+        return log.read_text()[-4000:] if log and log.exists() else ""
+
+    conftest.wait_until(what, check, timeout, interval=0.2, tail=tail)
 
 
 class GatewayProcess:

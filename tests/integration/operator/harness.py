@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ from kubernetes import client, config
 
 from sensorpipe_operator.builders.rolebinding import SPARK_DRIVER_CLUSTER_ROLE
 from sensorpipe_operator.kube import KINDS, PIPELINES, Kind, Kube
-from tests.conftest import kubectl
+from tests.conftest import kubectl, wait_until
 from tests.node import REAL_NODE_PLACEMENT
 
 from .thirdparty import create_as_topic_operator, kind_of, spark_status, strimzi_topic_status
@@ -244,17 +243,10 @@ def wait_for(
     what: str,
     operator: OperatorProcess | None = None,
 ) -> T:
-    """Poll ``probe`` until it returns something truthy, or fail naming ``what`` with the
-    operator's log tail. No fixed sleeps: the interval is only the polling cadence."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.2)
-    tail = f"\noperator log:\n{operator.tail()}" if operator else ""
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r}){tail}")
+    """The suites' one wait (tests/conftest.py), failing with the operator's log tail."""
+    tail = (lambda: f"operator log:\n{operator.tail()}") if operator else None
+    found: T = wait_until(what, probe, timeout, interval=0.2, tail=tail)
+    return found
 
 
 def pipeline(

@@ -180,15 +180,3 @@ class SlowGroup:
                 time.sleep(1.0 / self._rate)
         finally:
             consumer.close()  # commits what was consumed and leaves the group at once
-
-
-def wait_for(what: str, check: Callable[[], object], timeout: float) -> object:
-    """Poll ``check`` every 0.25 s until truthy; fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")

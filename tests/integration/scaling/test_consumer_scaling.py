@@ -14,6 +14,7 @@ from kubernetes import client
 from prometheus_client import REGISTRY
 
 from sensorpipe_operator.scaling import handlers
+from tests.conftest import wait_until
 from tests.integration.scaling.conftest import (
     API_ERRORS,
     SlowGroup,
@@ -21,7 +22,6 @@ from tests.integration.scaling.conftest import (
     create_topic,
     pipeline_spec,
     produce,
-    wait_for,
 )
 
 pytestmark = pytest.mark.integration
@@ -121,11 +121,11 @@ def test_kopf_timer_scales_consumers_up_with_backlog_and_down_after_it_drains(
         ) as group,
         KopfRunner(args, registry=registry) as runner,
     ):
-        wait_for("a scale-up", lambda: log.replicas() > 1, timeout=60)
-        wait_for("the backlog to drain", lambda: group.consumed >= 3600, timeout=120)
-        wait_for("scaling back down to 1", lambda: log.replicas() == 1, timeout=90)
+        wait_until("a scale-up", lambda: log.replicas() > 1, timeout=60)
+        wait_until("the backlog to drain", lambda: group.consumed >= 3600, timeout=120)
+        wait_until("scaling back down to 1", lambda: log.replicas() == 1, timeout=90)
         # One more poll, to see that it stays there: it reports the scale it found.
-        wait_for(
+        wait_until(
             "a poll that found 1 replica",
             lambda: log.polls and log.polls[-1]["currentReplicas"] == 1,
             timeout=3 * POLL,
