@@ -58,6 +58,15 @@ async def resync(engine: Engine, body: Mapping[str, Any]) -> None:
             raise
 
 
+def process_kube(memo: kopf.Memo) -> Kube:
+    """The one Kubernetes client of this operator process, made by whichever startup handler
+    runs first (the engine's or the autoscaler's), so every write is counted in one place."""
+    if getattr(memo, "kube", None) is None:
+        memo.kube = Kube.from_environment(on_write=count_write)
+    kube: Kube = memo.kube
+    return kube
+
+
 def register(
     config: Settings, registry: kopf.OperatorRegistry | None = None, priority: int = 0
 ) -> None:
@@ -78,9 +87,7 @@ def register(
         # With a peering name, never fall back to acting alone when the peering object is
         # missing: two replicas must never both act.
         settings.peering.mandatory = bool(config.peering)
-        engine = Engine(
-            Kube.from_environment(on_write=count_write), config.images, config.allowed_devices
-        )
+        engine = Engine(process_kube(memo), config.images, config.allowed_devices)
         memo.engine = engine
         memo.may_act = (
             loop.PeeringGate(engine.kube.api, config.peering, config.watch_namespaces, priority)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -84,11 +85,13 @@ class Kube:
 
     @classmethod
     def from_environment(cls, on_write: Callable[[str, str], None] | None = None) -> Kube:
-        """In a pod, the mounted ServiceAccount; elsewhere KUBECONFIG, as kubectl does."""
+        """In a pod, the mounted ServiceAccount; elsewhere $KUBECONFIG, as kubectl does, read
+        now rather than when the kubernetes package was imported (its default path is fixed
+        then)."""
         try:
             config.load_incluster_config()
         except config.ConfigException:
-            config.load_kube_config()
+            config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
         return cls(client.ApiClient(), on_write)
 
     def _call(

@@ -95,7 +95,9 @@ class ScalingController:
         self._api = api
         self._actuator = Actuator(api)
         self._timeout = request_timeout
-        self._readers: dict[tuple[tuple[str, str], ...], LagReader] = {}
+        # One reader per broker and credentials Secret, keyed without the secret itself; a
+        # rotated Secret replaces its reader instead of adding one beside it.
+        self._readers: dict[tuple[str, str, str], tuple[dict[str, str], LagReader]] = {}
 
     @property
     def api(self) -> client.ApiClient:
@@ -116,10 +118,17 @@ class ScalingController:
 
     def _reader(self, pipeline: model.Pipeline) -> LagReader:
         conf = self.kafka_conf(pipeline)
-        key = tuple(sorted(conf.items()))
-        if key not in self._readers:
-            self._readers[key] = LagReader(admin_client(conf), timeout=self._timeout)
-        return self._readers[key]
+        auth = pipeline.kafka.authentication
+        key = (
+            pipeline.kafka.bootstrap_servers,
+            pipeline.namespace,
+            auth.secret.name if auth else "",
+        )
+        held = self._readers.get(key)
+        if held is None or held[0] != conf:
+            held = (conf, LagReader(admin_client(conf), timeout=self._timeout))
+            self._readers[key] = held
+        return held[1]
 
     def poll(self, body: Mapping[str, Any], memory: PipelineMemory) -> dict[str, Any] | None:
         """Poll the pipeline if its poll interval has passed; the new ``status.scaling``, or

@@ -13,37 +13,27 @@ Importing the module registers the handlers in kopf's default registry (what ``m
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Mapping
 from typing import Any
 
 import kopf
-from kubernetes import client, config
 
 from sensorpipe_operator import loop
+from sensorpipe_operator.handlers import process_kube
+from sensorpipe_operator.kube import PIPELINES, Kube, KubeError
 from sensorpipe_operator.scaling.controller import PipelineMemory, ScalingController
 from sensorpipe_operator.scaling.status import worth_writing
 
-GROUP, VERSION, PLURAL = "iot.sensorpipe.dev", "v1alpha1", "sensorpipelines"
 TICK = 1.0
 HTTP_NOT_FOUND = 404
-
-
-def api_client() -> client.ApiClient:
-    """In a pod, the mounted ServiceAccount; elsewhere $KUBECONFIG, read now rather than when
-    the kubernetes package was imported (its default path is fixed at import time)."""
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
-    return client.ApiClient()
 
 
 class Scaling:
     """The autoscaler of one operator process: the controller (API and Admin clients), each
     pipeline's memory, and the last ``status.scaling`` written per pipeline."""
 
-    def __init__(self, controller: ScalingController) -> None:
+    def __init__(self, kube: Kube, controller: ScalingController) -> None:
+        self.kube = kube
         self.controller = controller
         self.memories: dict[str, PipelineMemory] = {}
         self.written: dict[str, dict[str, Any]] = {}
@@ -62,18 +52,16 @@ class Scaling:
         old = self.written.get(meta["uid"]) or (body.get("status") or {}).get("scaling")
         if status is None or not worth_writing(old, status):
             return
-        custom = client.CustomObjectsApi(self.controller.api)
         try:
             await asyncio.to_thread(
-                custom.patch_namespaced_custom_object_status,
-                GROUP,
-                VERSION,
+                self.kube.merge_patch,
+                PIPELINES,
                 meta["namespace"],
-                PLURAL,
                 meta["name"],
                 {"status": {"scaling": status}},
+                "status",
             )
-        except client.exceptions.ApiException as exc:
+        except KubeError as exc:
             if exc.status != HTTP_NOT_FOUND:
                 raise
             return
@@ -83,7 +71,8 @@ class Scaling:
 async def start_scaling(memo: kopf.Memo, **_: Any) -> None:
     """One autoscaler and its loop for the whole process. Peering (``memo.may_act``, set by
     the operator's own startup handler when it runs with peering) is asked on every round."""
-    scaling = Scaling(ScalingController(api_client()))
+    kube = process_kube(memo)
+    scaling = Scaling(kube, ScalingController(kube.api))
 
     async def may_act() -> bool:
         gate = getattr(memo, "may_act", None)
@@ -107,7 +96,13 @@ async def follow(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -
 def register(registry: kopf.OperatorRegistry) -> None:
     kopf.on.startup(id="scaling-start", registry=registry)(start_scaling)
     kopf.on.cleanup(id="scaling-stop", registry=registry)(stop_scaling)
-    kopf.on.event(GROUP, VERSION, PLURAL, id="scaling-pipelines", registry=registry)(follow)
+    kopf.on.event(
+        PIPELINES.group,
+        PIPELINES.version,
+        PIPELINES.plural,
+        id="scaling-pipelines",
+        registry=registry,
+    )(follow)
 
 
 register(kopf.get_default_registry())
