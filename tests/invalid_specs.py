@@ -294,3 +294,43 @@ def manifest_of(case: Case, name: str = "bad", namespace: str = "default") -> Ma
     manifest = base(name, namespace)
     case.change(manifest)
     return manifest
+
+
+# Tolerations are checked as the API server checks a pod's, at apply rather than as a
+# Deployment the operator cannot write.
+TOLERATIONS = "spec.gateways[0].tolerations[0]"
+CASES += [
+    Case(
+        "toleration-unknown-operator",
+        _at("gateways.0.tolerations", [{"key": "k", "operator": "Matches", "value": "v"}]),
+        f"{TOLERATIONS}.operator",
+    ),
+    Case(
+        "toleration-unknown-effect",
+        _at("gateways.0.tolerations", [{"key": "k", "value": "v", "effect": "NoRun"}]),
+        f"{TOLERATIONS}.effect",
+    ),
+    Case(
+        "toleration-empty-key-equal",
+        _at("gateways.0.tolerations", [{"operator": "Equal", "value": "v"}]),
+        f"{TOLERATIONS}.operator",
+    ),
+    Case(
+        "toleration-exists-with-value",
+        _at("gateways.0.tolerations", [{"key": "k", "operator": "Exists", "value": "v"}]),
+        f"{TOLERATIONS}.value",
+    ),
+    Case(
+        "toleration-seconds-without-noexecute",
+        _at(
+            "gateways.0.tolerations",
+            [{"key": "k", "value": "v", "effect": "NoSchedule", "tolerationSeconds": 30}],
+        ),
+        f"{TOLERATIONS}.tolerationSeconds",
+    ),
+    Case(
+        "consumer-toleration-bad-key",
+        _at("consumers.0.tolerations", [{"key": "bad key!", "operator": "Exists"}]),
+        "spec.consumers[0].tolerations[0].key",
+    ),
+]
