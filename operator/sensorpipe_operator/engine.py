@@ -31,13 +31,9 @@ from sensorpipe_operator import (
     strimzi,
 )
 from sensorpipe_operator.builders import autoscaled_fields, desired_children
-from sensorpipe_operator.builders.common import (
-    PIPELINE_LABEL,
-    consumer_name,
-    gateway_name,
-    spark_name,
-)
+from sensorpipe_operator.builders.common import consumer_name, gateway_name, spark_name
 from sensorpipe_operator.builders.kafkatopic import resource_name
+from sensorpipe_operator.identity import PIPELINE_LABEL
 from sensorpipe_operator.kube import KAFKA_TOPICS, KINDS, PIPELINES, SECRETS, Kind, Kube, KubeError
 from sensorpipe_operator.model import Pipeline, SpecError, parse
 from sensorpipe_operator.settings import DEFAULT_DEVICE_PATHS, Images

@@ -21,12 +21,10 @@ import kopf
 
 from sensorpipe_operator import loop
 from sensorpipe_operator.engine import Engine
+from sensorpipe_operator.identity import GROUP, MANAGED
 from sensorpipe_operator.kube import CHILD_KINDS, PIPELINES, VERSIONLESS, Kube, KubeError
 from sensorpipe_operator.metrics import count_write
 from sensorpipe_operator.settings import Settings
-
-MANAGED = {"app.kubernetes.io/managed-by": "sensorpipe"}
-PREFIX = "iot.sensorpipe.dev"
 
 
 def _deletes_admin_topics(spec: kopf.Spec, **_: Any) -> bool:
@@ -76,9 +74,9 @@ def register(
 
     @kopf.on.startup(id="sensorpipe-start", registry=registry)
     async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-        settings.persistence.finalizer = f"{PREFIX}/finalizer"
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=PREFIX)
+        settings.persistence.finalizer = f"{GROUP}/finalizer"
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
         # Only explicit events (engine._event) and warnings become Kubernetes Events: kopf
         # would otherwise post "handler succeeded" for every resync tick, a write each time.
         settings.posting.level = logging.WARNING

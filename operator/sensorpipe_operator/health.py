@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sensorpipe_operator.identity import TIME_FORMAT
+
 NO_PROGRESS_SECONDS = 120.0
 SPARK_STATES = (
     "",
@@ -60,7 +62,7 @@ def _age(obj: Mapping[str, Any], now: float) -> float:
     if not created:
         return 0.0
     try:
-        return now - calendar.timegm(time.strptime(str(created), "%Y-%m-%dT%H:%M:%SZ"))
+        return now - calendar.timegm(time.strptime(str(created), TIME_FORMAT))
     except ValueError:
         return 0.0
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from sensorpipe_operator import health
+from sensorpipe_operator.identity import TIME_FORMAT
 
 Check = health.Verdict  # one condition's verdict: ok, reason, message, failed (Stalled)
 
@@ -152,7 +153,7 @@ def _condition(ctype: str, check: Check, generation: int) -> dict[str, Any]:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime(TIME_FORMAT)
 
 
 def with_transition_times(

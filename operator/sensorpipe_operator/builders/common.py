@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from sensorpipe_operator import runtime_config as rc
+from sensorpipe_operator.identity import (
+    CONFIG_HASH_ANNOTATION,
+    MANAGED,
+    PART_LABEL,
+    PIPELINE_LABEL,
+)
 from sensorpipe_operator.model import Pipeline, Placement
 
-GROUP = "iot.sensorpipe.dev"
-MANAGED_BY = "sensorpipe"
-PIPELINE_LABEL = f"{GROUP}/pipeline"
-PART_LABEL = f"{GROUP}/part"
-CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
 NON_ROOT_UID = 10001
 DIALOUT_GID = 20
 HTTP_PORT = 8080
@@ -26,7 +27,7 @@ def labels(pipeline: Pipeline, component: str, part: str = "") -> dict[str, str]
     """The labels of DESIGN.md plus ``part`` (the gateway or consumer name) where one
     pipeline has several children of a component, so selectors never overlap."""
     out = {
-        "app.kubernetes.io/managed-by": MANAGED_BY,
+        **MANAGED,
         "app.kubernetes.io/name": "sensorpipe",
         "app.kubernetes.io/instance": pipeline.name,
         "app.kubernetes.io/component": component,

@@ -16,7 +16,6 @@ from typing import Any
 
 from sensorpipe_operator import runtime_config as rc
 from sensorpipe_operator.builders.common import (
-    CONFIG_HASH_ANNOTATION,
     config_map_name,
     config_volume,
     kafka_env,
@@ -28,6 +27,7 @@ from sensorpipe_operator.builders.common import (
     service_account_name,
     spark_name,
 )
+from sensorpipe_operator.identity import CONFIG_HASH_ANNOTATION
 from sensorpipe_operator.model import Pipeline
 
 API_VERSION = "sparkoperator.k8s.io/v1beta2"

@@ -13,9 +13,9 @@ from typing import Any
 import yaml
 
 from sensorpipe_operator import crdcheck
+from sensorpipe_operator.identity import API_VERSION
 from sensorpipe_operator.model import Pipeline, SpecError, parse
 
-API_VERSION = "iot.sensorpipe.dev/v1alpha1"
 KIND = "SensorPipeline"
 DEFAULT_NAMESPACE = "default"
 

@@ -19,6 +19,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from sensorpipe_operator import admin_topics, model
+from sensorpipe_operator.identity import TIME_FORMAT
 from sensorpipe_operator.scaling.actuate import Actuator
 from sensorpipe_operator.scaling.measure import LagReader, admin_client
 from sensorpipe_operator.scaling.policy import PolicyState, decide
@@ -61,7 +62,7 @@ class PipelineMemory:
 
 
 def _parse_time(text: str) -> float:
-    return float(calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")))
+    return float(calendar.timegm(time.strptime(text, TIME_FORMAT)))
 
 
 def resume(

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sensorpipe_operator.identity import TIME_FORMAT
 from sensorpipe_operator.scaling.policy import Decision, PolicyState
 from sensorpipe_operator.scaling.targets import ScaleTarget
 from sensorpipe_operator.scaling.window import Observation
@@ -18,7 +19,7 @@ from sensorpipe_operator.scaling.window import Observation
 
 def timestamp(seconds: float) -> str:
     """RFC 3339 UTC, as Kubernetes writes times."""
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime(TIME_FORMAT)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from sensorpipe_operator.builders import (
     serviceaccount,
     sparkapp,
 )
-from sensorpipe_operator.builders.common import CONFIG_HASH_ANNOTATION
+from sensorpipe_operator.identity import CONFIG_HASH_ANNOTATION
 from sensorpipe_operator.model import Pipeline, SpecError, parse
 from sensorpipe_operator.settings import Images
 
