@@ -1,6 +1,6 @@
 """The seeds' producers, as they wrote their payloads, and the mappings that take them in.
 
-Two of the five seed write-ups show their producer's code (``../shared/seeds``):
+Two of the five seed write-ups (docs/seeds.md) show their producer's code:
 
 - 002 (Kafka ``iot_topic``, kafka-python ``KafkaProducer`` with ``json.dumps``, no key):
   ``{"device_id": "device_1".."device_3", "temperature": 20..80, "humidity": 30..90,

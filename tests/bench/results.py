@@ -1,7 +1,7 @@
 """One place that writes benchmark figures, so every benchmark reports the same way.
 
-Each figure is measured beside its baseline in the same run (DESIGN.md, "Commands and
-results"); ``record`` stores both and the ratio, and ``render_markdown`` turns the file
+Each figure is measured beside its baseline in the same run (docs/measurements.md says
+how); ``record`` stores both and the ratio, and ``render_markdown`` turns the file
 into the table docs/measurements.md shows.
 """
 

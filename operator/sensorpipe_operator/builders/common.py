@@ -24,7 +24,7 @@ HTTP_PORT = 8080
 
 
 def labels(pipeline: Pipeline, component: str, part: str = "") -> dict[str, str]:
-    """The labels of DESIGN.md plus ``part`` (the gateway or consumer name) where one
+    """The labels of docs/contracts.md §1 plus ``part`` (the gateway or consumer name) where one
     pipeline has several children of a component, so selectors never overlap."""
     out = {
         **MANAGED,
