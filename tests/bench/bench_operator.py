@@ -37,7 +37,6 @@ from sensorpipe_operator.settings import Images
 from tests.bench.results import record
 from tests.conftest import parse_env
 from tests.integration.operator.harness import (
-    OperatorProcess,
     admin_kube,
     children,
     condition,
@@ -49,6 +48,7 @@ from tests.integration.operator.harness import (
     service_account_kubeconfig,
     wait_for,
 )
+from tests.integration.operator.operator_process import OperatorProcess
 from tests.node import KWOK_PLACEMENT
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,11 +15,11 @@ from kubernetes import client
 from sensorpipe_operator.kube import Kube
 
 from .harness import (
-    OperatorProcess,
     admin_kube,
     service_account_kubeconfig,
     spark_driver_cluster_role,
 )
+from .operator_process import OperatorProcess
 
 
 @pytest.fixture(scope="session")

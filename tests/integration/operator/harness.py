@@ -1,20 +1,16 @@
 """What the operator's integration tests and benchmark share: an admin API client, a
 ServiceAccount bound to exactly charts/sensorpipe/files/operator-rules.yaml with a kubeconfig
-for its token, the Spark driver's ClusterRole made of exactly spark-driver-rules.yaml, the
-operator as a real subprocess under that identity, pipelines to create, and waiting on
-conditions with a deadline.
+for its token, the Spark driver's ClusterRole made of exactly spark-driver-rules.yaml,
+pipelines to create (their pods on the real node), Strimzi and the spark-operator played as
+they write status, and waiting on conditions with the operator's log tail
+(``operator_process`` runs the operator itself).
 """
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
-import socket
 import subprocess
-import sys
-import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +23,7 @@ from sensorpipe_operator.kube import KINDS, PIPELINES, Kind, Kube
 from tests.conftest import kubectl, wait_until
 from tests.node import REAL_NODE_PLACEMENT
 
+from .operator_process import OperatorProcess
 from .thirdparty import create_as_topic_operator, kind_of, spark_status, strimzi_topic_status
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -142,99 +139,6 @@ def service_account_kubeconfig(
     token = service_account_token(kube, ns, name, 4 * 3600)
     path = token_kubeconfig(stack, token, name, workdir / f"operator-{suffix}.kubeconfig")
     return path, f"system:serviceaccount:{ns}:{name}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def child_image_env(node_images: Mapping[str, str]) -> dict[str, str]:
-    """The operator's child images as the chart passes them (``childImages`` values to
-    environment variables): the images built here and loaded into the real node, so that the
-    pods it creates run there. Empty leaves the operator's defaults, for kwok's fake pods."""
-    if not node_images:
-        return {}
-    return {
-        f"SENSORPIPE_{kind.upper()}_IMAGE": node_images[f"childImages.{kind}"]
-        for kind in ("gateway", "consumer", "spark")
-    }
-
-
-class OperatorProcess:
-    """``sensorpipe-operator`` as a real process watching some namespaces, so that tests can
-    kill it the hard way and start it again."""
-
-    def __init__(
-        self,
-        kubeconfig: Path,
-        namespaces: list[str],
-        log: Path,
-        resync: float = 1.0,
-        extra: tuple[str, ...] = (),
-        images: Mapping[str, str] | None = None,
-    ):
-        self.kubeconfig, self.namespaces, self.log = kubeconfig, namespaces, log
-        self.resync, self.extra = resync, extra
-        self.images = images or {}
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.metrics_url = ""
-
-    def start(self) -> OperatorProcess:
-        port, metrics = free_port(), free_port()
-        self.metrics_url = f"http://127.0.0.1:{metrics}/metrics"
-        args = [sys.executable, "-m", "sensorpipe_operator.main", "--metrics-port", str(metrics)]
-        args += [
-            "--resync-seconds",
-            str(self.resync),
-            "--liveness",
-            f"http://127.0.0.1:{port}/healthz",
-        ]
-        for ns in self.namespaces:
-            args += ["--namespace", ns]
-        args += self.extra
-        env = {
-            **os.environ,
-            **child_image_env(self.images),
-            "KUBECONFIG": str(self.kubeconfig),
-            "SENSORPIPE_LOG_LEVEL": "INFO",
-        }
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        wait_for(lambda: self._healthy(port), 90, "operator liveness endpoint", self)
-        return self
-
-    def _healthy(self, port: int) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"operator exited with {self.proc.returncode}:\n{self.tail()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-                return bool(resp.status == 200)
-        except OSError:
-            return False
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup, as a crash or an OOM kill would be."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def tail(self, lines: int = 60) -> str:
-        if not self.log.exists():
-            return "<no operator log>"
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
 def wait_for(

@@ -24,7 +24,6 @@ from sensorpipe_operator.scaling.targets import targets
 from tests.conftest import kubectl
 
 from .harness import (
-    OperatorProcess,
     children,
     condition,
     create_pipeline,
@@ -35,6 +34,7 @@ from .harness import (
     wait_condition,
     wait_for,
 )
+from .operator_process import OperatorProcess
 from .thirdparty import kind_of, spark_status, strimzi_release
 
 pytestmark = pytest.mark.integration

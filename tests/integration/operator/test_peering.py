@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from .harness import OperatorProcess, children, create_pipeline, pipeline, wait_for
+from .harness import children, create_pipeline, pipeline, wait_for
+from .operator_process import OperatorProcess
 
 pytestmark = pytest.mark.integration
 

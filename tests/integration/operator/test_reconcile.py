@@ -20,7 +20,6 @@ from sensorpipe_operator.scaling.targets import targets
 from sensorpipe_operator.settings import Images
 
 from .harness import (
-    OperatorProcess,
     can_i,
     child_field,
     children,
@@ -36,6 +35,7 @@ from .harness import (
     wait_condition,
     wait_for,
 )
+from .operator_process import OperatorProcess
 
 pytestmark = pytest.mark.integration
 TIMEOUT = 60

@@ -25,13 +25,13 @@ from sensorpipe_operator.builders.sparkapp import DRIVER_API_CONF
 from sensorpipe_operator.kube import Kube
 
 from .harness import (
-    OperatorProcess,
     can_i,
     create_pipeline,
     pipeline,
     service_account_token,
     wait_for,
 )
+from .operator_process import OperatorProcess
 
 pytestmark = pytest.mark.integration
 DRIVER = Path(__file__).with_name("spark_client_driver.py")
