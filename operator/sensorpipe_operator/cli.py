@@ -1,7 +1,8 @@
 """``sensorpipe``: the local runner and the small tools around a SensorPipeline manifest.
 
-- ``validate -f FILE``: the API server's checks (the CRD's schema and CEL rules) and the
-  operator's model; exit 1 naming every offending field path.
+- ``validate -f FILE``: the API server's checks (the CRD's schema and CEL rules), the
+  operator's model and the devices the cluster admin allows; exit 1 naming every offending
+  field path.
 - ``render -f FILE``: the children the operator would create, as a YAML stream.
 - ``run -f FILE``: the whole pipeline on this machine (see ``sensorpipe_operator.local``).
 - ``report --work-dir DIR``: the report of a local run.
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from sensorpipe_operator import crdcheck
+from sensorpipe_operator import crdcheck, device_policy
 from sensorpipe_operator.builders import desired_children
 from sensorpipe_operator.local.manifest import admit, load, read_document
 from sensorpipe_operator.model import SpecError
@@ -34,6 +35,8 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"error: no CRD at {args.crd}: pass --crd crds/sensorpipeline.yaml", file=sys.stderr)
         return 2
     pipeline = admit(read_document(args.file), crdcheck.load_schema(args.crd))
+    allowed = tuple(p.strip() for p in args.allowed_devices.split(",") if p.strip())
+    device_policy.check(pipeline, allowed)
     print(
         f"{args.file}: SensorPipeline {pipeline.namespace}/{pipeline.name} is valid "
         f"({len(pipeline.streams)} streams, {len(pipeline.gateways)} gateways)"
@@ -124,6 +127,12 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path(env.get("SENSORPIPE_CRD", str(crdcheck.REPO_CRD))),
         help="the SensorPipeline CRD whose schema and CEL rules apply (the chart's crds/)",
+    )
+    sub.choices["validate"].add_argument(
+        "--allowed-devices",
+        default=",".join(Settings.from_env(env).allowed_devices),
+        help="comma-separated patterns of the serial devices the cluster admin allows (the "
+        "chart's devices.allowedPaths); default: SENSORPIPE_ALLOWED_DEVICES or the operator's",
     )
     run = sub.choices["run"]
     for cmd in (run, sub.choices["reset"]):

@@ -113,3 +113,20 @@ def test_the_validate_command_names_every_field(tmp_path: Path):
     assert proc.returncode == 1
     assert "spec.processing.windw: field not declared in schema" in proc.stderr
     assert "spec.streams" in proc.stderr
+
+
+def test_the_validate_command_checks_devices_as_the_operator_does(tmp_path: Path):
+    manifest = base()
+    manifest["spec"]["gateways"] = [
+        {"name": "uart", "source": {"type": "serial", "serial": {"device": "/dev/ttyS1"}}}
+    ]
+    path = tmp_path / "uart.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    validate = [str(Path(sys.executable).parent / "sensorpipe"), "validate", "-f", str(path)]
+    refused = subprocess.run(validate, capture_output=True, text=True, check=False)
+    assert refused.returncode == 1
+    assert "spec.gateways[0].source.serial.device: /dev/ttyS1 is not among" in refused.stderr
+    allowed = subprocess.run(
+        [*validate, "--allowed-devices", "/dev/ttyS*"], capture_output=True, text=True, check=False
+    )
+    assert allowed.returncode == 0, allowed.stderr
