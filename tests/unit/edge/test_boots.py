@@ -52,9 +52,9 @@ def identities(records: list[Record]) -> list[tuple[str, int, int]]:
 
 def test_a_device_restarting_its_counter_gets_new_identities(builder, tmp_path):
     boots = BootEpochs(tmp_path / "boots.json")
-    before = stamped(builder, boots, lines("uno", range(0, 5)))
+    before = stamped(builder, boots, lines("uno", range(5)))
     # power cycle: the sketch counts from 0 again, in the same batch as other devices' lines
-    after = stamped(builder, boots, lines("uno", range(0, 3)) + lines("other", range(7, 9)))
+    after = stamped(builder, boots, lines("uno", range(3)) + lines("other", range(7, 9)))
     got = identities(before + after)
     assert got == [
         *[("uno", 0, s) for s in range(5)],
@@ -71,7 +71,7 @@ def test_a_device_restarting_its_counter_gets_new_identities(builder, tmp_path):
 
 def test_two_reboots_inside_one_batch(builder, tmp_path):
     boots = BootEpochs(tmp_path / "boots.json")
-    batch = lines("uno", range(0, 3)) + lines("uno", range(0, 2)) + lines("uno", range(0, 2))
+    batch = lines("uno", range(3)) + lines("uno", range(2)) + lines("uno", range(2))
     got = identities(stamped(builder, boots, batch))
     assert [b for _d, b, _s in got] == [0, 0, 0, 1, 1, 2, 2]
     assert boots.reboots[b"uno"] == 2
@@ -99,7 +99,7 @@ def test_epochs_survive_a_gateway_restart(builder, tmp_path):
     restart keeps its identity; a reboot while the gateway was down is still noticed."""
     path = tmp_path / "boots.json"
     first = BootEpochs(path)
-    stamped(builder, first, lines("uno", range(0, 4)) + lines("uno", range(0, 6)))
+    stamped(builder, first, lines("uno", range(4)) + lines("uno", range(6)))
     stamped(builder, first, lines("due", range(50, 60)))
     first.save()
 
@@ -108,14 +108,14 @@ def test_epochs_survive_a_gateway_restart(builder, tmp_path):
         ("uno", 1, 6),
         ("uno", 1, 7),
     ]
-    assert identities(stamped(builder, again, lines("due", range(0, 1)))) == [("due", 1, 0)]
+    assert identities(stamped(builder, again, lines("due", range(1)))) == [("due", 1, 0)]
     assert again.reboots == {b"due": 1}
 
 
 def test_rejected_lines_count_for_the_counter(builder, tmp_path):
     """A sensor error spends a sequence number: a counter going back below it is a reboot."""
     boots = BootEpochs(tmp_path / "boots.json")
-    stamped(builder, boots, lines("uno", range(0, 3)))
+    stamped(builder, boots, lines("uno", range(3)))
     errors = [encode("uno", s, "climate", error="dht_timeout") for s in range(3, 6)]
     got = identities(stamped(builder, boots, [*errors, *lines("uno", range(4, 5))]))
     assert got == [("uno", 1, 4)]
@@ -126,6 +126,6 @@ def test_save_writes_only_after_a_change(tmp_path: Path):
     boots = BootEpochs(path)
     boots.save()
     assert not path.exists()
-    boots.observe(lines("uno", range(0, 1)))
+    boots.observe(lines("uno", range(1)))
     boots.save()
     assert json.loads(path.read_text()) == {"uno": [0, 0]}
