@@ -9,10 +9,10 @@ whenever the device's sequence number goes backwards.
 This is only sound for a source that cannot present a line a second time (a serial port:
 ``Source.acks`` is False). There, a counter that goes backwards is the device's own doing;
 a source that replays input (an MQTT broker redelivering, the simulator regenerating after a
-restart) also sends lower numbers again, which must stay duplicates. Only lines whose
-checksum holds count, because a bit flipped in ``seq`` must not look like a reboot; lines
-rejected for their values (``sensor_error``, ``out_of_range``) still count, since the device
-spent a sequence number on them.
+restart) also sends lower numbers again, which must stay duplicates. Only readings count
+(their lines passed the checksum and every check), because a bit flipped in ``seq`` of a
+corrupted line must not look like a reboot; a rejected line spends a number but gets no
+identity, so it cannot collide with anything.
 
 The epochs and the highest number seen per device are saved beside the resume points on the
 spool volume, so a gateway killed with SIGKILL restarts with the same epochs (a line it
@@ -20,38 +20,26 @@ reads again after the restart keeps its identity) and still notices a device tha
 while it was down. A save may miss the last ``maintain_every`` seconds: the restarted
 gateway then sees a number below the one it last handled only if the device rebooted, which
 it counts again as the same reboot (the epoch on disk is the one before it).
+
+Cost: one regular-expression pass over a batch's records and a dictionary look-up per
+record, about 1-2 µs a reading; a serial port carries at most some 200 lines a second.
 """
 
 from __future__ import annotations
 
-import binascii
 import json
 import os
+import re
 from collections import Counter
+from operator import itemgetter
 from pathlib import Path
 
 from sensorpipe_edge.shortcut import Record
 
 _SEQ = b'"seq":'
-
-
-def _counted(line: bytes) -> tuple[bytes, int] | None:
-    """(device id, seq) of a line whose frame and checksum hold, else None (the line is
-    rejected as it is, and its numbers are not the device's)."""
-    line = line.rstrip(b"\r\n")
-    star = line.rfind(b"*")
-    if not line.startswith(b"$") or star != len(line) - 5:
-        return None
-    body = line[1:star]
-    try:
-        if binascii.crc_hqx(body, 0xFFFF) != int(line[star + 1 :], 16):
-            return None
-    except ValueError:
-        return None
-    parts = body.split(b",", 2)
-    if len(parts) < 3 or not parts[1].isdigit():
-        return None
-    return parts[0], int(parts[1])
+# a record's device id and sequence number, as layout.head writes them (ids have no quotes)
+_IDENTITY = re.compile(rb'"device_id":"([^"]*)","stream":"[^"]*","seq":(\d+)')
+_VALUE = itemgetter(2)
 
 
 class BootEpochs:
@@ -65,56 +53,36 @@ class BootEpochs:
         self.reboots: Counter[bytes] = Counter()  # by device id, since this process started
         self._dirty = False
 
-    def boot(self, device_id: bytes) -> int:
-        return self._boot.get(device_id, 0)
-
-    def observe(self, lines: list[bytes]) -> list[tuple[int, bytes, int]]:
-        """Follow the devices' counters through a batch of lines, in order; return where a
-        device rebooted: (position in the batch, device id, its new epoch)."""
+    def stamp(self, records: list[Record]) -> list[Record]:
+        """Follow the devices' counters through a batch of records, in order, and return the
+        records with their devices' epochs. Epoch 0 is written as no member at all, so a
+        device that never rebooted keeps exactly the records (and identities) it had before
+        boot epochs existed."""
+        if not records:
+            return records
+        found = _IDENTITY.findall(b"\n".join(map(_VALUE, records)))
+        if len(found) != len(records):
+            raise ValueError("a record without the identity layout.head writes")
         last, boot = self._last, self._boot
-        changes: list[tuple[int, bytes, int]] = []
-        for i, line in enumerate(lines):
-            found = _counted(line)
-            if found is None:
-                continue
-            device, seq = found
+        stamps: list[tuple[int, int]] = []
+        for j, (device, text) in enumerate(found):
+            seq = int(text)
             before = last.get(device)
             if before is not None and seq < before:
                 boot[device] = boot.get(device, 0) + 1
                 self.reboots[device] += 1
-                changes.append((i, device, boot[device]))
             last[device] = seq
-            self._dirty = True
-        return changes
-
-    def stamp(self, records: list[Record], origins: list[int], lines: list[bytes]) -> list[Record]:
-        """The records of a batch with their devices' epochs: ``origins[j]`` is the position
-        in ``lines`` of ``records[j]``. Epoch 0 is written as no member at all, so a device
-        that never rebooted keeps exactly the records (and identities) it had before boot
-        epochs existed."""
-        changes = self.observe(lines)
-        if not self._boot:
+            epoch = boot.get(device)
+            if epoch:
+                stamps.append((j, epoch))
+        self._dirty = True
+        if not stamps:
             return records
-        at: dict[bytes, list[tuple[int, int]]] = {}
-        for i, device, epoch in changes:
-            at.setdefault(device, []).append((i, epoch))
-        out = []
-        for (topic, key, value), origin in zip(records, origins, strict=True):
-            epoch = self._epoch_at(key, origin, at.get(key))
-            stamped = value.replace(_SEQ, b'"boot":%d,%s' % (epoch, _SEQ), 1) if epoch else value
-            out.append((topic, key, stamped))
+        out = list(records)
+        for j, epoch in stamps:
+            topic, key, value = out[j]
+            out[j] = (topic, key, value.replace(_SEQ, b'"boot":%d,%s' % (epoch, _SEQ), 1))
         return out
-
-    def _epoch_at(self, device: bytes, origin: int, changes: list[tuple[int, int]] | None) -> int:
-        """The device's epoch at batch position ``origin``, given its reboots in the batch."""
-        epoch = self._boot.get(device, 0)
-        if not changes:
-            return epoch
-        for i, new in reversed(changes):
-            if origin >= i:
-                return new
-            epoch = new - 1
-        return epoch
 
     def save(self) -> None:
         """Write atomically (tmp + rename) if anything changed since the last save."""

@@ -63,12 +63,9 @@ class Gateway:
             raise ValueError("acknowledgements need a sink that reports each delivery")
         now = int(time.time() * 1000)
         self.stats.readings_in[source] += len(items)
-        lines = list(map(_LINE, items))
-        records, rejected = self.builder.records(lines, now)
+        records, rejected = self.builder.records(list(map(_LINE, items)), now)
         if self.boots is not None:
-            skip = {i for i, _ in rejected}
-            kept = [i for i in range(len(lines)) if i not in skip] if skip else range(len(lines))
-            records = self.boots.stamp(records, list(kept), lines)
+            records = self.boots.stamp(records)
         # Per device, so an alert can tell a silent device; Counter.update counts in C.
         self.stats.device_readings.update(map(_KEY, records))
         for i, rej in rejected:

@@ -40,9 +40,8 @@ def lines(device: str, seqs: range, start_uptime: int = 0) -> list[bytes]:
 
 def stamped(builder: RecordBuilder, boots: BootEpochs, batch: list[bytes]) -> list[Record]:
     """What Gateway.handle does with a batch of a serial source."""
-    records, rejected = builder.records(batch, NOW)
-    skip = {i for i, _ in rejected}
-    return boots.stamp(records, [i for i in range(len(batch)) if i not in skip], batch)
+    records, _rejected = builder.records(batch, NOW)
+    return boots.stamp(records)
 
 
 def identities(records: list[Record]) -> list[tuple[str, int, int]]:
@@ -112,20 +111,21 @@ def test_epochs_survive_a_gateway_restart(builder, tmp_path):
     assert again.reboots == {b"due": 1}
 
 
-def test_rejected_lines_count_for_the_counter(builder, tmp_path):
-    """A sensor error spends a sequence number: a counter going back below it is a reboot."""
+def test_only_readings_move_the_counter(builder, tmp_path):
+    """A rejected line gets no identity, so its number cannot collide: not a reboot."""
     boots = BootEpochs(tmp_path / "boots.json")
-    stamped(builder, boots, lines("uno", range(3)))
-    errors = [encode("uno", s, "climate", error="dht_timeout") for s in range(3, 6)]
-    got = identities(stamped(builder, boots, [*errors, *lines("uno", range(4, 5))]))
-    assert got == [("uno", 1, 4)]
+    stamped(builder, boots, lines("uno", range(100, 103)))
+    error = encode("uno", 5, "climate", error="dht_timeout")
+    got = identities(stamped(builder, boots, [error, *lines("uno", range(103, 104))]))
+    assert got == [("uno", 0, 103)]
+    assert not boots.reboots
 
 
-def test_save_writes_only_after_a_change(tmp_path: Path):
+def test_save_writes_only_after_a_change(builder, tmp_path: Path):
     path = tmp_path / "boots.json"
     boots = BootEpochs(path)
     boots.save()
     assert not path.exists()
-    boots.observe(lines("uno", range(1)))
+    stamped(builder, boots, lines("uno", range(1)))
     boots.save()
     assert json.loads(path.read_text()) == {"uno": [0, 0]}
