@@ -48,10 +48,12 @@ def classify(rows: DataFrame, held: DataFrame) -> DataFrame:
     return ranked.join(lake, key, "left")
 
 
-def fresh(classified: DataFrame) -> DataFrame:
-    """The readings to add: the first of each identity the lake does not hold, lake-shaped."""
+def fresh(classified: DataFrame, rows: DataFrame) -> DataFrame:
+    """The readings to add: the first of each identity the lake does not hold, with the
+    columns of ``rows`` (the batch :func:`classify` was given) in their order, less CARRIED
+    (the join put the key first; a table's files should not depend on that)."""
     new = (F.col("_rank") == 1) & F.col("_held").isNull()
-    return classified.where(new).drop(*_WORK, *CARRIED)
+    return classified.where(new).select(*[c for c in rows.columns if c not in CARRIED])
 
 
 def conflicts(classified: DataFrame) -> DataFrame:

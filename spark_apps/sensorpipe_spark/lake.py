@@ -145,7 +145,7 @@ def append_readings(
     try:
         refuse(duplicates.conflicts(classified))
         (
-            duplicates.fresh(classified)
+            duplicates.fresh(classified, rows)
             .write.format("delta")
             .mode("append")
             .option("txnAppId", query_id(spark))

@@ -172,7 +172,7 @@ def insert_readings(
     classified = duplicates.classify(rows, before).persist()
     try:
         refuse(duplicates.conflicts(classified))
-        commit(spark, path, duplicates.fresh(classified), READING_PARTITIONS, stem)
+        commit(spark, path, duplicates.fresh(classified, rows), READING_PARTITIONS, stem)
     finally:
         classified.unpersist()
 
