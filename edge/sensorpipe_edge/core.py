@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from operator import itemgetter
 
+from sensorpipe_edge.boots import BootEpochs
 from sensorpipe_edge.metrics import Stats
 from sensorpipe_edge.payload import MAX_PAYLOAD_BYTES, GatewaySeq, PayloadMapping, extract
 from sensorpipe_edge.protocol import Rejected
@@ -37,11 +38,15 @@ class Gateway:
         dead_letter_topic: str,
         resume: ResumePoints | None = None,
         maintain_every: float = 0.2,
+        boots: BootEpochs | None = None,
     ) -> None:
         self.builder = builder
         self.sink = sink
         self.stats = stats
         self.resume = resume
+        self.boots = boots  # for a source that cannot replay (serial): see boots.py
+        if boots is not None:
+            stats.reboots = boots.reboots
         self._dead_letter = dead_letter_topic
         self._maintain_every = maintain_every
         self._queue: queue.Queue[tuple[str, str, list[Item], int | None]] = queue.Queue(
@@ -59,6 +64,8 @@ class Gateway:
         now = int(time.time() * 1000)
         self.stats.readings_in[source] += len(items)
         records, rejected = self.builder.records(list(map(_LINE, items)), now)
+        if self.boots is not None:
+            records = self.boots.stamp(records)
         # Per device, so an alert can tell a silent device; Counter.update counts in C.
         self.stats.device_readings.update(map(_KEY, records))
         for i, rej in rejected:
@@ -135,8 +142,7 @@ class Gateway:
             self.sink.close()
             for src in sources:
                 src.close()
-            if self.resume is not None:
-                self.resume.save()
+            self._save()
             log.info("gateway stopped")
 
     def _emitter(self, name: str) -> Emit:
@@ -172,9 +178,15 @@ class Gateway:
             except queue.Empty:
                 return
 
-    def _maintain(self, sources: Sequence[Source]) -> None:
-        self.sink.maintain()
+    def _save(self) -> None:
+        """Persist the resume points and boot epochs (both live on the spool volume)."""
         if self.resume is not None:
             self.resume.save()
+        if self.boots is not None:
+            self.boots.save()
+
+    def _maintain(self, sources: Sequence[Source]) -> None:
+        self.sink.maintain()
+        self._save()
         self.stats.source_connected = all(s.connected for s in sources)
         self.stats.heartbeat = time.monotonic()

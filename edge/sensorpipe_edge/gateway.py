@@ -15,6 +15,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from sensorpipe_edge.boots import BootEpochs
 from sensorpipe_edge.cli import config_argument, stop_on_signals
 from sensorpipe_edge.config import GatewayConfig, kafka_client_config, load
 from sensorpipe_edge.core import Gateway
@@ -113,7 +114,9 @@ def build(config: GatewayConfig, env: Mapping[str, str] | None = None) -> Built:
         report_each=source.acks,
     )
     builder = RecordBuilder(config, compile_validator())
-    gateway = Gateway(builder, sink, stats, config.dead_letter_topic, resume)
+    # A source that can present a line again keeps every device in epoch 0 (boots.py).
+    boots = None if source.acks else BootEpochs(config.spool_dir / "boots.json")
+    gateway = Gateway(builder, sink, stats, config.dead_letter_topic, resume, boots=boots)
     return Built(gateway, [source], registry)
 
 

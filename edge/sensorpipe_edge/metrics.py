@@ -30,6 +30,7 @@ class Stats:
     device_readings: Counter[bytes] = field(default_factory=Counter)  # records, by device id
     published: int = 0
     rejected: Counter[str] = field(default_factory=Counter)  # by reason
+    reboots: Counter[bytes] = field(default_factory=Counter)  # counters restarted, by device
     spooled: int = 0
     spool_dropped: int = 0
     replayed: int = 0
@@ -53,12 +54,14 @@ class StatsCollector(Collector):
             for value, n in counts.items():
                 family.add_metric([value], n)
             yield family
-        devices = CounterMetricFamily(
-            f"{PREFIX}_device_readings", "Readings sent to Kafka, by device", labels=["device"]
-        )
-        for device, n in list(s.device_readings.items()):
-            devices.add_metric([device.decode(errors="replace")], n)
-        yield devices
+        for name, doc, by_device in (
+            ("device_readings", "Readings sent to Kafka, by device", s.device_readings),
+            ("device_reboots", "Sequence restarts (a new boot epoch), by device", s.reboots),
+        ):
+            devices = CounterMetricFamily(f"{PREFIX}_{name}", doc, labels=["device"])
+            for device, n in list(by_device.items()):
+                devices.add_metric([device.decode(errors="replace")], n)
+            yield devices
         for kind, name, doc, number in (
             (CounterMetricFamily, "published", "Records acknowledged by Kafka", s.published),
             (CounterMetricFamily, "spooled", "Records written to the spool", s.spooled),

@@ -72,9 +72,13 @@ def make_handler(pipeline: str, rules: Rules) -> Any:
         else:
             alerts = []
             batch = pd.concat(list(frames), ignore_index=True)
-            for (t, seq), group in batch.groupby(["event_time", "seq"], sort=True):
+            for (t, boot, seq), group in batch.groupby(["event_time", "boot", "seq"], sort=True):
                 values = dict(zip(group["field"], group["value"], strict=True))
-                alerts.extend(det.observe(int(cast(int, t)), values, int(cast(int, seq))))
+                alerts.extend(
+                    det.observe(
+                        int(cast(int, t)), values, int(cast(int, seq)), int(cast(int, boot))
+                    )
+                )
         state.update((json.dumps(det.state, separators=(",", ":")),))
         deadline = det.silence_deadline()
         if deadline is not None and not det.state.get("silent"):
@@ -86,11 +90,12 @@ def make_handler(pipeline: str, rules: Rules) -> Any:
 
 
 def alerts(readings: DataFrame, cfg: JobConfig) -> DataFrame:
-    """Streaming valid readings (device_id, stream, seq, event_time, values) → alert records
-    (docs/contracts.md §3)."""
+    """Streaming valid readings (device_id, stream, boot, seq, event_time, values) → alert
+    records (docs/contracts.md §3)."""
     long = readings.select(
         "device_id",
         "stream",
+        F.coalesce(F.col("boot"), F.lit(0).cast("long")).alias("boot"),
         "seq",
         "event_time",
         F.timestamp_millis("event_time").alias("event_ts"),

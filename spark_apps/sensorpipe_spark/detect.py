@@ -182,15 +182,18 @@ class Detector:
         )
 
     def observe(
-        self, event_time: int, values: Mapping[str, float], seq: int | None = None
+        self, event_time: int, values: Mapping[str, float], seq: int | None = None, boot: int = 0
     ) -> list[Alert]:
-        """Feed one reading (event time in ms, field → value, its sequence number if known)
-        and return the alerts it raises; a sequence number seen before raises nothing."""
+        """Feed one reading (event time in ms, field → value, its sequence number and boot
+        epoch if known) and return the alerts it raises; a reading seen before (same epoch
+        and sequence number) raises nothing. Epoch 0 is remembered by the number alone, as
+        before epochs existed, so the state a running job checkpointed stays valid."""
         if seq is not None:
             seen: dict[str, int] = self.state.setdefault("seen", {})
-            if str(seq) in seen:
+            ident = str(seq) if not boot else f"{boot}:{seq}"
+            if ident in seen:
                 return []
-            seen[str(seq)] = event_time
+            seen[ident] = event_time
         self.state["last"] = max(int(self.state.get("last", event_time)), event_time)
         self.state["silent"] = False
         out: list[Alert] = []

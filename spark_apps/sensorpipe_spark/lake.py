@@ -2,18 +2,21 @@
 
 A micro-batch that is re-run after a crash, or a gateway that re-sends what it spooled,
 delivers the same readings again. Readings are appended, never MERGEd: the batch is
-deduplicated on the reading identity (stream, device, sequence number) and anti-joined
-against the key columns of the partitions it touches, so a reading delivered again in a
-later batch adds nothing; the append itself carries Delta's idempotent-write pair
+deduplicated on the reading identity (stream, device, boot epoch, sequence number) and
+compared with the rows of the partitions it touches (:mod:`duplicates`), so a reading
+delivered again in a later batch adds nothing, and one that reuses an identity with other
+values is handed back to be dead-lettered; the append itself carries Delta's idempotent-write pair
 (`txnAppId` = the streaming query's id, `txnVersion` = the batch id), so a re-run of a
 batch whose append already committed is skipped by Delta instead of read, joined and
 rewritten. Aggregates are MERGEd on their window key so a re-run rewrites the same values.
 Each write names the partitions it touches as literals, so Delta only reads those.
+A table written before a column was added to the reading (``boot``) gets that column at
+start (an additive schema change, :func:`ensure_table`); its old rows read as epoch 0.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from delta.tables import DeltaTable
@@ -21,7 +24,9 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-READING_KEY = ("stream", "device_id", "seq")
+from sensorpipe_spark import duplicates
+
+READING_KEY = duplicates.READING_KEY  # (stream, device_id, boot, seq)
 AGGREGATE_KEY = ("pipeline", "device_id", "stream", "field", "window_start", "window_end")
 READING_PARTITIONS = ("stream", "date")
 AGGREGATE_PARTITIONS = ("date",)
@@ -38,13 +43,15 @@ def query_id(spark: SparkSession) -> str:
     return query
 
 
-def lake_rows(valid: DataFrame) -> DataFrame:
-    """Valid validated readings in the lake's shape: event time as a timestamp and a date."""
+def lake_rows(valid: DataFrame, *carried: str) -> DataFrame:
+    """Valid validated readings in the lake's shape: event time as a timestamp and a date,
+    the boot epoch 0 where the reading has none; plus the ``carried`` columns as they are."""
     event_ts = F.timestamp_millis(F.col("event_time"))
     return valid.select(
         "stream",
         F.to_date(event_ts).alias("date"),
         "device_id",
+        F.coalesce(F.col("boot"), F.lit(0).cast("long")).alias("boot"),
         "seq",
         "event_time",
         event_ts.alias("event_ts"),
@@ -55,17 +62,38 @@ def lake_rows(valid: DataFrame) -> DataFrame:
         F.col("topic").alias("kafka_topic"),
         "kafka_ts",
         F.current_timestamp().alias("ingested_at"),
+        *carried,
+    )
+
+
+def held_readings(table: DataFrame) -> DataFrame:
+    """The identities and values of rows read from the readings table; rows written before
+    the table had ``boot`` are in epoch 0."""
+    return table.select(
+        "stream",
+        "device_id",
+        F.coalesce(F.col("boot"), F.lit(0).cast("long")).alias("boot"),
+        "seq",
+        "values",
     )
 
 
 def ensure_table(
     spark: SparkSession, path: str, schema: T.StructType, partitions: Sequence[str]
 ) -> None:
-    """Create the Delta table at ``path`` if it is not there yet.
+    """Create the Delta table at ``path`` if it is not there yet, or add the columns of
+    ``schema`` it lacks (a lake written by an earlier version).
 
     Streaming readers of the lake need the table before the first reading arrives, and
     creating it once up front avoids two writers racing to create it.
     """
+    if DeltaTable.isDeltaTable(spark, path):
+        have = set(DeltaTable.forPath(spark, path).toDF().columns)
+        missing = [f for f in schema.fields if f.name not in have]
+        if missing:
+            added = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in missing)
+            spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({added})")
+        return
     (
         DeltaTable.createIfNotExists(spark)
         .location(path)
@@ -99,27 +127,33 @@ def _on(key: Sequence[str]) -> Column:
     return cond
 
 
-def append_readings(spark: SparkSession, path: str, rows: DataFrame, batch_id: int) -> None:
-    """Append the readings of ``rows`` that the lake does not hold yet (by READING_KEY), once
-    per batch of the calling streaming query."""
-    batch = rows.dropDuplicates(list(READING_KEY))
-    touched = batch.select(*READING_PARTITIONS).distinct().collect()
+Refuse = Callable[[DataFrame], None]
+
+
+def append_readings(
+    spark: SparkSession, path: str, rows: DataFrame, batch_id: int, refuse: Refuse
+) -> None:
+    """Append the readings of ``rows`` (lake rows plus ``duplicates.CARRIED``) that the lake
+    does not hold yet (by READING_KEY), once per batch of the calling streaming query; first
+    hand ``refuse`` the conflicting duplicates (:func:`duplicates.conflicts`)."""
+    touched = rows.select(*READING_PARTITIONS).distinct().collect()
     if not touched:
         return
-    held = (
-        spark.read.format("delta")
-        .load(path)
-        .where(in_partitions(touched, READING_PARTITIONS))
-        .select(*READING_KEY)
-    )
-    (
-        batch.join(held, list(READING_KEY), "left_anti")
-        .write.format("delta")
-        .mode("append")
-        .option("txnAppId", query_id(spark))
-        .option("txnVersion", batch_id)
-        .save(path)
-    )
+    table = spark.read.format("delta").load(path)
+    held = held_readings(table.where(in_partitions(touched, READING_PARTITIONS)))
+    classified = duplicates.classify(rows, held).persist()
+    try:
+        refuse(duplicates.conflicts(classified))
+        (
+            duplicates.fresh(classified, rows)
+            .write.format("delta")
+            .mode("append")
+            .option("txnAppId", query_id(spark))
+            .option("txnVersion", batch_id)
+            .save(path)
+        )
+    finally:
+        classified.unpersist()
 
 
 def upsert_aggregates(spark: SparkSession, path: str, rows: DataFrame) -> None:

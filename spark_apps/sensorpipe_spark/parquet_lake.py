@@ -33,11 +33,13 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from sensorpipe_spark import duplicates
 from sensorpipe_spark.lake import (
     AGGREGATE_KEY,
     AGGREGATE_PARTITIONS,
-    READING_KEY,
     READING_PARTITIONS,
+    Refuse,
+    held_readings,
     in_partitions,
     query_id,
 )
@@ -156,17 +158,23 @@ def commit(
     storage.delete(staging)
 
 
-def insert_readings(spark: SparkSession, path: str, rows: DataFrame, batch_id: int) -> None:
-    """Add the readings of ``rows`` that the table does not hold yet (by READING_KEY)."""
-    batch = rows.dropDuplicates(list(READING_KEY))
+def insert_readings(
+    spark: SparkSession, path: str, rows: DataFrame, batch_id: int, refuse: Refuse
+) -> None:
+    """Add the readings of ``rows`` (lake rows plus ``duplicates.CARRIED``) that the table
+    does not hold yet (by READING_KEY); first hand ``refuse`` the conflicting duplicates."""
     stem = batch_stem(spark, batch_id)
-    existing, touched = _existing(spark, path, batch, READING_PARTITIONS)
+    existing, touched = _existing(spark, path, rows.drop(*duplicates.CARRIED), READING_PARTITIONS)
     if not touched:
         return
     # this batch's own files are an earlier attempt of it: rewritten below, not "already there"
-    before = existing.where(~F.col("_file").contains(f"/{stem}-")).select(*READING_KEY)
-    new = batch.join(before, list(READING_KEY), "left_anti")
-    commit(spark, path, new, READING_PARTITIONS, stem)
+    before = held_readings(existing.where(~F.col("_file").contains(f"/{stem}-")))
+    classified = duplicates.classify(rows, before).persist()
+    try:
+        refuse(duplicates.conflicts(classified))
+        commit(spark, path, duplicates.fresh(classified, rows), READING_PARTITIONS, stem)
+    finally:
+        classified.unpersist()
 
 
 def _folder(path: str, row: Any, partitions: Sequence[str]) -> str:

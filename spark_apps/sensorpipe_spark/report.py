@@ -19,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from sensorpipe_spark.config import JobConfig
 
@@ -46,7 +47,7 @@ QUERIES: dict[str, str] = {
         FROM measurements GROUP BY stream, field, HOUR(event_ts)
         ORDER BY stream, field, hour""",
     "daily_summary": """
-        SELECT stream, COUNT(DISTINCT device_id, seq) AS readings,
+        SELECT stream, COUNT(DISTINCT device_id, boot, seq) AS readings,
                COUNT(DISTINCT device_id) AS devices, MIN(event_ts) AS first, MAX(event_ts) AS last
         FROM measurements GROUP BY stream ORDER BY stream""",
 }
@@ -54,9 +55,11 @@ QUERIES: dict[str, str] = {
 
 def _register(spark: SparkSession, cfg: JobConfig, day: dt.date) -> None:
     readings = spark.read.format(cfg.lake_format).load(cfg.readings_path)
+    if "boot" not in readings.columns:  # a Parquet lake written before boot epochs
+        readings = readings.withColumn("boot", F.lit(0).cast("long"))
     readings.where(readings.date == day).createOrReplaceTempView("readings")
     spark.sql(
-        "SELECT device_id, stream, seq, event_ts, field, value "
+        "SELECT device_id, stream, coalesce(boot, 0) AS boot, seq, event_ts, field, value "
         "FROM readings LATERAL VIEW explode(`values`) v AS field, value"
     ).createOrReplaceTempView("measurements")
     rules = [

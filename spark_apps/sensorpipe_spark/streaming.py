@@ -1,9 +1,10 @@
 """The streaming job: three queries, each with its own checkpoint.
 
 1. `ingest`: Kafka (every stream topic) → parse and validate → rejects to the dead-letter
-   topic, valid readings into the lake exactly once per (stream, device, seq): appended to
-   Delta once per batch (:mod:`lake`), or anti-joined and committed by batch id into
-   Parquet (:mod:`parquet_lake`);
+   topic, valid readings into the lake exactly once per (stream, device, boot, seq):
+   appended to Delta once per batch (:mod:`lake`), or anti-joined and committed by batch id
+   into Parquet (:mod:`parquet_lake`); a reading reusing an identity with other values goes
+   to the dead-letter topic too (:mod:`duplicates`);
 2. `aggregates`: the lake's readings as a stream → windowed aggregates with a
    watermark → lake upsert, PostgreSQL upsert, aggregates topic;
 3. `alerts`: Kafka → parse and validate → per-device rule state (which also drops a
@@ -32,6 +33,7 @@ from sensorpipe_spark import (
     aggregates,
     alerting,
     deadletter,
+    duplicates,
     kafka_io,
     lake,
     parquet_lake,
@@ -115,14 +117,25 @@ class StreamingJob:
                 self.cfg.dead_letter_topic,
                 F.col("device_id"),
             )
-            valid = lake.lake_rows(batch.filter(F.col("reason").isNull()))
-            if self._parquet:
-                parquet_lake.insert_readings(self.spark, self.cfg.readings_path, valid, batch_id)
-            else:
-                lake.append_readings(self.spark, self.cfg.readings_path, valid, batch_id)
+            valid = lake.lake_rows(batch.filter(F.col("reason").isNull()), *duplicates.CARRIED)
+            insert = parquet_lake.insert_readings if self._parquet else lake.append_readings
+            insert(self.spark, self.cfg.readings_path, valid, batch_id, self._refuse)
         finally:
             batch.unpersist()
         log.info("ingest batch %d done", batch_id)
+
+    def _refuse(self, conflicts: DataFrame) -> None:
+        """Dead-letter the conflicting duplicates of an ingest batch, and count them."""
+        count = conflicts.count()
+        if not count:
+            return
+        kafka_io.write_json(
+            deadletter.records(conflicts, self.cfg),
+            self.cfg,
+            self.cfg.dead_letter_topic,
+            F.col("device_id"),
+        )
+        log.warning("ingest: %d conflicting duplicates sent to the dead-letter topic", count)
 
     def _aggregates_batch(self, batch: DataFrame, batch_id: int) -> None:
         batch.persist()

@@ -4,12 +4,15 @@ A SensorPipeline with a few hundred simulated devices and one node running the r
 under simavr runs through the local runner's own parts (the same children the runner starts,
 the same configs the operator's ConfigMaps carry), while the operator reconciles the same
 spec against the real API server. Meanwhile the suite stops and restarts the Kafka broker,
-kills the fleet's gateway with SIGKILL, kills the Spark driver, kills the operator, and stops
-PostgreSQL. Crashed children are restarted the way their Kubernetes restart policy would.
+kills the fleet's gateway with SIGKILL, kills the Spark driver, kills the operator, stops
+PostgreSQL, and power-cycles the firmware node (simavr keeps no EEPROM between runs, so the
+node restarts its sequence numbers at 0, as a hobby sketch does on every power cycle).
+Crashed children are restarted the way their Kubernetes restart policy would.
 
 At the end, checked independently of the code under test (the lake is read from its Delta
 log with pyarrow, the simulator's deterministic signal is regenerated):
-- every reading the devices produced is in the lake exactly once, by (device, seq);
+- every reading the devices produced is in the lake exactly once, by (device, boot, seq):
+  the firmware node's readings of both boots, the reboot counted once by its gateway;
 - the aggregates in PostgreSQL equal a plain-Python computation over the lake;
 - the dead-letter topic holds exactly the injected bad lines;
 - the SensorPipeline is Ready again.
@@ -47,6 +50,7 @@ from sensorpipe_operator.local.runner import create_topics, free_port, resolve_t
 from sensorpipe_operator.local.supervisor import Running, Supervisor, log_tail
 from sensorpipe_operator.model import Pipeline
 from tests.conftest import ROOT, kubectl, wait_until
+from tests.integration.edge.helpers import scrape
 
 # `faults`: run alone with make test-faults.
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
@@ -60,6 +64,7 @@ WATERMARK_S = 120
 FLEET = "fleet"  # the simulated gateway; its devices are named fleet-NNNNN
 FIRMWARE_NODE = "bench"
 FIRMWARE_CORRUPTIONS = 3
+FIRMWARE_REBOOTS = 1
 SETTLE_S = 25  # data flowing between two faults
 
 
@@ -249,9 +254,35 @@ def lake_readings(pipeline: Pipeline) -> list[dict[str, Any]]:
     table = lakeread.read_table(Path(pipeline.processing.sinks.lake_path) / READINGS_TABLE)
     assert table is not None, "the lake has no readings table"
     rows: list[dict[str, Any]] = table.select(
-        ["device_id", "stream", "seq", "event_time", "values"]
+        ["device_id", "stream", "boot", "seq", "event_time", "values"]
     ).to_pylist()
     return rows
+
+
+def identity(row: dict[str, Any]) -> tuple[str, int, int]:
+    """(device, boot epoch, seq): a reading's identity within its stream."""
+    return row["device_id"], row["boot"] or 0, row["seq"]
+
+
+def reboots_counted(port: int) -> float:
+    """What a gateway's sensorpipe_gateway_device_reboots_total says, over its devices."""
+    return sum(
+        v for k, v in scrape(port).items() if k.startswith("sensorpipe_gateway_device_reboots")
+    )
+
+
+def between_bursts(port: int) -> None:
+    """Return just after the firmware node's once-a-second burst of lines reached its
+    gateway: a power cycle then cuts no line in half (which would be a dead letter)."""
+
+    def lines_in() -> float:
+        return sum(
+            v for k, v in scrape(port).items() if k.startswith("sensorpipe_gateway_readings_in")
+        )
+
+    before = lines_in()
+    wait_until("a burst of the firmware node", lambda: lines_in() > before, 30, 0.02)
+    time.sleep(0.3)
 
 
 def independent_aggregates(
@@ -399,7 +430,23 @@ def test_nothing_lost_or_doubled_through_faults(
         service_control("up", "postgres")
         f.recovered = time.monotonic() - t0
         faults.append(f)
+
         settle()
+        fw_child = plan.firmware_child(FIRMWARE_NODE)
+        between_bursts(ports[FIRMWARE_NODE])
+        f = Fault("firmware node power-cycled (sequence restarts at 0)", time.monotonic() - t0)
+        harness.kill(fw_child)
+        time.sleep(2)
+        harness.restart(fw_child)
+        wait_until(
+            "the gateway to count the reboot",
+            lambda: reboots_counted(ports[FIRMWARE_NODE]) >= FIRMWARE_REBOOTS,
+            120,
+        )
+        f.recovered = time.monotonic() - t0
+        faults.append(f)
+        settle()
+        fw_reboots = reboots_counted(ports[FIRMWARE_NODE])
 
         # The devices stop; the gateways flush and stop gracefully (before the firmware).
         harness.stopping.set()
@@ -434,7 +481,7 @@ def test_nothing_lost_or_doubled_through_faults(
             os.killpg(operator.pid, signal.SIGKILL)
 
     rows = lake_readings(pipeline)
-    by_key = Counter((r["device_id"], r["seq"]) for r in rows)
+    by_key = Counter(identity(r) for r in rows)
     doubled = sum(n - 1 for n in by_key.values() if n > 1)
 
     # The fleet: regenerate what it sent between its first and last complete tick.
@@ -446,13 +493,22 @@ def test_nothing_lost_or_doubled_through_faults(
     last = min(last_tick.values())
     assert len(last_tick) == DEVICES, f"only {len(last_tick)} of {DEVICES} devices reached the lake"
     expected_valid, expected_bad = expected_fleet_lines(range(first, last + 1))
-    fleet_lost = expected_valid - set(by_key)
+    fleet_in_lake = {(dev, seq) for dev, boot, seq in by_key if boot == 0}  # it never reboots
+    fleet_lost = expected_valid - fleet_in_lake
 
-    # The firmware node: contiguous sequence numbers from the first one read, except the
-    # corrupted lines, which must be in the dead-letter topic instead.
-    fw_seqs = sorted(seq for (dev, seq) in by_key if not dev.startswith(f"{FLEET}-"))
-    assert fw_seqs, "no reading of the firmware node reached the lake"
-    fw_gaps = sorted(set(range(fw_seqs[0], fw_seqs[-1] + 1)) - set(fw_seqs))
+    # The firmware node, per boot: contiguous sequence numbers from the first one read (lines
+    # sent before the gateway opened the port are not on the wire), except the corrupted
+    # lines, which must be in the dead-letter topic instead.
+    fw_boots: dict[int, list[int]] = defaultdict(list)
+    for dev, boot, seq in sorted(by_key):
+        if not dev.startswith(f"{FLEET}-"):
+            fw_boots[boot].append(seq)
+    assert fw_boots, "no reading of the firmware node reached the lake"
+    fw_gaps = {
+        boot: sorted(set(range(seqs[0], seqs[-1] + 1)) - set(seqs))
+        for boot, seqs in fw_boots.items()
+    }
+    fw_lost = sum(len(g) for g in fw_gaps.values())
 
     dead = [
         v
@@ -475,9 +531,15 @@ def test_nothing_lost_or_doubled_through_faults(
         "| readings | expected | in lake | lost | doubled |",
         "| --- | --- | --- | --- | --- |",
         f"| fleet ({DEVICES} devices) | {len(expected_valid)} | "
-        f"{len(expected_valid & set(by_key))} | {lost_total} | {doubled} |",
-        f"| firmware node seq {fw_seqs[0]}..{fw_seqs[-1]} | {len(fw_seqs) + len(fw_gaps)} | "
-        f"{len(fw_seqs)} | {len(fw_gaps)} (corrupted: {FIRMWARE_CORRUPTIONS}) | - |",
+        f"{len(expected_valid & fleet_in_lake)} | {lost_total} | {doubled} |",
+        *[
+            f"| firmware node boot {boot} seq {seqs[0]}..{seqs[-1]} | "
+            f"{len(seqs) + len(fw_gaps[boot])} | {len(seqs)} | {len(fw_gaps[boot])}"
+            f"{f' (corrupted: {FIRMWARE_CORRUPTIONS})' if boot == 0 else ''} | - |"
+            for boot, seqs in sorted(fw_boots.items())
+        ],
+        f"firmware node reboots: {len(fw_boots) - 1} boot epochs after the first in the lake, "
+        f"{fw_reboots:.0f} counted by its gateway (sensorpipe_gateway_device_reboots_total)",
         f"dead letters: fleet {len(fleet_dead)} of {len(expected_bad)} injected bad lines, "
         f"firmware {len(fw_dead)} of {FIRMWARE_CORRUPTIONS}",
         f"aggregates: {aggregates['compared']} final windows compared, "
@@ -489,7 +551,10 @@ def test_nothing_lost_or_doubled_through_faults(
 
     assert fleet_lost == set(), f"lost fleet readings: {sorted(fleet_lost)[:20]}"
     assert doubled == 0
-    assert len(fw_gaps) == FIRMWARE_CORRUPTIONS, f"firmware gaps {fw_gaps}"
+    assert fw_lost == FIRMWARE_CORRUPTIONS, f"firmware gaps {fw_gaps}"
+    assert sorted(fw_boots) == list(range(FIRMWARE_REBOOTS + 1)), sorted(fw_boots)
+    assert fw_reboots == FIRMWARE_REBOOTS
+    assert fw_boots[1][0] < fw_boots[0][-1], "the node's counter did not go back at the reboot"
     assert fleet_dead == expected_bad
     assert len(fw_dead) == FIRMWARE_CORRUPTIONS
     assert all(d["reason"] == "checksum_mismatch" for d in fw_dead), fw_dead

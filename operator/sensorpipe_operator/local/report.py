@@ -30,7 +30,7 @@ from sensorpipe_operator.local.layout import READINGS_TABLE, Layout
 from sensorpipe_operator.local.supervisor import log_tail
 
 MAX_PLOTS = 12
-LAKE_COLUMNS = ("device_id", "stream", "seq", "event_time", "values")
+LAKE_COLUMNS = ("device_id", "stream", "boot", "seq", "event_time", "values")
 SPARK_REPORT_TIMEOUT = 600
 
 
@@ -44,7 +44,7 @@ class Report:
     gateway_counters: dict[str, Any]
     on_kafka_by_gateway: dict[str, int]
     on_kafka_by_stream: dict[str, int]
-    kafka_duplicates: int  # re-sent readings (same stream, device, seq) on Kafka
+    kafka_duplicates: int  # re-sent readings (same stream, device, boot, seq) on Kafka
     lake_rows: int
     lake_duplicates: int
     dead_letter_by_reason: dict[str, int]

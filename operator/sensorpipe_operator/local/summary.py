@@ -152,6 +152,9 @@ def devices_to_plot(
 
 
 def duplicates(rows: Iterable[dict[str, Any]]) -> int:
-    """Rows beyond the first for the same (stream, device, sequence number)."""
-    seen = Counter((r.get("stream"), r.get("device_id"), r.get("seq")) for r in rows)
+    """Rows beyond the first for the same reading identity (stream, device, boot epoch,
+    sequence number; a reading without an epoch is in epoch 0)."""
+    seen = Counter(
+        (r.get("stream"), r.get("device_id"), r.get("boot") or 0, r.get("seq")) for r in rows
+    )
     return sum(n - 1 for n in seen.values())

@@ -55,6 +55,18 @@ def wait_until(
     conftest.wait_until(what, check, timeout, interval=0.2, tail=tail)
 
 
+def scrape(port: int) -> dict[str, float]:
+    """A gateway's /metrics on ``port`` as {'name{labels}': value}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
 class GatewayProcess:
     """``sensorpipe-gateway`` in a subprocess with its own spool dir and an ephemeral port."""
 
@@ -95,14 +107,7 @@ class GatewayProcess:
 
     def metrics(self) -> dict[str, float]:
         """The gateway's /metrics as {'name{labels}': value}."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
-            text = r.read().decode()
-        out: dict[str, float] = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                out[name] = float(value)
-        return out
+        return scrape(self.port)
 
     def metric(self, name: str) -> float:
         return self.metrics().get(f"sensorpipe_gateway_{name}", 0.0)

@@ -209,6 +209,16 @@ def test_a_reading_seen_before_is_judged_once():
     assert set(det.state["seen"]) == {"8"}
 
 
+def test_a_rebooted_device_reusing_a_sequence_number_is_judged_again():
+    """Issue 18: after a reboot the counter starts again; the same seq in a new boot epoch
+    is a new reading (it used to be ignored as seen), and epoch 0 keeps the old state keys."""
+    det = Detector(RULES, "d1", "climate", None)
+    det.observe(1_000, {"temperature": 20.0}, seq=3)
+    assert det.observe(5_000, {"temperature": 75.0}, seq=3, boot=1) != []
+    assert det.observe(5_000, {"temperature": 75.0}, seq=3, boot=1) == []
+    assert set(det.state["seen"]) == {"3", "1:3"}
+
+
 def test_anomalies_only_on_the_listed_fields():
     rules = Rules(alerts=AlertSpec(anomaly_fields=frozenset({"humidity"}), min_samples=20))
     base = [(i * 10_000, {"temperature": 21.0, "humidity": 50.0 + (i % 3)}) for i in range(30)]
