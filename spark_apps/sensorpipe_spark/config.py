@@ -208,7 +208,8 @@ def from_document(doc: Mapping[str, Any]) -> JobConfig:
     """Resolve the config document into a :class:`JobConfig`.
 
     Topic names and defaults come from the document as the operator rendered them; the
-    fall-backs here follow the naming of docs/contracts.md §2 so that a hand-written document still works.
+    fall-backs here follow the naming of docs/contracts.md §2 so that a hand-written
+    document still works.
     """
     try:
         pipeline = str(doc["pipeline"]["name"])
