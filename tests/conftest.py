@@ -174,6 +174,14 @@ def kube_namespace(stack: dict[str, str], unique_name: str) -> Iterator[str]:
         kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
+CHILD_IMAGE_KINDS = ("gateway", "consumer", "spark")
+
+
+def child_images(node_images: dict[str, str]) -> dict[str, str]:
+    """The chart's ``childImages`` values (gateway, consumer, spark) among ``node_images``."""
+    return {kind: node_images[f"childImages.{kind}"] for kind in CHILD_IMAGE_KINDS}
+
+
 @pytest.fixture(scope="session")
 def node_images(stack: dict[str, str]) -> dict[str, str]:
     """The project's images, built here by hack/images.sh (no registry) and loaded into the

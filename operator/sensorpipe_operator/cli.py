@@ -25,7 +25,7 @@ from sensorpipe_operator import crdcheck, device_policy
 from sensorpipe_operator.builders import desired_children
 from sensorpipe_operator.local.manifest import admit, load, read_document
 from sensorpipe_operator.model import SpecError
-from sensorpipe_operator.settings import Settings
+from sensorpipe_operator.settings import Settings, comma_list
 
 DEFAULT_WORK_DIR = ".cache/local-run"
 
@@ -35,8 +35,7 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"error: no CRD at {args.crd}: pass --crd crds/sensorpipeline.yaml", file=sys.stderr)
         return 2
     pipeline = admit(read_document(args.file), crdcheck.load_schema(args.crd))
-    allowed = tuple(p.strip() for p in args.allowed_devices.split(",") if p.strip())
-    device_policy.check(pipeline, allowed)
+    device_policy.check(pipeline, comma_list(args.allowed_devices))
     print(
         f"{args.file}: SensorPipeline {pipeline.namespace}/{pipeline.name} is valid "
         f"({len(pipeline.streams)} streams, {len(pipeline.gateways)} gateways)"

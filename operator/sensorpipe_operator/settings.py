@@ -22,6 +22,11 @@ DEFAULT_DEVICE_PATHS = (
 )
 
 
+def comma_list(text: str) -> tuple[str, ...]:
+    """The items of a comma-separated setting, blanks dropped, as the chart joins lists."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
 @dataclass(frozen=True)
 class Images:
     """Default child images, used where the spec leaves ``image`` empty."""
@@ -59,17 +64,11 @@ class Settings:
                 spark=env.get("SENSORPIPE_SPARK_IMAGE") or defaults.spark,
                 consumer=env.get("SENSORPIPE_CONSUMER_IMAGE") or defaults.consumer,
             ),
-            watch_namespaces=tuple(
-                ns.strip()
-                for ns in env.get("SENSORPIPE_WATCH_NAMESPACES", "").split(",")
-                if ns.strip()
-            ),
+            watch_namespaces=comma_list(env.get("SENSORPIPE_WATCH_NAMESPACES", "")),
             peering=env.get("SENSORPIPE_PEERING", ""),
             metrics_port=int(env.get("SENSORPIPE_METRICS_PORT", "9090")),
             log_level=level,
             resync_seconds=float(env.get("SENSORPIPE_RESYNC_SECONDS", "5")),
-            allowed_devices=tuple(
-                p.strip() for p in env.get("SENSORPIPE_ALLOWED_DEVICES", "").split(",") if p.strip()
-            )
+            allowed_devices=comma_list(env.get("SENSORPIPE_ALLOWED_DEVICES", ""))
             or DEFAULT_DEVICE_PATHS,
         )

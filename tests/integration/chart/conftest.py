@@ -19,7 +19,7 @@ import yaml
 
 from deploy.render import CHART
 from sensorpipe_operator.builders.rolebinding import SPARK_DRIVER_CLUSTER_ROLE
-from tests.conftest import kubectl
+from tests.conftest import child_images, kubectl
 from tests.node import REAL_NODE_PLACEMENT
 
 
@@ -55,9 +55,7 @@ def real_node_values(node_images: dict[str, str]) -> dict[str, Any]:
             "tag": node_images["image.tag"],
             "pullPolicy": "Never",
         },
-        "childImages": {
-            kind: node_images[f"childImages.{kind}"] for kind in ("gateway", "consumer", "spark")
-        },
+        "childImages": child_images(node_images),
         "operator": REAL_NODE_PLACEMENT,
     }
 

@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from tests.conftest import wait_until
+from tests.conftest import child_images, wait_until
 
 
 def free_port() -> int:
@@ -29,8 +29,8 @@ def child_image_env(node_images: Mapping[str, str]) -> dict[str, str]:
     if not node_images:
         return {}
     return {
-        f"SENSORPIPE_{kind.upper()}_IMAGE": node_images[f"childImages.{kind}"]
-        for kind in ("gateway", "consumer", "spark")
+        f"SENSORPIPE_{kind.upper()}_IMAGE": image
+        for kind, image in child_images(dict(node_images)).items()
     }
 
 
