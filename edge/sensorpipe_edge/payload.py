@@ -9,8 +9,9 @@ protocol line would give; everything after that (types, ranges, the reading sche
 general path of ``readings.RecordBuilder``. Pure: payload in, ``Extracted`` out or
 ``Rejected`` with a reason, so the unit tests need no services.
 
-Payloads without a sequence number get one from the gateway (see ``GatewaySeq``), or from
-the Kafka record's coordinates (see ``kafka_seq``); ``edge/README.md`` says which and why.
+Payloads without a sequence number get one from the Kafka record's coordinates (see
+``kafka_seq``), from their time and content (see ``content_seq``), or from the gateway (see
+``GatewaySeq``); ``edge/README.md`` says which and why.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -196,11 +198,24 @@ def kafka_seq(partition: int, offset: int) -> int:
     return partition << PARTITION_SHIFT | offset
 
 
+def content_seq(epoch_ms: int, payload: bytes) -> int | None:
+    """The sequence number of a timed foreign payload without one: its time in ms * 1024 plus
+    10 bits of its bytes' CRC-32. The same message delivered again (an MQTT redelivery after
+    a crash) gets the same identity, so the copy is a duplicate the lake removes; two
+    different payloads of a device in the same millisecond share a number once in 1024
+    times, and the second is then dead-lettered as a conflicting duplicate, not lost
+    silently. None for a time too late to fit (after the year 2248)."""
+    if epoch_ms > MAX_SEQ // SEQ_BASE_FACTOR - 1:
+        return None
+    return epoch_ms * SEQ_BASE_FACTOR + zlib.crc32(payload) % SEQ_BASE_FACTOR
+
+
 class GatewaySeq:
-    """Sequence numbers for a device whose payloads have none (MQTT): the first reading of
-    a device in this gateway's run gets its receive time in ms * 1024, each next one +1.
-    So numbers never repeat for a device across restarts (unless it sent over 1024
-    readings per millisecond of the gateway's life) without any state on disk."""
+    """Sequence numbers for a device whose payloads have neither a number nor a time: the
+    first reading of a device in this gateway's run gets its receive time in ms * 1024, each
+    next one +1. So numbers never repeat for a device across restarts (unless it sent over
+    1024 readings per millisecond of the gateway's life) without any state on disk; a
+    redelivered message gets a new one (at least once)."""
 
     def __init__(self, limit: int = MAX_COUNTED_DEVICES) -> None:
         self._next: dict[str, int] = {}
