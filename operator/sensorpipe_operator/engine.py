@@ -36,7 +36,7 @@ from sensorpipe_operator.builders.kafkatopic import resource_name
 from sensorpipe_operator.identity import PIPELINE_LABEL
 from sensorpipe_operator.kube import KAFKA_TOPICS, KINDS, PIPELINES, SECRETS, Kind, Kube, KubeError
 from sensorpipe_operator.model import Pipeline, SpecError, parse
-from sensorpipe_operator.settings import DEFAULT_DEVICE_PATHS, Images
+from sensorpipe_operator.settings import DEFAULT_DEVICE_PATHS, DEFAULT_DEVICE_RESOURCES, Images
 from sensorpipe_operator.topics import plan as topic_plan
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ class Engine:
     kube: Kube
     images: Images
     allowed_devices: tuple[str, ...] = DEFAULT_DEVICE_PATHS
+    allowed_device_resources: tuple[str, ...] = DEFAULT_DEVICE_RESOURCES
     children: dict[PipelineKey, dict[plan.ChildKey, dict[str, Any]]] = field(default_factory=dict)
     pipelines: dict[PipelineKey, dict[str, Any]] = field(default_factory=dict)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
@@ -145,7 +146,7 @@ class Engine:
         """The model and the children (owned and labelled) of a pipeline body."""
         meta = body["metadata"]
         model = parse(body.get("spec"), meta["name"], meta["namespace"])
-        device_policy.check(model, self.allowed_devices)
+        device_policy.check(model, self.allowed_devices, self.allowed_device_resources)
         topic_kind = self.topic_api.kind
         children = desired_children(
             model, self.images, topic_kind.api_version if topic_kind else None

@@ -85,7 +85,12 @@ def register(
         # With a peering name, never fall back to acting alone when the peering object is
         # missing: two replicas must never both act.
         settings.peering.mandatory = bool(config.peering)
-        engine = Engine(process_kube(memo), config.images, config.allowed_devices)
+        engine = Engine(
+            process_kube(memo),
+            config.images,
+            config.allowed_devices,
+            config.allowed_device_resources,
+        )
         memo.engine = engine
         memo.may_act = (
             loop.PeeringGate(engine.kube.api, config.peering, config.watch_namespaces, priority)
