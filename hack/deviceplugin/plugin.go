@@ -204,6 +204,8 @@ func (p *plugin) Allocate(_ context.Context, req *dp.AllocateRequest) (*dp.Alloc
 		if err != nil {
 			return nil, err
 		}
+		log.Printf("%s: allocated %s at %s (mounts %d, device nodes %d)", p.group.Resource,
+			c.DevicesIds[0], p.group.ContainerPath, len(car.Mounts), len(car.Devices))
 		resp.ContainerResponses = append(resp.ContainerResponses, car)
 	}
 	return resp, nil
