@@ -126,7 +126,9 @@ build_deviceplugin() {
   bin=$(deviceplugin_bin)
   if [[ ! -x $bin ]]; then
     mkdir -p "$(dirname "$bin")"
-    (cd "$DEVICEPLUGIN_SRC" && step deviceplugin-build go build -trimpath -ldflags "-s -w" -o "$bin.part" . &&
+    # vetted and its tests run once per source hash, before the binary exists
+    (cd "$DEVICEPLUGIN_SRC" && step deviceplugin-check bash -c 'go vet ./... && go test ./...' &&
+      step deviceplugin-build go build -trimpath -ldflags "-s -w" -o "$bin.part" . &&
       mv "$bin.part" "$bin")
   fi
   echo "$bin"
