@@ -8,7 +8,7 @@ as the builder makes it (non-root, no privilege, no capabilities, read-only root
 readings must reach the stream topics in Kafka, every one once and in sequence.
 
 The runtime would let an unprivileged container open a hostPath pty (its default device rules
-admit /dev/pts/*), so reading the device alone proves little (STACK.md): the test also shows
+admit /dev/pts/*), so reading the device alone proves little (hack/README.md): the test shows
 the device came through the plugin's allocation, the path a real USB adapter needs. The pod
 names no node path, the node advertises the resource only while the plugin runs, and the
 plugin reports the allocation of the firmware's pty.
