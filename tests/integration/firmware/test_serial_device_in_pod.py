@@ -105,8 +105,11 @@ def gateway_children(namespace: str, bootstrap: str, gateway_image: str) -> tupl
     """The model and the children the operator would make for a firmware gateway that gets its
     device through the resource: its ServiceAccount, ConfigMap and Deployment."""
     serial = {"device": CONTAINER_DEVICE, "resource": RESOURCE, "baudRate": 115200}
+    # Topics are named after the pipeline alone: the namespace's random suffix keeps a rerun's
+    # apart from the last run's.
+    name = f"fw-{namespace.rsplit('-', 1)[-1]}"
     manifest = pipeline(
-        "fw",
+        name,
         namespace,
         bootstrap,
         streams=THREE_SENSOR_STREAMS,
@@ -115,7 +118,7 @@ def gateway_children(namespace: str, bootstrap: str, gateway_image: str) -> tupl
         ],
         consumers=[],
     )
-    model = parse(manifest["spec"], "fw", namespace)
+    model = parse(manifest["spec"], name, namespace)
     children = desired_children(model, Images(gateway=gateway_image), topic_api=None)
     wanted = {"ServiceAccount", "ConfigMap", "Deployment"}
     return model, [c for c in children if c["kind"] in wanted]
