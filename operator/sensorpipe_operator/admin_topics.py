@@ -23,7 +23,7 @@ from confluent_kafka.admin import (
     NewTopic,
 )
 
-from sensorpipe_operator.model import KafkaAuth
+from sensorpipe_operator.model.kafka import KafkaAuth
 from sensorpipe_operator.topics import TopicPlan
 
 log = logging.getLogger(__name__)

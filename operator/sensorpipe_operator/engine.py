@@ -35,7 +35,8 @@ from sensorpipe_operator.builders.common import consumer_name, gateway_name, spa
 from sensorpipe_operator.builders.kafkatopic import resource_name
 from sensorpipe_operator.identity import PIPELINE_LABEL
 from sensorpipe_operator.kube import KAFKA_TOPICS, KINDS, PIPELINES, SECRETS, Kind, Kube, KubeError
-from sensorpipe_operator.model import Pipeline, SpecError, parse
+from sensorpipe_operator.model.errors import SpecError
+from sensorpipe_operator.model.pipeline import Pipeline, parse
 from sensorpipe_operator.settings import DEFAULT_DEVICE_PATHS, Images
 from sensorpipe_operator.topics import plan as topic_plan
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sensorpipe_operator.model import Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from sensorpipe_operator.builders.common import metadata
 from sensorpipe_operator.kube import KAFKA_TOPICS
-from sensorpipe_operator.model import Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
 from sensorpipe_operator.topics import TopicPlan, plan
 
 API_VERSION = KAFKA_TOPICS.api_version

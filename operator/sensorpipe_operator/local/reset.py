@@ -19,7 +19,7 @@ from confluent_kafka import ConsumerGroupState, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from sensorpipe_operator import admin_topics, topics
-from sensorpipe_operator.model import Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
 
 DELETE_TIMEOUT = 60.0
 

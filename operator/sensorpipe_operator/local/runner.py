@@ -33,7 +33,7 @@ from sensorpipe_operator.local.manifest import load
 from sensorpipe_operator.local.measure import TopicOffsets
 from sensorpipe_operator.local.supervisor import ChildFailed, Supervisor
 from sensorpipe_operator.local.view import PipelineView
-from sensorpipe_operator.model import Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[3]
 

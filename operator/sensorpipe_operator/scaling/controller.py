@@ -18,8 +18,10 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from sensorpipe_operator import admin_topics, model
+from sensorpipe_operator import admin_topics
 from sensorpipe_operator.identity import TIME_FORMAT
+from sensorpipe_operator.model.errors import SpecError
+from sensorpipe_operator.model.pipeline import Pipeline, parse
 from sensorpipe_operator.scaling.actuate import Actuator
 from sensorpipe_operator.scaling.measure import LagReader, admin_client
 from sensorpipe_operator.scaling.policy import PolicyState, decide
@@ -104,7 +106,7 @@ class ScalingController:
     def api(self) -> client.ApiClient:
         return self._api
 
-    def kafka_conf(self, pipeline: model.Pipeline) -> dict[str, str]:
+    def kafka_conf(self, pipeline: Pipeline) -> dict[str, str]:
         """Admin client settings for the pipeline's broker, with the credentials of the Secret
         the spec references (read on every poll, so a rotated Secret is picked up)."""
         conf = {"bootstrap.servers": pipeline.kafka.bootstrap_servers}
@@ -117,7 +119,7 @@ class ScalingController:
         data = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
         return {**conf, **admin_topics.auth_config(auth, data)}
 
-    def _reader(self, pipeline: model.Pipeline) -> LagReader:
+    def _reader(self, pipeline: Pipeline) -> LagReader:
         conf = self.kafka_conf(pipeline)
         auth = pipeline.kafka.authentication
         key = (
@@ -136,8 +138,8 @@ class ScalingController:
         None when nothing was polled (not due, scaling off, or a spec the reconciler refuses)."""
         meta = body["metadata"]
         try:
-            pipeline = model.parse(body.get("spec"), meta["name"], meta["namespace"])
-        except model.SpecError:
+            pipeline = parse(body.get("spec"), meta["name"], meta["namespace"])
+        except SpecError:
             return None  # the reconciler reports the spec error on the status
         scaled = targets(pipeline)
         now = time.time()

@@ -14,7 +14,7 @@ from confluent_kafka.admin import AdminClient
 from sensorpipe_operator import topics
 from sensorpipe_operator.local.manifest import load
 from sensorpipe_operator.local.runner import create_topics
-from sensorpipe_operator.model import Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
 from tests.integration.local.conftest import sensorpipe, write_manifest
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from sensorpipe_operator import ownership, plan
 from sensorpipe_operator.builders import autoscaled_fields, desired_children
 from sensorpipe_operator.builders.rolebinding import SPARK_DRIVER_CLUSTER_ROLE
 from sensorpipe_operator.kube import KINDS, PIPELINES, Kube, KubeError
-from sensorpipe_operator.model import parse
+from sensorpipe_operator.model.pipeline import parse
 from sensorpipe_operator.scaling.actuate import Actuator
 from sensorpipe_operator.scaling.targets import targets
 from sensorpipe_operator.settings import Images

@@ -22,8 +22,9 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from urllib3.exceptions import HTTPError
 
-from sensorpipe_operator import model, plan
+from sensorpipe_operator import plan
 from sensorpipe_operator.builders import autoscaled_fields, desired_children
+from sensorpipe_operator.model.pipeline import Pipeline, parse
 from sensorpipe_operator.settings import Images
 
 # What a read of the API server raises while it restarts (other suites restart services).
@@ -82,7 +83,7 @@ def pipeline_spec(
 
 def create_pipeline(
     api: client.ApiClient, namespace: str, name: str, spec: dict[str, object]
-) -> tuple[dict[str, Any], model.Pipeline]:
+) -> tuple[dict[str, Any], Pipeline]:
     """The SensorPipeline and the children the operator's first reconcile writes for it
     (accounts, config, SparkApplication, consumer Deployments, each scaled child at the spec's
     minimum), created in the real API server; the reconciler is not running, so this stands
@@ -97,7 +98,7 @@ def create_pipeline(
     created = dyn.resources.get(api_version=body["apiVersion"], kind=body["kind"]).create(
         body=body, namespace=namespace
     )
-    pipeline = model.parse(spec, name, namespace)
+    pipeline = parse(spec, name, namespace)
     children = desired_children(pipeline, Images())
     first = plan.make(children, {}, "", True, autoscaled_fields(pipeline))
     for child in first.apply:  # with the scale a new child starts at

@@ -8,7 +8,7 @@ import base64
 import pytest
 from kubernetes import client
 
-from sensorpipe_operator import model
+from sensorpipe_operator.model.pipeline import parse
 from sensorpipe_operator.scaling.controller import PipelineMemory, ScalingController
 from tests.integration.scaling.conftest import create_pipeline, pipeline_spec
 
@@ -31,7 +31,7 @@ def test_scram_credentials_come_from_the_referenced_secret(api, kube_namespace, 
         },
     }
     client.CoreV1Api(api).create_namespaced_secret(kube_namespace, secret)
-    pipeline = model.parse(scram_spec(kafka_bootstrap), "farm", kube_namespace)
+    pipeline = parse(scram_spec(kafka_bootstrap), "farm", kube_namespace)
     conf = ScalingController(api).kafka_conf(pipeline)
     assert conf["bootstrap.servers"] == kafka_bootstrap
     assert conf["security.protocol"] == "SASL_PLAINTEXT"

@@ -1,7 +1,8 @@
 import pytest
 
 from sensorpipe_operator.admin_topics import auth_config
-from sensorpipe_operator.model import KafkaAuth, SecretRef
+from sensorpipe_operator.model.cursor import SecretRef
+from sensorpipe_operator.model.kafka import KafkaAuth
 
 pytestmark = pytest.mark.unit
 SCRAM = KafkaAuth("scram-sha-512", SecretRef("k"))
