@@ -1,14 +1,19 @@
-"""The topics a pipeline needs, independent of how they are created.
+"""The topics a pipeline needs, independent of how they are created, and the one interface
+of the topic backends.
 
-Both topic backends (Strimzi ``KafkaTopic`` resources and Kafka's Admin API) start from this
-one plan, so they create the same topics with the same partitions and config.
+Both topic backends (Strimzi ``KafkaTopic`` resources, ``strimzi.StrimziTopics``, and Kafka's
+Admin API, ``admin_topics.AdminTopics``) start from this one plan, so they create the same
+topics with the same partitions and config, and report them to the engine in one shape.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from sensorpipe_operator.model.pipeline import Pipeline
+from sensorpipe_operator.status import Check
 
 
 @dataclass(frozen=True)
@@ -51,3 +56,33 @@ def plan(pipeline: Pipeline) -> list[TopicPlan]:
         for key, name in extra
     ]
     return topics
+
+
+@dataclass(frozen=True)
+class TopicsReport:
+    """What a backend says of a pipeline's topics, for the TopicsReady condition and
+    ``status.topics``."""
+
+    states: dict[str, Check]  # by Kafka topic name
+    listed: list[dict[str, Any]]  # status.topics: name, partitions, ready
+    refused: list[str]  # changes Kafka cannot make (partition decreases)
+    unusable: Check | None = None  # the backend cannot work at all here (no KafkaTopic API)
+
+
+class TopicBackend(Protocol):
+    """How the engine has a pipeline's topics made, whichever ``spec.kafka.topicBackend`` says.
+
+    ``refused`` is what the reconcile's plan refused of the pipeline's KafkaTopic children; a
+    backend without such children has its own refusals."""
+
+    async def report(
+        self, body: Mapping[str, Any], pipeline: Pipeline, refused: list[str]
+    ) -> TopicsReport: ...
+
+    async def delete(self, pipeline: Pipeline) -> dict[str, str]:
+        """Delete the pipeline's topics; errors by topic (empty when done)."""
+        ...
+
+    def forget(self, uid: str) -> None:
+        """Drop what is remembered of a deleted pipeline."""
+        ...

@@ -19,6 +19,7 @@ from confluent_kafka import ConsumerGroupState, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from sensorpipe_operator import admin_topics, topics
+from sensorpipe_operator.kafka_clients import admin_client
 from sensorpipe_operator.model.pipeline import Pipeline
 
 DELETE_TIMEOUT = 60.0
@@ -67,7 +68,7 @@ def _wait_gone(admin: AdminClient, names: set[str]) -> None:
 def reset(pipeline: Pipeline, work_dir: Path) -> list[str]:
     """Delete the pipeline's topics, consumer groups and work directory; returns what went."""
     bootstrap = pipeline.kafka.bootstrap_servers
-    admin = admin_topics.client(bootstrap)
+    admin = admin_client({"bootstrap.servers": bootstrap})
     names = [p.name for p in topics.plan(pipeline)]
     try:
         # Groups first: Kafka drops a group's offsets with its topics, and an emptied group

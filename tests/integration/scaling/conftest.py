@@ -24,7 +24,10 @@ from urllib3.exceptions import HTTPError
 
 from sensorpipe_operator import plan
 from sensorpipe_operator.builders import autoscaled_fields, desired_children
+from sensorpipe_operator.kafka_clients import KafkaClients
+from sensorpipe_operator.kube import Kube
 from sensorpipe_operator.model.pipeline import Pipeline, parse
+from sensorpipe_operator.scaling.controller import ScalingController
 from sensorpipe_operator.settings import Images
 
 # What a read of the API server raises while it restarts (other suites restart services).
@@ -34,6 +37,12 @@ API_ERRORS = (ApiException, HTTPError)
 @pytest.fixture(scope="module")
 def api(stack: dict[str, str]) -> client.ApiClient:
     return config.new_client_from_config(stack["KUBECONFIG"])
+
+
+def make_controller(api: client.ApiClient, request_timeout: float = 5.0) -> ScalingController:
+    """A controller as an operator process makes it: one Kube, one set of Kafka clients."""
+    kube = Kube(api)
+    return ScalingController(kube, KafkaClients(kube), request_timeout)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from sensorpipe_operator.scaling.measure import LagReader, admin_client
+from sensorpipe_operator.kafka_clients import admin_client
+from sensorpipe_operator.scaling.measure import LagReader
 from tests.integration.spark import helpers as h
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,8 @@ import pytest
 
 from sensorpipe_edge.config import kafka_client_config
 from sensorpipe_operator import runtime_config as rc
-from sensorpipe_operator.admin_topics import auth_config
 from sensorpipe_operator.builders.common import kafka_volumes
+from sensorpipe_operator.kafka_clients import auth_config
 from sensorpipe_operator.model.pipeline import parse
 from sensorpipe_spark.kafka_io import auth_options
 from sensorpipe_spark.offsets import client_config
