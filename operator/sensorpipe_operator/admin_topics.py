@@ -30,7 +30,7 @@ from confluent_kafka.admin import (
 from sensorpipe_operator.kafka_clients import KafkaClients
 from sensorpipe_operator.model.pipeline import Pipeline
 from sensorpipe_operator.status import Check
-from sensorpipe_operator.topics import TopicPlan, TopicsReport, plan
+from sensorpipe_operator.topics import DesiredTopic, TopicsReadiness, desired_topics
 
 log = logging.getLogger(__name__)
 TIMEOUT = 10.0
@@ -57,23 +57,23 @@ def _wait(futures: dict[Any, Any]) -> dict[Any, str]:
     return errors
 
 
-def ensure(admin: AdminClient, plans: Iterable[TopicPlan]) -> list[TopicState]:
-    """Make the broker match ``plans`` where Kafka allows it; one state per planned topic."""
-    plans = list(plans)
+def ensure(admin: AdminClient, wanted: Iterable[DesiredTopic]) -> list[TopicState]:
+    """Make the broker match ``wanted`` where Kafka allows it; one state per planned topic."""
+    wanted = list(wanted)
     meta = admin.list_topics(timeout=TIMEOUT).topics
     # One request per name: librdkafka aborts the whole process on a batch that names a topic
     # twice, so a duplicate that slipped past the model must never reach it.
-    missing = list({p.name: p for p in plans if p.name not in meta}.values())
+    missing = list({p.name: p for p in wanted if p.name not in meta}.values())
     created_errors = _create(admin, missing)
-    grow = [p for p in plans if p.name in meta and len(meta[p.name].partitions) < p.partitions]
+    grow = [p for p in wanted if p.name in meta and len(meta[p.name].partitions) < p.partitions]
     grow_errors = (
         _wait(admin.create_partitions([NewPartitions(p.name, p.partitions) for p in grow]))
         if grow
         else {}
     )
-    config_errors = _align_configs(admin, [p for p in plans if p.name in meta])
+    config_errors = _align_configs(admin, [p for p in wanted if p.name in meta])
     states = []
-    for p in plans:
+    for p in wanted:
         have = len(meta[p.name].partitions) if p.name in meta else p.partitions
         error = created_errors.get(p.name) or grow_errors.get(p.name) or config_errors.get(p.name)
         if p.name in meta and have > p.partitions:
@@ -94,7 +94,7 @@ def ensure(admin: AdminClient, plans: Iterable[TopicPlan]) -> list[TopicState]:
     return states
 
 
-def _create(admin: AdminClient, missing: list[TopicPlan]) -> dict[str, str]:
+def _create(admin: AdminClient, missing: list[DesiredTopic]) -> dict[str, str]:
     """Create ``missing`` in one batch; a batch the client refuses as a whole is split and
     retried topic by topic, so one bad topic costs only its own creation."""
     if not missing:
@@ -113,18 +113,18 @@ def _create(admin: AdminClient, missing: list[TopicPlan]) -> dict[str, str]:
     return {k: v for k, v in errors.items() if "already exists" not in v}
 
 
-def _align_configs(admin: AdminClient, plans: list[TopicPlan]) -> dict[str, str]:
+def _align_configs(admin: AdminClient, wanted: list[DesiredTopic]) -> dict[str, str]:
     """Set declared configs that differ on existing topics; other configs are left alone."""
-    if not plans:
+    if not wanted:
         return {}
-    resources = [ConfigResource(ConfigResource.Type.TOPIC, p.name) for p in plans]
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, p.name) for p in wanted]
     described = {
         res.name: fut
         for res, fut in admin.describe_configs(resources, request_timeout=TIMEOUT).items()
     }
     errors: dict[str, str] = {}
     to_alter = []
-    for topic in plans:
+    for topic in wanted:
         try:
             entries = described[topic.name].result(timeout=TIMEOUT)
         except KafkaException as exc:
@@ -174,9 +174,9 @@ class AdminTopics:
         self._recheck = recheck
         self._checked: dict[str, _Checked] = {}
 
-    async def report(
+    async def readiness(
         self, body: Mapping[str, Any], pipeline: Pipeline, refused: list[str]
-    ) -> TopicsReport:
+    ) -> TopicsReadiness:
         """``refused`` is the plan's for KafkaTopic children, of which this backend has none:
         it finds its own refusals on the broker."""
         uid, gen = body["metadata"]["uid"], body["metadata"].get("generation", 1)
@@ -192,11 +192,12 @@ class AdminTopics:
                 states = await asyncio.to_thread(self._ensure, pipeline)
             except Exception as exc:  # the broker is unreachable or refused: report, retry
                 states = [
-                    TopicState(tp.name, False, 0, f"Kafka admin: {exc}") for tp in plan(pipeline)
+                    TopicState(tp.name, False, 0, f"Kafka admin: {exc}")
+                    for tp in desired_topics(pipeline)
                 ]
             last = _Checked(gen, time.monotonic(), states)
             self._checked[uid] = last
-        return TopicsReport(
+        return TopicsReadiness(
             states={
                 s.name: Check(s.ready, "Ready" if s.ready else "NotReady", s.detail)
                 for s in last.states
@@ -208,10 +209,10 @@ class AdminTopics:
         )
 
     def _ensure(self, pipeline: Pipeline) -> list[TopicState]:
-        return ensure(self._kafka.admin(pipeline), plan(pipeline))
+        return ensure(self._kafka.admin(pipeline), desired_topics(pipeline))
 
     async def delete(self, pipeline: Pipeline) -> dict[str, str]:
-        names = [tp.name for tp in plan(pipeline)]
+        names = [tp.name for tp in desired_topics(pipeline)]
         return await asyncio.to_thread(lambda: delete(self._kafka.admin(pipeline), names))
 
     def forget(self, uid: str) -> None:

@@ -36,8 +36,7 @@ from sensorpipe_operator.kube import KAFKA_TOPICS, KINDS, PIPELINES, Kind, Kube,
 from sensorpipe_operator.model.errors import SpecError
 from sensorpipe_operator.model.pipeline import Pipeline, parse
 from sensorpipe_operator.settings import DEFAULT_DEVICE_PATHS, Images
-from sensorpipe_operator.topics import TopicBackend
-from sensorpipe_operator.topics import plan as topic_plan
+from sensorpipe_operator.topics import TopicBackend, desired_topics
 
 log = logging.getLogger(__name__)
 PipelineKey = tuple[str, str]  # (namespace, name)
@@ -208,7 +207,7 @@ class Engine:
             return  # deleted meanwhile: its children are being collected, do not bring them back
         errors = await self._carry_out(body, pkey, todo)
         backend = self.topic_backends[model.kafka.topic_backend]
-        topics = await backend.report(body, model, todo.refused)
+        topics = await backend.readiness(body, model, todo.refused)
         checks = self._checks(model, pkey, topics.states, topics.refused)
         if topics.unusable is not None:
             checks[status.TOPICS] = topics.unusable
@@ -429,4 +428,6 @@ class Engine:
         errors = await self.topic_backends[model.kafka.topic_backend].delete(model)
         if errors:
             raise kopf.TemporaryError(f"deleting topics failed: {errors}", delay=5)
-        _event(body, reason="TopicsDeleted", message=", ".join(t.name for t in topic_plan(model)))
+        _event(
+            body, reason="TopicsDeleted", message=", ".join(t.name for t in desired_topics(model))
+        )

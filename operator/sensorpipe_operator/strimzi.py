@@ -24,7 +24,7 @@ from sensorpipe_operator.builders.kafkatopic import resource_name
 from sensorpipe_operator.kube import KAFKA_TOPICS, Kind
 from sensorpipe_operator.model.pipeline import Pipeline
 from sensorpipe_operator.status import Check
-from sensorpipe_operator.topics import TopicsReport, plan
+from sensorpipe_operator.topics import TopicsReadiness, desired_topics
 
 log = logging.getLogger(__name__)
 GROUP = KAFKA_TOPICS.group
@@ -97,13 +97,13 @@ class StrimziTopics:
         self._api = api
         self._live = live
 
-    async def report(
+    async def readiness(
         self, body: Mapping[str, Any], pipeline: Pipeline, refused: list[str]
-    ) -> TopicsReport:
+    ) -> TopicsReadiness:
         live = self._live((pipeline.namespace, pipeline.name))
         states: dict[str, Check] = {}
         listed = []
-        for tp in plan(pipeline):
+        for tp in desired_topics(pipeline):
             verdict = health.strimzi_topic(
                 live.get((KAFKA_TOPICS.kind, resource_name(pipeline, tp)))
             )
@@ -114,7 +114,7 @@ class StrimziTopics:
             if self._api.kind is not None
             else Check(False, "KafkaTopicAPIMissing", missing_message(self._api.served), True)
         )
-        return TopicsReport(states, listed, list(refused), unusable)
+        return TopicsReadiness(states, listed, list(refused), unusable)
 
     async def delete(self, pipeline: Pipeline) -> dict[str, str]:
         """Nothing to do: topics the spec lets go carry the pipeline's owner reference, and the

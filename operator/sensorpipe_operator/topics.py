@@ -2,7 +2,7 @@
 of the topic backends.
 
 Both topic backends (Strimzi ``KafkaTopic`` resources, ``strimzi.StrimziTopics``, and Kafka's
-Admin API, ``admin_topics.AdminTopics``) start from this one plan, so they create the same
+Admin API, ``admin_topics.AdminTopics``) start from this one list, so they create the same
 topics with the same partitions and config, and report them to the engine in one shape.
 """
 
@@ -17,7 +17,7 @@ from sensorpipe_operator.status import Check
 
 
 @dataclass(frozen=True)
-class TopicPlan:
+class DesiredTopic:
     key: str  # stable id inside the pipeline: stream-<name>, deadletter, aggregates, alerts
     name: str  # the Kafka topic name
     partitions: int
@@ -25,7 +25,10 @@ class TopicPlan:
     config: dict[str, str] = field(default_factory=dict)
 
 
-def plan(pipeline: Pipeline) -> list[TopicPlan]:
+def desired_topics(pipeline: Pipeline) -> list[DesiredTopic]:
+    """Every topic the spec wants, as "desired" means for children: what the spec asks for,
+    not yet compared with what exists (that is ``plan``'s job for children, a backend's for
+    topics)."""
     defaults = pipeline.kafka.topic_defaults
     config = {
         "retention.ms": str(round(defaults.retention_seconds * 1000)),
@@ -33,7 +36,7 @@ def plan(pipeline: Pipeline) -> list[TopicPlan]:
         "cleanup.policy": "delete",
     }
     topics = [
-        TopicPlan(
+        DesiredTopic(
             key=f"stream-{s.name}",
             name=pipeline.stream_topic(s),
             partitions=pipeline.stream_partitions(s),
@@ -46,7 +49,7 @@ def plan(pipeline: Pipeline) -> list[TopicPlan]:
     if pipeline.processing.sinks.aggregates_topic:
         extra.insert(1, ("aggregates", pipeline.aggregates_topic))
     topics += [
-        TopicPlan(
+        DesiredTopic(
             key=key,
             name=name,
             partitions=defaults.partitions,
@@ -59,7 +62,7 @@ def plan(pipeline: Pipeline) -> list[TopicPlan]:
 
 
 @dataclass(frozen=True)
-class TopicsReport:
+class TopicsReadiness:
     """What a backend says of a pipeline's topics, for the TopicsReady condition and
     ``status.topics``."""
 
@@ -75,9 +78,9 @@ class TopicBackend(Protocol):
     ``refused`` is what the reconcile's plan refused of the pipeline's KafkaTopic children; a
     backend without such children has its own refusals."""
 
-    async def report(
+    async def readiness(
         self, body: Mapping[str, Any], pipeline: Pipeline, refused: list[str]
-    ) -> TopicsReport: ...
+    ) -> TopicsReadiness: ...
 
     async def delete(self, pipeline: Pipeline) -> dict[str, str]:
         """Delete the pipeline's topics; errors by topic (empty when done)."""

@@ -69,7 +69,7 @@ def reset(pipeline: Pipeline, work_dir: Path) -> list[str]:
     """Delete the pipeline's topics, consumer groups and work directory; returns what went."""
     bootstrap = pipeline.kafka.bootstrap_servers
     admin = admin_client({"bootstrap.servers": bootstrap})
-    names = [p.name for p in topics.plan(pipeline)]
+    names = [p.name for p in topics.desired_topics(pipeline)]
     try:
         # Groups first: Kafka drops a group's offsets with its topics, and an emptied group
         # may or may not be gone by the time we list, which would make the report vary.

@@ -96,7 +96,7 @@ def create_topics(pipeline: Pipeline) -> None:
     bootstrap = pipeline.kafka.bootstrap_servers
     try:
         states = admin_topics.ensure(
-            admin_client({"bootstrap.servers": bootstrap}), topics.plan(pipeline)
+            admin_client({"bootstrap.servers": bootstrap}), topics.desired_topics(pipeline)
         )
     except KafkaException as exc:
         raise RunError(f"cannot reach Kafka at {bootstrap}: {exc}") from None

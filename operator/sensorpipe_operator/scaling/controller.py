@@ -1,4 +1,4 @@
-"""One poll of one pipeline: measure every target's group, decide, actuate, report.
+"""One poll of one pipeline: read every target's lag, decide, actuate, publish.
 
 This is the core the kopf timer calls; it takes the pipeline's body and its memory as
 arguments and knows nothing of kopf, so tests can drive it against the real API server and
@@ -20,10 +20,10 @@ from sensorpipe_operator.kube import Kube, KubeError
 from sensorpipe_operator.model.errors import SpecError
 from sensorpipe_operator.model.pipeline import parse
 from sensorpipe_operator.scaling.actuate import Actuator
-from sensorpipe_operator.scaling.measure import LagReader
+from sensorpipe_operator.scaling.lag import LagReader
 from sensorpipe_operator.scaling.policy import PolicyState, decide
-from sensorpipe_operator.scaling.report import announce, record_metrics
-from sensorpipe_operator.scaling.status import TargetReport, scaling_status, timestamp
+from sensorpipe_operator.scaling.publish import announce, record_metrics
+from sensorpipe_operator.scaling.status import TargetOutcome, scaling_status, timestamp
 from sensorpipe_operator.scaling.targets import ScaleTarget, targets
 from sensorpipe_operator.scaling.window import RateWindow, Snapshot
 
@@ -118,7 +118,7 @@ class ScalingController:
         except (KubeError, KeyError) as exc:
             why = f"Kafka credentials (spec.kafka.authentication): {_short(exc)}"
         status = body.get("status") or {}
-        reports = []
+        outcomes = []
         for target in scaled:
             mem = memory.for_target(target, status)
             snap = (
@@ -126,16 +126,16 @@ class ScalingController:
                 if reader is not None
                 else Snapshot(time=time.time(), group=target.group, error=why)
             )
-            report = self._poll_target(body, target, mem, snap)
-            record_metrics(pipeline.namespace, pipeline.name, report)
-            reports.append(report)
+            outcome = self._poll_target(body, target, mem, snap)
+            record_metrics(pipeline.namespace, pipeline.name, outcome)
+            outcomes.append(outcome)
         live = {(str(t.kind), t.name) for t in scaled}
         memory.targets = {k: v for k, v in memory.targets.items() if k in live}
-        return scaling_status(pipeline.scaling.target, reports, now)
+        return scaling_status(pipeline.scaling.target, outcomes, now)
 
     def _poll_target(
         self, body: Mapping[str, Any], target: ScaleTarget, mem: TargetMemory, snap: Snapshot
-    ) -> TargetReport:
+    ) -> TargetOutcome:
         namespace = body["metadata"]["namespace"]
         obs = mem.window.add(snap)
         try:
@@ -145,7 +145,7 @@ class ScalingController:
             current = None
             obs = replace(obs, error=f"reading {target.kind}: {_short(exc)}")
         if current is None:
-            return TargetReport(target, obs, None, None, mem.state, mem.last_scale)
+            return TargetOutcome(target, obs, None, None, mem.state, mem.last_scale)
         decision, state = decide(target.config, mem.state, obs, current)
         if decision.desired != current:
             try:
@@ -154,7 +154,7 @@ class ScalingController:
                 # The policy's state is not advanced: the change did not happen.
                 log.warning("cannot scale %s %s: %s", target.kind, target.name, exc)
                 obs = replace(obs, error=f"scaling {target.kind}: {_short(exc)}")
-                return TargetReport(target, obs, current, None, mem.state, mem.last_scale)
+                return TargetOutcome(target, obs, current, None, mem.state, mem.last_scale)
             mem.last_scale = {
                 "from": decision.current,
                 "to": decision.desired,
@@ -165,7 +165,7 @@ class ScalingController:
             log.info("scaled %s %s: %s", target.kind, target.name, decision.message)
             announce(self._kube, dict(body), target.name, decision)
         mem.state = state
-        return TargetReport(target, obs, current, decision, mem.state, mem.last_scale)
+        return TargetOutcome(target, obs, current, decision, mem.state, mem.last_scale)
 
 
 def _short(exc: Exception) -> str:

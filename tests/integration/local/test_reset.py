@@ -37,8 +37,8 @@ def test_reset_removes_one_pipelines_topics_groups_and_work_dir(kafka_bootstrap,
     create_topics(pipeline)
     create_topics(bystander)
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-    ours = [p.name for p in topics.plan(pipeline)]
-    theirs = [p.name for p in topics.plan(bystander)]
+    ours = [p.name for p in topics.desired_topics(pipeline)]
+    theirs = [p.name for p in topics.desired_topics(bystander)]
     _commit(admin, f"{name}.spark", ours[0])
     _commit(admin, f"{name}x.spark", theirs[0])
     work = tmp_path / "work"

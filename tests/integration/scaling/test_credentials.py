@@ -86,7 +86,7 @@ def test_a_rotated_secret_replaces_the_shared_client_and_none_accumulate(
             secret_name, kube_namespace, {"data": credentials(f"rotated-{i}-s3cret")}
         )
         if i == 1:  # the admin topic backend picks the rotation up on its side of the slot
-            asyncio.run(topics.report(body, pipeline, []))
+            asyncio.run(topics.readiness(body, pipeline, []))
         else:
             assert controller.poll(body, PipelineMemory()) is not None
         current = kafka.admin(pipeline)

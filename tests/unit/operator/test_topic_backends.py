@@ -10,7 +10,7 @@ import pytest
 from sensorpipe_operator import strimzi
 from sensorpipe_operator.builders.kafkatopic import resource_name
 from sensorpipe_operator.model.pipeline import Pipeline, parse
-from sensorpipe_operator.topics import TopicBackend, TopicsReport, plan
+from sensorpipe_operator.topics import TopicBackend, TopicsReadiness, desired_topics
 
 from .specs import minimal
 
@@ -26,19 +26,19 @@ def ready_topic(name: str) -> dict[str, Any]:
     }
 
 
-def report(backend: TopicBackend, pipeline: Pipeline, refused: list[str]) -> TopicsReport:
-    return asyncio.run(backend.report(BODY, pipeline, refused))
+def readiness(backend: TopicBackend, pipeline: Pipeline, refused: list[str]) -> TopicsReadiness:
+    return asyncio.run(backend.readiness(BODY, pipeline, refused))
 
 
 def test_strimzi_backend_reports_each_planned_topic_from_its_child():
     pipeline = parse(minimal(), "farm", "iot")
-    first, *rest = plan(pipeline)
+    first, *rest = desired_topics(pipeline)
     name = resource_name(pipeline, first)
     live = {("KafkaTopic", name): ready_topic(name)}
     api = strimzi.TopicApi(lambda group: ["v1"])
     api.resolve()
     backend = strimzi.StrimziTopics(api, lambda key: live if key == ("iot", "farm") else {})
-    got = report(backend, pipeline, ["a refusal from the plan"])
+    got = readiness(backend, pipeline, ["a refusal from the plan"])
     assert got.states[first.name].ok
     assert [got.states[t.name].reason for t in rest] == ["NotCreated"] * len(rest)
     assert got.listed[0] == {"name": first.name, "partitions": first.partitions, "ready": True}
@@ -51,7 +51,7 @@ def test_strimzi_backend_is_unusable_without_a_kafkatopic_api():
     pipeline = parse(minimal(), "farm", "iot")
     api = strimzi.TopicApi(lambda group: ["v1alpha1"])
     api.resolve()
-    got = report(strimzi.StrimziTopics(api, lambda key: {}), pipeline, [])
+    got = readiness(strimzi.StrimziTopics(api, lambda key: {}), pipeline, [])
     assert got.unusable is not None
     assert got.unusable.reason == "KafkaTopicAPIMissing"
     assert "v1alpha1" in got.unusable.message

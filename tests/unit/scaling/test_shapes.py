@@ -11,8 +11,8 @@ from sensorpipe_operator.model.pipeline import parse
 from sensorpipe_operator.scaling.actuate import spark_executors, spark_patch
 from sensorpipe_operator.scaling.controller import PipelineMemory, resume
 from sensorpipe_operator.scaling.policy import Decision, PolicyState, Reason
-from sensorpipe_operator.scaling.report import event_body
-from sensorpipe_operator.scaling.status import TargetReport, scaling_status, timestamp
+from sensorpipe_operator.scaling.publish import event_body
+from sensorpipe_operator.scaling.status import TargetOutcome, scaling_status, timestamp
 from sensorpipe_operator.scaling.targets import (
     SPARK_MIN_STEP,
     SPARK_RESTART_COST,
@@ -113,8 +113,8 @@ def test_status_carries_lag_rates_scale_and_the_last_decision():
         )
     )
     state = PolicyState(capacity=12.5, capacity_measured=True)
-    report = TargetReport(t, obs, 1, decision(3), state, {"from": 1, "to": 3})
-    status = scaling_status("consumers", [report], 100.0)
+    outcome = TargetOutcome(t, obs, 1, decision(3), state, {"from": 1, "to": 3})
+    status = scaling_status("consumers", [outcome], 100.0)
     assert status["totalLag"] == 400
     assert status["currentReplicas"] == 1
     assert status["desiredReplicas"] == 3
@@ -134,7 +134,9 @@ def test_status_carries_lag_rates_scale_and_the_last_decision():
 def test_status_of_a_target_not_created_yet_has_no_decision():
     (t,) = targets(parse(spec(), "farm", "iot"))
     obs = RateWindow(30).add(Snapshot(time=5, group=t.group))
-    status = scaling_status("consumers", [TargetReport(t, obs, None, None, PolicyState(), None)], 5)
+    status = scaling_status(
+        "consumers", [TargetOutcome(t, obs, None, None, PolicyState(), None)], 5
+    )
     assert "lastDecision" not in status
     assert "currentReplicas" not in status["targets"][0]
     assert "lastDecision" not in status["targets"][0]

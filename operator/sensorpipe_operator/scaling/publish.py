@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 
 from sensorpipe_operator.kube import EVENTS, Kube
 from sensorpipe_operator.scaling.policy import Decision
-from sensorpipe_operator.scaling.status import TargetReport, timestamp
+from sensorpipe_operator.scaling.status import TargetOutcome, timestamp
 
 COMPONENT = "sensorpipe-operator"
 
@@ -69,18 +69,18 @@ SCALE_DESIRED = Gauge(
 )
 
 
-def record_metrics(namespace: str, pipeline: str, report: TargetReport) -> None:
+def record_metrics(namespace: str, pipeline: str, outcome: TargetOutcome) -> None:
     """Gauges for one target's poll; figures that are unknown (broker down) are left as
     they were rather than set to zero, which would read as "no lag"."""
-    obs = report.observation
-    group = report.target.group
+    obs = outcome.observation
+    group = outcome.target.group
     if obs.reachable:
         LAG.labels(namespace, pipeline, group).set(obs.total_lag)
         OFFSETS.offsets[(namespace, pipeline, group)] = (obs.end_offsets, obs.committed_offsets)
-    if report.current is not None:
-        SCALE_CURRENT.labels(namespace, pipeline, report.target.name).set(report.current)
-    if report.decision is not None:
-        SCALE_DESIRED.labels(namespace, pipeline, report.target.name).set(report.decision.desired)
+    if outcome.current is not None:
+        SCALE_CURRENT.labels(namespace, pipeline, outcome.target.name).set(outcome.current)
+    if outcome.decision is not None:
+        SCALE_DESIRED.labels(namespace, pipeline, outcome.target.name).set(outcome.decision.desired)
 
 
 def event_body(owner: dict[str, Any], target: str, decision: Decision) -> dict[str, Any]:
