@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
+import os
 import weakref
 
 import pytest
@@ -81,6 +82,7 @@ def test_a_rotated_secret_replaces_the_shared_client_and_none_accumulate(
     assert controller.poll(body, PipelineMemory()) is not None
     released = [weakref.ref(kafka.admin(pipeline))]
     assert len(kafka) == 1
+    threads = len(os.listdir("/proc/self/task"))  # librdkafka's native threads included
     for i in range(3):
         core.patch_namespaced_secret(
             secret_name, kube_namespace, {"data": credentials(f"rotated-{i}-s3cret")}
@@ -96,3 +98,4 @@ def test_a_rotated_secret_replaces_the_shared_client_and_none_accumulate(
         assert len(kafka) == 1
     gc.collect()
     assert [ref() is None for ref in released] == [True, True, True, False]
+    assert len(os.listdir("/proc/self/task")) == threads  # the replaced clients are closed

@@ -4,6 +4,7 @@ log line."""
 
 import gc
 import logging
+import os
 import weakref
 
 import pytest
@@ -97,12 +98,20 @@ def test_a_rotated_secret_replaces_the_client_and_releases_the_old_one(caplog):
     assert "s3cret" not in caplog.text
 
 
-def test_rotating_many_times_holds_one_client():
+def native_threads() -> int:
+    """Threads of this process, librdkafka's included (each client runs several)."""
+    return len(os.listdir("/proc/self/task"))
+
+
+def test_rotating_many_times_holds_one_client_and_closes_the_others():
     kafka = clients()
-    made = [weakref.ref(kafka.for_settings(WHERE, scram(f"s3cret-{i}"))) for i in range(5)]
+    made = [weakref.ref(kafka.for_settings(WHERE, scram("s3cret-0")))]
+    with_one_client = native_threads()
+    made += [weakref.ref(kafka.for_settings(WHERE, scram(f"s3cret-{i}"))) for i in range(1, 6)]
     gc.collect()
     assert len(kafka) == 1
-    assert [ref() is not None for ref in made] == [False] * 4 + [True]
+    assert [ref() is not None for ref in made] == [False] * 5 + [True]
+    assert native_threads() == with_one_client  # the replaced clients' threads have ended
 
 
 def test_keys_hold_no_secret():
