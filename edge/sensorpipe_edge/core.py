@@ -105,9 +105,9 @@ class Gateway:
         one at a time (they come one per MQTT message or Kafka record). The sequence number
         is the payload's own if the mapping names one (a device counter, which may restart:
         boot epochs as for lines), else ``seq`` (a Kafka record's coordinates), else one from
-        the payload's time and content, else the gateway's per-device count. A payload that
-        does not map is dead-lettered whole, naming ``origin`` (MQTT topic, Kafka
-        coordinates)."""
+        the content of a payload that carries its time, else the gateway's per-device count.
+        A payload that does not map is dead-lettered whole, naming ``origin`` (MQTT topic,
+        Kafka coordinates)."""
         now = int(time.time() * 1000)
         self.stats.readings_in[source] += len(items)
         if seq is not None and len(items) != 1:
@@ -117,7 +117,7 @@ class Gateway:
                 found = extract(mapping, raw)
                 number = found.seq if found.seq is not None else seq
                 if number is None and found.epoch_ms is not None:
-                    number = content_seq(found.epoch_ms, raw)
+                    number = content_seq(raw)
                 if number is None:
                     number = self._gateway_seq.next(found.device_id, now)
                 record = self.builder.mapped(found, number, now)

@@ -10,16 +10,16 @@ general path of ``readings.RecordBuilder``. Pure: payload in, ``Extracted`` out 
 ``Rejected`` with a reason, so the unit tests need no services.
 
 Payloads without a sequence number get one from the Kafka record's coordinates (see
-``kafka_seq``), from their time and content (see ``content_seq``), or from the gateway (see
-``GatewaySeq``); ``edge/README.md`` says which and why.
+``kafka_seq``), from their content when they carry their time (see ``content_seq``), or from
+the gateway (see ``GatewaySeq``); ``edge/README.md`` says which and why.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -198,16 +198,13 @@ def kafka_seq(partition: int, offset: int) -> int:
     return partition << PARTITION_SHIFT | offset
 
 
-def content_seq(epoch_ms: int, payload: bytes) -> int | None:
-    """The sequence number of a timed foreign payload without one: its time in ms * 1024 plus
-    10 bits of its bytes' CRC-32. The same message delivered again (an MQTT redelivery after
-    a crash) gets the same identity, so the copy is a duplicate the lake removes; two
-    different payloads of a device in the same millisecond share a number once in 1024
-    times, and the second is then dead-lettered as a conflicting duplicate, not lost
-    silently. None for a time too late to fit (after the year 2248)."""
-    if epoch_ms > MAX_SEQ // SEQ_BASE_FACTOR - 1:
-        return None
-    return epoch_ms * SEQ_BASE_FACTOR + zlib.crc32(payload) % SEQ_BASE_FACTOR
+def content_seq(payload: bytes) -> int:
+    """The sequence number of a timed foreign payload without one: 53 bits of a hash of its
+    bytes. A payload that carries its time is one reading, so the same message delivered
+    again (an MQTT redelivery after a crash) gets the same identity and the lake removes the
+    copy; two different payloads of a device share a number once in 2**53 / n**2 times.
+    Readings are ordered by their time, never by this number."""
+    return int.from_bytes(hashlib.blake2b(payload, digest_size=8).digest()) & MAX_SEQ
 
 
 class GatewaySeq:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from sensorpipe_operator.model import Pipeline, SpecError
+from sensorpipe_operator.model.errors import SpecError
+from sensorpipe_operator.model.pipeline import Pipeline
 from sensorpipe_operator.settings import DEFAULT_DEVICE_RESOURCES
 
 

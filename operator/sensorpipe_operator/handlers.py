@@ -22,6 +22,7 @@ import kopf
 from sensorpipe_operator import loop
 from sensorpipe_operator.engine import Engine
 from sensorpipe_operator.identity import GROUP, MANAGED
+from sensorpipe_operator.kafka_clients import KafkaClients
 from sensorpipe_operator.kube import CHILD_KINDS, PIPELINES, VERSIONLESS, Kube, KubeError
 from sensorpipe_operator.metrics import count_write
 from sensorpipe_operator.settings import Settings
@@ -65,6 +66,15 @@ def process_kube(memo: kopf.Memo) -> Kube:
     return kube
 
 
+def process_kafka(memo: kopf.Memo) -> KafkaClients:
+    """The Kafka clients of this operator process, shared like ``process_kube``: the admin topic
+    backend and the autoscaler's lag readers use one client per broker and credentials."""
+    if getattr(memo, "kafka", None) is None:
+        memo.kafka = KafkaClients(process_kube(memo))
+    kafka: KafkaClients = memo.kafka
+    return kafka
+
+
 def register(
     config: Settings, registry: kopf.OperatorRegistry | None = None, priority: int = 0
 ) -> None:
@@ -87,6 +97,7 @@ def register(
         settings.peering.mandatory = bool(config.peering)
         engine = Engine(
             process_kube(memo),
+            process_kafka(memo),
             config.images,
             config.allowed_devices,
             config.allowed_device_resources,

@@ -12,16 +12,13 @@ import hashlib
 import json
 from typing import Any
 
-from sensorpipe_operator.model import (
-    Alerts,
-    Gateway,
-    KafkaAuth,
-    PayloadMapping,
-    Pipeline,
-    Processing,
-    RestartPolicy,
-    SecretRef,
-)
+from sensorpipe_operator.model.alerts import Alerts
+from sensorpipe_operator.model.cursor import SecretRef
+from sensorpipe_operator.model.kafka import KafkaAuth
+from sensorpipe_operator.model.pipeline import Pipeline
+from sensorpipe_operator.model.processing import Processing, RestartPolicy
+from sensorpipe_operator.model.sources import PayloadMapping
+from sensorpipe_operator.model.workloads import Gateway
 
 VERSION = 1
 CONFIG_KEY = "pipeline.json"

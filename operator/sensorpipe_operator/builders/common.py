@@ -16,7 +16,8 @@ from sensorpipe_operator.identity import (
     PART_LABEL,
     PIPELINE_LABEL,
 )
-from sensorpipe_operator.model import Pipeline, Placement
+from sensorpipe_operator.model.pipeline import Pipeline
+from sensorpipe_operator.model.workloads import Placement
 
 NON_ROOT_UID = 10001
 DIALOUT_GID = 20

@@ -29,7 +29,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from sensorpipe_operator import runtime_config as rc
 from sensorpipe_operator.builders import desired_children
-from sensorpipe_operator.model import parse
+from sensorpipe_operator.model.pipeline import parse
 from sensorpipe_operator.settings import DEFAULT_DEVICE_RESOURCES, Images
 from tests.conftest import kubectl, wait_until
 from tests.integration.edge.helpers import read_topics
