@@ -4,8 +4,9 @@ A serial gateway reads a USB serial device on an edge node, and the pod joins th
 group (dialout) instead of running privileged; one process may hold the port, hence Recreate
 and at most one replica. The device arrives one of two ways. With ``serial.resource`` the pod
 asks for one unit of that device plugin resource, and the plugin's allocation puts the device
-at ``serial.device`` in the container and allows it in the container's device cgroup: the way
-a real kubelet lets an unprivileged container open a char device. Without it, the node's
+at ``serial.device`` in the container (a real device also gets its rule in the container's
+device cgroup): the way a real kubelet lets an unprivileged container open a char device,
+and the pod names no node path. Without it, the node's
 device is mounted as a hostPath CharDevice, which only a runtime that already allows the
 device (a pty, or a permissive device cgroup) lets the container open.
 """
