@@ -4,7 +4,9 @@ model and builders behind both commands, and errors that say what to fix."""
 from __future__ import annotations
 
 import copy
+import os
 import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +106,19 @@ def test_run_names_the_kafka_it_cannot_reach(tmp_path):
     assert result.returncode == 1
     assert f"cannot reach Kafka at 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_run_asks_where_the_firmware_is_built_before_starting_anything(tmp_path):
+    """The package cannot know where a checkout keeps firmware/build; it says how to tell it."""
+    manifest = write_manifest(tmp_path / "ok.yaml", "no-firmware")
+    work = tmp_path / "work"
+    env = {k: v for k, v in os.environ.items() if k != "SENSORPIPE_FIRMWARE_BUILD"}
+    result = subprocess.run(
+        [SENSORPIPE_LOCAL, "run", "-f", str(manifest), "--bootstrap", "127.0.0.1:9",
+         "--work-dir", str(work), "--firmware-node", "bench"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "--firmware-build" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not work.exists()
