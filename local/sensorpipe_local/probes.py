@@ -10,7 +10,7 @@ written). Spark's checkpoint files are its private state, in a format of its own
 from __future__ import annotations
 
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
@@ -83,6 +83,13 @@ class TopicOffsets:
             for t, parts in self.watermarks(topics).items()
         }
 
+    def written_since(self, topic: str, when: float) -> bool:
+        """Whether ``topic`` holds a record produced at or after ``when`` (epoch seconds, by
+        the records' own timestamps)."""
+        since = [TopicPartition(topic, p, int(when * 1000)) for p in self.partitions(topic)]
+        found = self._consumer.offsets_for_times(since, timeout=self._timeout) if since else []
+        return any(tp.error is None and tp.offset >= 0 for tp in found)
+
     def committed(self, group: str) -> dict[str, dict[int, int]]:
         """{topic: {partition: next offset}} that ``group`` has committed (empty before its
         first commit); raises KafkaException when the broker is away."""
@@ -107,15 +114,22 @@ def last_write(table: Path) -> float | None:
     return max(times) if times else None
 
 
-def aggregates_caught_up(readings: Path, aggregates: Path) -> bool:
-    """Whether the aggregates query has written after the readings it streams from the lake
-    were last written: that batch read them. (A batch whose readings all fall behind the
-    watermark writes nothing, so the drain then waits for its timeout; nothing is lost.)"""
+def aggregates_caught_up(
+    readings: Path, aggregates: Path, published_since: Callable[[float], bool] | None
+) -> bool:
+    """Whether the aggregates query has finished a batch that started after the readings it
+    streams from the lake were last written: it wrote the aggregates table after them and,
+    when it also publishes them (last, after the lake and PostgreSQL), ``published_since``
+    (the aggregates topic's :meth:`TopicOffsets.written_since`) finds a record after that.
+    A batch whose readings all fall behind the watermark writes nothing, so the drain then
+    waits for its timeout; nothing is lost."""
     read = last_write(readings)
     if read is None:
         return True
     written = last_write(aggregates)
-    return written is not None and written >= read
+    if written is None or written < read:
+        return False
+    return published_since is None or published_since(written)
 
 
 def processed_and_lag(

@@ -9,6 +9,7 @@ with what they published, and write the report from what is on Kafka and in the 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -244,23 +245,33 @@ class Run:
     def _drain(self, offsets: TopicOffsets) -> None:
         """Let Spark finish what the gateways published (bounded; a second signal skips it):
         the ingest query has every reading in the lake (its committed offsets leave no lag on
-        the stream topics) and the aggregates query, which streams from the lake, has written
-        since the readings last were. The alerts query reads Kafka beside the ingest query and
-        publishes no position, so the drain cannot wait for it by name: alerts it raises after
-        the stop are not in the report."""
+        the stream topics) and the aggregates query, which streams from the lake, has
+        finished a batch since the readings were last written. The alerts query reads Kafka
+        beside the ingest query and publishes no position, so the drain cannot wait for it:
+        alerts it would raise after the stop are not in the report."""
         if self.hurry.is_set():
             return
         deadline = time.monotonic() + self.opts.drain_timeout
         lake = Path(self.pipeline.processing.sinks.lake_path)
+        published_since = (
+            functools.partial(offsets.written_since, self.pipeline.aggregates_topic)
+            if self.pipeline.processing.sinks.aggregates_topic
+            else None
+        )
         self.say("waiting for Spark to process what was published")
         while not self.hurry.is_set() and time.monotonic() < deadline:
             snap = self._tick(offsets)
-            if (
-                snap.lag == 0
-                and not snap.kafka_error
-                and probes.aggregates_caught_up(lake / READINGS_TABLE, lake / AGGREGATES_TABLE)
-            ):
-                return
+            try:
+                if (
+                    snap.lag == 0
+                    and not snap.kafka_error
+                    and probes.aggregates_caught_up(
+                        lake / READINGS_TABLE, lake / AGGREGATES_TABLE, published_since
+                    )
+                ):
+                    return
+            except KafkaException as exc:  # the broker went away; the next tick says so
+                self.say(f"cannot read the aggregates topic: {exc}")
             self.hurry.wait(self.opts.progress_interval)
         if not self.hurry.is_set():
             self.say("Spark did not catch up before the drain timeout; stopping it anyway")

@@ -467,7 +467,11 @@ def test_nothing_lost_or_doubled_through_faults(
         wait_until(
             "Spark to process everything published",
             lambda: stream_lag(pipeline, offsets) == 0
-            and probes.aggregates_caught_up(lake / READINGS_TABLE, lake / AGGREGATES_TABLE),
+            and probes.aggregates_caught_up(
+                lake / READINGS_TABLE,
+                lake / AGGREGATES_TABLE,
+                lambda when: offsets.written_since(pipeline.aggregates_topic, when),
+            ),
             timeout=900,
             interval=5,
         )

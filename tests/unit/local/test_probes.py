@@ -49,12 +49,30 @@ def test_last_write_is_the_newest_file_anywhere_in_the_table(tmp_path):
 
 def test_aggregates_caught_up_once_written_after_the_readings(tmp_path):
     readings, aggregates = tmp_path / "readings", tmp_path / "aggregates"
-    assert aggregates_caught_up(readings, aggregates)  # no readings: nothing to wait for
+    assert aggregates_caught_up(readings, aggregates, None)  # no readings: nothing to wait for
     _write(readings, "_delta_log/00000.json", 100)
-    assert not aggregates_caught_up(readings, aggregates)
+    assert not aggregates_caught_up(readings, aggregates, None)
     _write(aggregates, "_delta_log/00000.json", 150)
-    assert aggregates_caught_up(readings, aggregates)
+    assert aggregates_caught_up(readings, aggregates, None)
     _write(readings, "_delta_log/00001.json", 200)  # a later ingest batch
-    assert not aggregates_caught_up(readings, aggregates)
+    assert not aggregates_caught_up(readings, aggregates, None)
     _write(aggregates, "_delta_log/00001.json", 260)
-    assert aggregates_caught_up(readings, aggregates)
+    assert aggregates_caught_up(readings, aggregates, None)
+
+
+def test_with_an_aggregates_topic_the_batch_ends_when_it_has_published(tmp_path):
+    """The query writes the lake first and the topic last: stopping Spark between the two
+    would lose the batch's records on the topic."""
+    readings, aggregates = tmp_path / "readings", tmp_path / "aggregates"
+    _write(readings, "_delta_log/00001.json", 200)
+    _write(aggregates, "_delta_log/00001.json", 260)
+    asked: list[float] = []
+
+    def published_since(when: float) -> bool:
+        asked.append(when)
+        return when <= 261  # the topic's newest record
+
+    assert aggregates_caught_up(readings, aggregates, published_since)
+    _write(aggregates, "_delta_log/00002.json", 270)
+    assert not aggregates_caught_up(readings, aggregates, published_since)
+    assert asked == [260, 270]
