@@ -147,20 +147,24 @@ def test_without_a_kafkatopic_api_the_condition_says_what_is_missing(
 @contextmanager
 def watching_status(admin: Kube, ns: str, name: str) -> Iterator[list[dict[str, str]]]:
     """Every distinct (phase, Ready, Reconciling, Stalled) the pipeline shows while the block
-    runs, polled as fast as the API server answers."""
+    runs, polled as fast as the API server answers, and as it stands when the block ends (a
+    poll in flight then may have read the status from before the block's last wait)."""
     seen: list[dict[str, str]] = []
     stop = threading.Event()
 
+    def record() -> None:
+        body = get_pipeline(admin, ns, name) or {}
+        st = body.get("status") or {}
+        snap = {"phase": st.get("phase", "")}
+        for ctype in ("Ready", "Reconciling", "Stalled"):
+            cond = condition(body, ctype) or {}
+            snap[ctype] = f"{cond.get('status')}/{cond.get('reason')}"
+        if not seen or seen[-1] != snap:
+            seen.append(snap)
+
     def run() -> None:
         while not stop.is_set():
-            body = get_pipeline(admin, ns, name) or {}
-            st = body.get("status") or {}
-            snap = {"phase": st.get("phase", "")}
-            for ctype in ("Ready", "Reconciling", "Stalled"):
-                cond = condition(body, ctype) or {}
-                snap[ctype] = f"{cond.get('status')}/{cond.get('reason')}"
-            if not seen or seen[-1] != snap:
-                seen.append(snap)
+            record()
             stop.wait(0.05)
 
     thread = threading.Thread(target=run, daemon=True)
@@ -170,6 +174,7 @@ def watching_status(admin: Kube, ns: str, name: str) -> Iterator[list[dict[str, 
     finally:
         stop.set()
         thread.join(5)
+        record()
 
 
 def _play_restart(

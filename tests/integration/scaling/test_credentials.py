@@ -98,4 +98,6 @@ def test_a_rotated_secret_replaces_the_shared_client_and_none_accumulate(
         assert len(kafka) == 1
     gc.collect()
     assert [ref() is None for ref in released] == [True, True, True, False]
-    assert len(os.listdir("/proc/self/task")) == threads  # the replaced clients are closed
+    # the replaced clients are closed: no thread more than with one client (other tests'
+    # threads may end meanwhile, so fewer is possible)
+    assert len(os.listdir("/proc/self/task")) <= threads
