@@ -92,10 +92,17 @@ def parsed(line: bytes) -> Line | None:
 def rules() -> Rules:
     """:data:`ALERT_RULES` as the Spark job resolves them."""
     doc = {
-        "pipeline": {"name": "sim"},
-        "kafka": {"bootstrapServers": "unused:9092"},
+        "version": 1,
+        "pipeline": {"name": "sim", "namespace": "default"},
+        "kafka": {"bootstrapServers": "unused:9092", "authentication": None},
+        "topics": {
+            "streams": {s["name"]: f"sim.{s['name']}" for s in THREE_SENSOR_STREAMS},
+            "deadLetter": "sim.deadletter",
+            "aggregates": "sim.aggregates",
+            "alerts": "sim.alerts",
+        },
         "streams": THREE_SENSOR_STREAMS,
-        "processing": {"alerts": ALERT_RULES},
+        "processing": {"checkpointPath": "/unused", "alerts": ALERT_RULES},
     }
     return Rules.from_config(from_document(doc))
 

@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sensorpipe_contract import naming
+from sensorpipe_contract.fields import FIELD_TYPES
+from sensorpipe_contract.runtime import LAKE_FORMATS
 from sensorpipe_operator.durations import DurationError, parse_duration
 
 NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
@@ -33,9 +36,7 @@ TIME_UNITS = ("s", "ms", "rfc3339")
 KAFKA_START = ("earliest", "latest")
 # A JSON member of a foreign payload; dots separate the names of nested objects.
 MEMBER_PATTERN = r"^[^.\s]+(\.[^.\s]+)*$"
-FIELD_TYPES = ("number", "integer", "boolean")
 SEVERITIES = ("info", "warning", "critical")
-LAKE_FORMATS = ("delta", "parquet")
 CONSUMER_TYPES = ("alert-notifier",)
 SCALING_TARGETS = ("consumers", "spark")
 RESTART_TYPES = ("Always", "OnFailure")
@@ -443,29 +444,29 @@ class Pipeline:
     scaling: Scaling = field(default_factory=Scaling)
 
     def stream_topic(self, stream: Stream) -> str:
-        return stream.topic or f"{self.name}.{stream.name}"
+        return stream.topic or naming.stream_topic(self.name, stream.name)
 
     def stream_partitions(self, stream: Stream) -> int:
         return stream.partitions or self.kafka.topic_defaults.partitions
 
     @property
     def dead_letter_topic(self) -> str:
-        return self.kafka.dead_letter_topic or f"{self.name}.deadletter"
+        return self.kafka.dead_letter_topic or naming.dead_letter_topic(self.name)
 
     @property
     def aggregates_topic(self) -> str:
-        return self.kafka.aggregates_topic or f"{self.name}.aggregates"
+        return self.kafka.aggregates_topic or naming.aggregates_topic(self.name)
 
     @property
     def alerts_topic(self) -> str:
-        return self.kafka.alerts_topic or f"{self.name}.alerts"
+        return self.kafka.alerts_topic or naming.alerts_topic(self.name)
 
     @property
     def checkpoint_path(self) -> str:
-        return self.processing.checkpoint_path or f"/data/checkpoints/{self.namespace}/{self.name}"
+        return self.processing.checkpoint_path or naming.checkpoint_path(self.namespace, self.name)
 
     def consumer_group(self, consumer: Consumer) -> str:
-        return f"{self.name}.{consumer.name}"
+        return naming.consumer_group(self.name, consumer.name)
 
     def source_group(self, gateway: Gateway) -> str:
         """The consumer group of a gateway's Kafka source (never a consumer's: those names
@@ -474,7 +475,7 @@ class Pipeline:
         return (
             kafka.group
             if kafka is not None and kafka.group
-            else f"{self.name}.gateway.{gateway.name}"
+            else naming.gateway_source_group(self.name, gateway.name)
         )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sensorpipe_contract import naming
 from sensorpipe_operator.model import Pipeline
 
 
@@ -29,7 +30,7 @@ def plan(pipeline: Pipeline) -> list[TopicPlan]:
     }
     topics = [
         TopicPlan(
-            key=f"stream-{s.name}",
+            key=naming.stream_topic_key(s.name),
             name=pipeline.stream_topic(s),
             partitions=pipeline.stream_partitions(s),
             replicas=defaults.replicas,

@@ -12,11 +12,10 @@ from typing import Any
 
 import yaml
 
+from sensorpipe_contract.identity import API_VERSION, KIND
 from sensorpipe_operator import crdcheck
-from sensorpipe_operator.identity import API_VERSION
 from sensorpipe_operator.model import Pipeline, SpecError, parse
 
-KIND = "SensorPipeline"
 DEFAULT_NAMESPACE = "default"
 
 

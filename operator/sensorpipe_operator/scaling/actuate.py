@@ -20,8 +20,8 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from sensorpipe_contract.identity import AUTOSCALER_MANAGER
 from sensorpipe_operator.builders.sparkapp import floor
-from sensorpipe_operator.ownership import AUTOSCALER_MANAGER
 from sensorpipe_operator.scaling.targets import Kind, ScaleTarget
 
 SPARK_GROUP = "sparkoperator.k8s.io"

@@ -18,8 +18,8 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from sensorpipe_contract.identity import TIME_FORMAT
 from sensorpipe_operator import admin_topics, model
-from sensorpipe_operator.identity import TIME_FORMAT
 from sensorpipe_operator.scaling.actuate import Actuator
 from sensorpipe_operator.scaling.measure import LagReader, admin_client
 from sensorpipe_operator.scaling.policy import PolicyState, decide

@@ -18,6 +18,8 @@ def pipeline_document(
         "topics": {
             "streams": {s: f"{name}.{s}" for s in ("climate", "distance", "motion")},
             "deadLetter": f"{name}.deadletter",
+            "aggregates": f"{name}.aggregates",
+            "alerts": f"{name}.alerts",
         },
         "streams": copy.deepcopy(THREE_SENSOR_STREAMS),
         "gateway": {

@@ -4,6 +4,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sensorpipe_contract.fields import FIELD_TYPES
 from sensorpipe_operator import model
 
 from .conftest import CRD
@@ -55,7 +56,7 @@ def test_enums_match_the_model(crd_schema):
     assert tuple(gw["type"]["enum"]) == model.SOURCE_TYPES
     assert tuple(gw["serial"]["properties"]["baudRate"]["enum"]) == model.BAUD_RATES
     fields = spec["streams"]["items"]["properties"]["fields"]["items"]["properties"]
-    assert tuple(fields["type"]["enum"]) == model.FIELD_TYPES
+    assert tuple(fields["type"]["enum"]) == FIELD_TYPES
     assert tuple(spec["scaling"]["properties"]["target"]["enum"]) == model.SCALING_TARGETS
 
 
