@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from sensorpipe_contract.fields import FieldSpec, check
+from tests import documents
 
 STREAMS: list[dict[str, Any]] = [
     {"name": "level", "fields": [{"name": "level", "type": "number", "min": -40, "max": 80}]},
@@ -42,15 +43,8 @@ def verdict(stream: str, value: Any) -> str | None:
 def document(name: str, bootstrap: str = "127.0.0.1:9") -> dict[str, Any]:
     """A gateway's runtime config document for these streams."""
     return {
-        "version": 1,
-        "pipeline": {"name": name, "namespace": "test"},
-        "kafka": {"bootstrapServers": bootstrap, "authentication": None},
-        "topics": {
-            "streams": {s["name"]: f"{name}.{s['name']}" for s in STREAMS},
-            "deadLetter": f"{name}.deadletter",
-            "aggregates": f"{name}.aggregates",
-            "alerts": f"{name}.alerts",
-        },
+        **documents.head(name, bootstrap),
+        "topics": documents.topics(name, STREAMS),
         "streams": STREAMS,
         "gateway": {"name": "g1", "source": {"type": "serial", "serial": {"device": "/dev/x"}}},
     }

@@ -24,6 +24,7 @@ from sensorpipe_edge.protocol import Line, Rejected, parse
 from sensorpipe_edge.simulation import Faults, Fleet, simulate
 from sensorpipe_spark.config import from_document
 from sensorpipe_spark.detect import Alert, Detector, Rules
+from tests import documents
 from tests.streams import HOT_THRESHOLD, THREE_SENSOR_STREAMS
 
 SEED = 11
@@ -92,15 +93,8 @@ def parsed(line: bytes) -> Line | None:
 def rules() -> Rules:
     """:data:`ALERT_RULES` as the Spark job resolves them."""
     doc = {
-        "version": 1,
-        "pipeline": {"name": "sim", "namespace": "default"},
-        "kafka": {"bootstrapServers": "unused:9092", "authentication": None},
-        "topics": {
-            "streams": {s["name"]: f"sim.{s['name']}" for s in THREE_SENSOR_STREAMS},
-            "deadLetter": "sim.deadletter",
-            "aggregates": "sim.aggregates",
-            "alerts": "sim.alerts",
-        },
+        **documents.head("sim", "unused:9092"),
+        "topics": documents.topics("sim", THREE_SENSOR_STREAMS),
         "streams": THREE_SENSOR_STREAMS,
         "processing": {"checkpointPath": "/unused", "alerts": ALERT_RULES},
     }

@@ -4,8 +4,9 @@ Consumes the topic, as the consumer group, that its entry of the runtime config 
 ``consumers`` names (the entry called $SENSORPIPE_CONSUMER_NAME), and delivers each alert to
 the consumer's webhook (HTTP POST, JSON body) or, without one, to the log. Offsets are stored
 only after an alert was delivered, so a crash redelivers rather than loses (at least once); a
-webhook that fails is retried with backoff and the partition does not move on meanwhile. Replicas share the work through the group, which
-is what lets the operator scale them with consumer lag.
+webhook that fails is retried with backoff and the partition does not move on meanwhile.
+Replicas share the work through the group, which is what lets the operator scale them with
+consumer lag.
 """
 
 from __future__ import annotations

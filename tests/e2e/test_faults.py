@@ -41,6 +41,7 @@ import psycopg
 import pytest
 import yaml
 
+from sensorpipe_contract.identity import API_VERSION, KIND
 from sensorpipe_edge.simulation import DEFAULT_STREAMS, Faults, Fleet
 from sensorpipe_operator.local import lakeread, measure, plan, progress, topicread
 from sensorpipe_operator.local.layout import READINGS_TABLE, Layout
@@ -84,8 +85,8 @@ def manifest(name: str, namespace: str, bootstrap: str) -> dict[str, Any]:
         for s in DEFAULT_STREAMS.values()
     ]
     return {
-        "apiVersion": "iot.sensorpipe.dev/v1alpha1",
-        "kind": "SensorPipeline",
+        "apiVersion": API_VERSION,
+        "kind": KIND,
         "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "kafka": {
