@@ -23,7 +23,8 @@ from sensorpipe_contract.runtime import AlertSpec, PostgresSink, StreamSpec
 
 @dataclass(frozen=True)
 class JobConfig:
-    """Everything the streaming and batch jobs need, resolved from the config document."""
+    """Everything the streaming and batch jobs need, resolved from the config document (its
+    defaults are the contract's, ``sensorpipe_contract.runtime``; none are repeated here)."""
 
     pipeline: str
     namespace: str
@@ -40,8 +41,8 @@ class JobConfig:
     lake_path: str
     checkpoint_path: str
     postgres: PostgresSink | None
-    lake_format: str = "delta"
-    max_offsets_per_trigger: int | None = None
+    lake_format: str
+    max_offsets_per_trigger: int | None
 
     def stream(self, name: str) -> StreamSpec | None:
         """The stream called ``name``, or None when the spec has no such stream."""
