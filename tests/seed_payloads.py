@@ -20,8 +20,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from sensorpipe_operator import model
 from sensorpipe_operator import runtime_config as rc
+from sensorpipe_operator.model.pipeline import parse
 from tests.unit.operator.specs import full, with_change
 
 SEED_002_MAPPING: dict[str, Any] = {
@@ -83,6 +83,6 @@ def gateway_source(pipeline: str, source: dict[str, Any]) -> dict[str, Any]:
     operator (its model resolves the defaults), so a test's gateway reads what a deployed
     one would."""
     spec = with_change(full(), "gateways.0.source", source)
-    parsed = model.parse(spec, pipeline, "iot")
+    parsed = parse(spec, pipeline, "iot")
     block: dict[str, Any] = rc.render(parsed, parsed.gateways[0])["gateway"]["source"]
     return block

@@ -6,13 +6,21 @@ identities of readings the lake already holds, and deduplication would drop them
 gateway therefore numbers a device's boots itself: ``boot`` starts at 0 and goes up by one
 whenever the device's sequence number goes backwards.
 
-This is only sound for a source that cannot present a line a second time (a serial port:
-``Source.acks`` is False). There, a counter that goes backwards is the device's own doing;
-a source that replays input (an MQTT broker redelivering, the simulator regenerating after a
-restart) also sends lower numbers again, which must stay duplicates. Only readings count
+This is only sound for a source that tells lines it presents again (``Source
+.tells_redeliveries``): a serial port never presents one again, and an MQTT broker sets DUP
+on what it redelivers. There, a fresh line whose counter went backwards is the device's own
+doing; a redelivered one keeps the device's current epoch and moves nothing. A source that
+replays without saying so (the simulator regenerating after a restart, a Kafka consumer
+re-reading from its committed offsets) keeps every device in epoch 0. Only readings count
 (their lines passed the checksum and every check), because a bit flipped in ``seq`` of a
 corrupted line must not look like a reboot; a rejected line spends a number but gets no
 identity, so it cannot collide with anything.
+
+One window is not covered: an MQTT device that reboots while the gateway holds its earlier
+messages unacknowledged, and a gateway crash before they are secured. The broker then
+redelivers both sides of the reboot with DUP, and they all take the epoch on disk, so the
+pre-reboot ones get a new identity (a duplicate the lake keeps). The window is the broker's
+in-flight limit (20 messages by default) within one ``maintain_every`` save.
 
 The epochs and the highest number seen per device are saved beside the resume points on the
 spool volume, so a gateway killed with SIGKILL restarts with the same epochs (a line it
@@ -53,11 +61,12 @@ class BootEpochs:
         self.reboots: Counter[bytes] = Counter()  # by device id, since this process started
         self._dirty = False
 
-    def stamp(self, records: list[Record]) -> list[Record]:
+    def stamp(self, records: list[Record], redelivered: bool = False) -> list[Record]:
         """Follow the devices' counters through a batch of records, in order, and return the
         records with their devices' epochs. Epoch 0 is written as no member at all, so a
         device that never rebooted keeps exactly the records (and identities) it had before
-        boot epochs existed."""
+        boot epochs existed. Records the source presents again (``redelivered``) take their
+        devices' current epochs and leave the counters as they are."""
         if not records:
             return records
         found = _IDENTITY.findall(b"\n".join(map(_VALUE, records)))
@@ -67,11 +76,12 @@ class BootEpochs:
         stamps: list[tuple[int, int]] = []
         for j, (device, text) in enumerate(found):
             seq = int(text)
-            before = last.get(device)
-            if before is not None and seq < before:
-                boot[device] = boot.get(device, 0) + 1
-                self.reboots[device] += 1
-            last[device] = seq
+            if not redelivered:
+                before = last.get(device)
+                if before is not None and seq < before:
+                    boot[device] = boot.get(device, 0) + 1
+                    self.reboots[device] += 1
+                last[device] = seq
             epoch = boot.get(device)
             if epoch:
                 stamps.append((j, epoch))

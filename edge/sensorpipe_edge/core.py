@@ -17,7 +17,13 @@ from operator import itemgetter
 
 from sensorpipe_edge.boots import BootEpochs
 from sensorpipe_edge.metrics import Stats
-from sensorpipe_edge.payload import MAX_PAYLOAD_BYTES, GatewaySeq, PayloadMapping, extract
+from sensorpipe_edge.payload import (
+    MAX_PAYLOAD_BYTES,
+    GatewaySeq,
+    PayloadMapping,
+    content_seq,
+    extract,
+)
 from sensorpipe_edge.protocol import Rejected
 from sensorpipe_edge.readings import RecordBuilder
 from sensorpipe_edge.resume import ResumePoints
@@ -44,28 +50,35 @@ class Gateway:
         self.sink = sink
         self.stats = stats
         self.resume = resume
-        self.boots = boots  # for a source that cannot replay (serial): see boots.py
+        self.boots = boots  # for a source that tells its redeliveries: see boots.py
         if boots is not None:
             stats.reboots = boots.reboots
         self._dead_letter = dead_letter_topic
         self._maintain_every = maintain_every
-        self._queue: queue.Queue[tuple[str, str, list[Item], int | None]] = queue.Queue(
+        self._queue: queue.Queue[tuple[str, str, list[Item], int | None, bool]] = queue.Queue(
             maxsize=1000
         )
         self._mappings: dict[str, PayloadMapping] = {}  # by source name: foreign payloads
         self._gateway_seq = GatewaySeq()
 
-    def handle(self, items: Sequence[Item], source: str, origin: str | None = None) -> None:
+    def handle(
+        self,
+        items: Sequence[Item],
+        source: str,
+        origin: str | None = None,
+        redelivered: bool = False,
+    ) -> None:
         """Turn a batch of lines into records and hand them to the sink, a batch at a time
         (one receive time, one call per step): per line, only what must be per line.
-        ``source`` labels the metrics; dead letters name ``origin`` when the source gave one."""
+        ``source`` labels the metrics; dead letters name ``origin`` when the source gave one;
+        ``redelivered`` lines cannot tell a reboot (boots.py)."""
         if not self.sink.report_each and any(map(_ACK, items)):
             raise ValueError("acknowledgements need a sink that reports each delivery")
         now = int(time.time() * 1000)
         self.stats.readings_in[source] += len(items)
         records, rejected = self.builder.records(list(map(_LINE, items)), now)
         if self.boots is not None:
-            records = self.boots.stamp(records)
+            records = self.boots.stamp(records, redelivered)
         # Per device, so an alert can tell a silent device; Counter.update counts in C.
         self.stats.device_readings.update(map(_KEY, records))
         for i, rej in rejected:
@@ -86,12 +99,15 @@ class Gateway:
         mapping: PayloadMapping,
         origin: str | None = None,
         seq: int | None = None,
+        redelivered: bool = False,
     ) -> None:
         """Turn foreign JSON payloads into readings through the source's declared mapping,
         one at a time (they come one per MQTT message or Kafka record). The sequence number
-        is the payload's own if the mapping names one, else ``seq`` (a Kafka record's
-        coordinates), else the gateway's per-device count. A payload that does not map is
-        dead-lettered whole, naming ``origin`` (MQTT topic, Kafka coordinates)."""
+        is the payload's own if the mapping names one (a device counter, which may restart:
+        boot epochs as for lines), else ``seq`` (a Kafka record's coordinates), else one from
+        the content of a payload that carries its time, else the gateway's per-device count.
+        A payload that does not map is dead-lettered whole, naming ``origin`` (MQTT topic,
+        Kafka coordinates)."""
         now = int(time.time() * 1000)
         self.stats.readings_in[source] += len(items)
         if seq is not None and len(items) != 1:
@@ -99,18 +115,20 @@ class Gateway:
         for raw, ack in items:
             try:
                 found = extract(mapping, raw)
-                if found.seq is not None:
-                    number = found.seq
-                elif seq is not None:
-                    number = seq
-                else:
+                number = found.seq if found.seq is not None else seq
+                if number is None and found.epoch_ms is not None:
+                    number = content_seq(raw)
+                if number is None:
                     number = self._gateway_seq.next(found.device_id, now)
-                topic, key, value = self.builder.mapped(found, number, now)
+                record = self.builder.mapped(found, number, now)
             except Rejected as rej:
                 # An oversized payload is kept in part (its size is in the detail): whole,
                 # its dead letter could exceed what the broker takes, and never be safe.
                 self._reject(raw[:MAX_PAYLOAD_BYTES], ack, rej, origin or source, now)
                 continue
+            if found.seq is not None and self.boots is not None:
+                (record,) = self.boots.stamp([record], redelivered)
+            topic, key, value = record
             self.stats.device_readings[key] += 1
             self.sink.send(topic, key, value, ack)
 
@@ -148,8 +166,13 @@ class Gateway:
     def _emitter(self, name: str) -> Emit:
         """What a source calls with a batch: queue it, tagged with the source's name."""
 
-        def emit(items: list[Item], origin: str | None = None, seq: int | None = None) -> None:
-            self._queue.put((name, origin or name, items, seq))
+        def emit(
+            items: list[Item],
+            origin: str | None = None,
+            seq: int | None = None,
+            redelivered: bool = False,
+        ) -> None:
+            self._queue.put((name, origin or name, items, seq, redelivered))
 
         return emit
 
@@ -163,12 +186,12 @@ class Gateway:
             return
         handled = 0
         while True:
-            name, origin, items, seq = batch
+            name, origin, items, seq, redelivered = batch
             mapping = self._mappings.get(name)
             if mapping is None:
-                self.handle(items, name, origin)
+                self.handle(items, name, origin, redelivered)
             else:
-                self.handle_foreign(items, name, mapping, origin, seq)
+                self.handle_foreign(items, name, mapping, origin, seq, redelivered)
             self.sink.poll(0)
             handled += 1
             if limit and handled >= limit:

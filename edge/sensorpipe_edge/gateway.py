@@ -114,8 +114,9 @@ def build(config: GatewayConfig, env: Mapping[str, str] | None = None) -> Built:
         report_each=source.acks,
     )
     builder = RecordBuilder(config, compile_validator())
-    # A source that can present a line again keeps every device in epoch 0 (boots.py).
-    boots = None if source.acks else BootEpochs(config.spool_dir / "boots.json")
+    # A source that may present a line again unmarked keeps every device in epoch 0 (boots.py).
+    tells = source.tells_redeliveries
+    boots = BootEpochs(config.spool_dir / "boots.json") if tells else None
     gateway = Gateway(builder, sink, stats, config.dead_letter_topic, resume, boots=boots)
     return Built(gateway, [source], registry)
 

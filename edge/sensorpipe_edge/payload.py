@@ -9,12 +9,14 @@ protocol line would give; everything after that (types, ranges, the reading sche
 general path of ``readings.RecordBuilder``. Pure: payload in, ``Extracted`` out or
 ``Rejected`` with a reason, so the unit tests need no services.
 
-Payloads without a sequence number get one from the gateway (see ``GatewaySeq``), or from
-the Kafka record's coordinates (see ``kafka_seq``); ``edge/README.md`` says which and why.
+Payloads without a sequence number get one from the Kafka record's coordinates (see
+``kafka_seq``), from their content when they carry their time (see ``content_seq``), or from
+the gateway (see ``GatewaySeq``); ``edge/README.md`` says which and why.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -196,11 +198,21 @@ def kafka_seq(partition: int, offset: int) -> int:
     return partition << PARTITION_SHIFT | offset
 
 
+def content_seq(payload: bytes) -> int:
+    """The sequence number of a timed foreign payload without one: 53 bits of a hash of its
+    bytes. A payload that carries its time is one reading, so the same message delivered
+    again (an MQTT redelivery after a crash) gets the same identity and the lake removes the
+    copy; two different payloads of a device share a number once in 2**53 / n**2 times.
+    Readings are ordered by their time, never by this number."""
+    return int.from_bytes(hashlib.blake2b(payload, digest_size=8).digest()) & MAX_SEQ
+
+
 class GatewaySeq:
-    """Sequence numbers for a device whose payloads have none (MQTT): the first reading of
-    a device in this gateway's run gets its receive time in ms * 1024, each next one +1.
-    So numbers never repeat for a device across restarts (unless it sent over 1024
-    readings per millisecond of the gateway's life) without any state on disk."""
+    """Sequence numbers for a device whose payloads have neither a number nor a time: the
+    first reading of a device in this gateway's run gets its receive time in ms * 1024, each
+    next one +1. So numbers never repeat for a device across restarts (unless it sent over
+    1024 readings per millisecond of the gateway's life) without any state on disk; a
+    redelivered message gets a new one (at least once)."""
 
     def __init__(self, limit: int = MAX_COUNTED_DEVICES) -> None:
         self._next: dict[str, int] = {}

@@ -24,7 +24,7 @@ import yaml
 from sensorpipe_operator import crdcheck, device_policy
 from sensorpipe_operator.builders import desired_children
 from sensorpipe_operator.local.manifest import admit, load, read_document
-from sensorpipe_operator.model import SpecError
+from sensorpipe_operator.model.errors import SpecError
 from sensorpipe_operator.settings import Settings, comma_list
 
 DEFAULT_WORK_DIR = ".cache/local-run"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from sensorpipe_operator.model import Pipeline, SpecError
+from sensorpipe_operator.model.errors import SpecError
+from sensorpipe_operator.model.pipeline import Pipeline
 
 
 def check(pipeline: Pipeline, allowed: tuple[str, ...]) -> None:

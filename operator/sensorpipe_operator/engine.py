@@ -10,7 +10,6 @@ and child-repair paths from interleaving.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import time
 from collections import Counter
@@ -24,7 +23,6 @@ from sensorpipe_contract.identity import AUTOSCALER_MANAGER, PIPELINE_LABEL
 from sensorpipe_operator import (
     admin_topics,
     device_policy,
-    health,
     metrics,
     plan,
     status,
@@ -32,15 +30,15 @@ from sensorpipe_operator import (
 )
 from sensorpipe_operator.builders import autoscaled_fields, desired_children
 from sensorpipe_operator.builders.common import consumer_name, gateway_name, spark_name
-from sensorpipe_operator.builders.kafkatopic import resource_name
-from sensorpipe_operator.kube import KAFKA_TOPICS, KINDS, PIPELINES, SECRETS, Kind, Kube, KubeError
-from sensorpipe_operator.model import Pipeline, SpecError, parse
+from sensorpipe_operator.kafka_clients import KafkaClients
+from sensorpipe_operator.kube import KAFKA_TOPICS, KINDS, PIPELINES, Kind, Kube, KubeError
+from sensorpipe_operator.model.errors import SpecError
+from sensorpipe_operator.model.pipeline import Pipeline, parse
 from sensorpipe_operator.settings import DEFAULT_DEVICE_PATHS, Images
-from sensorpipe_operator.topics import plan as topic_plan
+from sensorpipe_operator.topics import TopicBackend, desired_topics
 
 log = logging.getLogger(__name__)
 PipelineKey = tuple[str, str]  # (namespace, name)
-ADMIN_RECHECK_SECONDS = 30.0
 HTTP_CONFLICT = 409
 HTTP_NOT_FOUND = 404
 FIRST_KINDS = ("ServiceAccount", "RoleBinding", "ConfigMap")
@@ -68,31 +66,30 @@ def _rv(obj: Mapping[str, Any]) -> int:
 
 
 @dataclass
-class _AdminMemo:
-    generation: int
-    when: float
-    states: list[admin_topics.TopicState]
-
-
-@dataclass
 class Engine:
     kube: Kube
+    kafka: KafkaClients
     images: Images
     allowed_devices: tuple[str, ...] = DEFAULT_DEVICE_PATHS
     children: dict[PipelineKey, dict[plan.ChildKey, dict[str, Any]]] = field(default_factory=dict)
     pipelines: dict[PipelineKey, dict[str, Any]] = field(default_factory=dict)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     written_status: dict[str, dict[str, Any]] = field(default_factory=dict)
-    admin_memo: dict[str, _AdminMemo] = field(default_factory=dict)
-    admin_clients: dict[str, Any] = field(default_factory=dict)
     phases: dict[str, str] = field(default_factory=dict)  # uid -> phase, for the gauges
     # The last failure reported per (namespace, kind, name): a child that keeps failing is
     # announced once, not on every resync tick.
     failures: dict[tuple[str, str, str], str] = field(default_factory=dict)
     topic_api: strimzi.TopicApi = field(init=False)
+    topic_backends: dict[str, TopicBackend] = field(init=False)  # by spec.kafka.topicBackend
 
     def __post_init__(self) -> None:
         self.topic_api = strimzi.TopicApi(self.kube.served_versions)
+        self.topic_backends = {
+            "strimzi": strimzi.StrimziTopics(
+                self.topic_api, lambda key: self.children.get(key, {})
+            ),
+            "admin": admin_topics.AdminTopics(self.kafka),
+        }
 
     def kind(self, name: str) -> Kind:
         """The API kind of a child kind's name; KafkaTopic in the version the cluster serves."""
@@ -130,7 +127,8 @@ class Engine:
         self.pipelines.pop(key, None)
         self.children.pop(key, None)
         self.written_status.pop(uid, None)
-        self.admin_memo.pop(uid, None)
+        for backend in self.topic_backends.values():
+            backend.forget(uid)
         self.phases.pop(uid, None)
         metrics.pipeline_phase(*key, None)
         self._gauges()
@@ -193,7 +191,7 @@ class Engine:
         meta = body["metadata"]
         pkey = (meta["namespace"], meta["name"])
         # Cached after the first answer: a thread hop, and an API call only while none is known.
-        topic_kind = await asyncio.to_thread(self.topic_api.resolve)
+        await asyncio.to_thread(self.topic_api.resolve)
         model, desired = self.desired(body)
         live = self.children.setdefault(pkey, {})
         todo = plan.make(
@@ -207,33 +205,15 @@ class Engine:
         if creating and not await self._still_there(meta):
             return  # deleted meanwhile: its children are being collected, do not bring them back
         errors = await self._carry_out(body, pkey, todo)
-        if model.kafka.topic_backend == "admin":
-            topic_states, refused = await self._admin_topics(body, model)
-            topics_status = [
-                {"name": s.name, "partitions": s.partitions, "ready": s.ready} for s in topic_states
-            ]
-            states = {
-                s.name: status.Check(s.ready, "Ready" if s.ready else "NotReady", s.detail)
-                for s in topic_states
-            }
-        else:
-            refused = todo.refused
-            states, topics_status = {}, []
-            for tp in topic_plan(model):
-                verdict = health.strimzi_topic(live.get(("KafkaTopic", resource_name(model, tp))))
-                states[tp.name] = verdict
-                topics_status.append(
-                    {"name": tp.name, "partitions": tp.partitions, "ready": verdict.ok}
-                )
-        checks = self._checks(model, pkey, states, refused)
-        if model.kafka.topic_backend == "strimzi" and topic_kind is None:
-            checks[status.TOPICS] = status.Check(
-                False, "KafkaTopicAPIMissing", strimzi.missing_message(self.topic_api.served), True
-            )
+        backend = self.topic_backends[model.kafka.topic_backend]
+        topics = await backend.readiness(body, model, todo.refused)
+        checks = self._checks(model, pkey, topics.states, topics.refused)
+        if topics.unusable is not None:
+            checks[status.TOPICS] = topics.unusable
         for ctype, messages in errors.items():
             checks[ctype] = status.Check(False, "ApplyFailed", "; ".join(messages), failed=True)
         new = status.compute(meta.get("generation", 1), checks)
-        new["topics"] = topics_status
+        new["topics"] = topics.listed
         self._write_status(body, patch_status, new)
 
     def _checks(
@@ -435,52 +415,6 @@ class Engine:
                     owner, pkey, plan.Plan(apply=todo.apply, handovers=todo.handovers)
                 )
 
-    # --------------------------------------------------------------------------- topics
-
-    async def _admin(self, model: Pipeline) -> Any:
-        """An Admin client per cluster and credentials; credentials come from the Secret the
-        spec references, read when the client is first needed (and again when it changes)."""
-        auth, extra, key = model.kafka.authentication, {}, model.kafka.bootstrap_servers
-        if auth is not None:
-            secret = await asyncio.to_thread(
-                self.kube.get, SECRETS, model.namespace, auth.secret.name
-            )
-            if secret is None:
-                raise KubeError(
-                    404, f"Secret {auth.secret.name} (spec.kafka.authentication) not found"
-                )
-            data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
-            extra = admin_topics.auth_config(auth, data)
-            key += f"|{model.namespace}/{auth.secret.name}@{secret['metadata']['resourceVersion']}"
-        if key not in self.admin_clients:
-            self.admin_clients[key] = admin_topics.client(model.kafka.bootstrap_servers, extra)
-        return self.admin_clients[key]
-
-    async def _admin_topics(
-        self, body: Mapping[str, Any], model: Pipeline
-    ) -> tuple[list[admin_topics.TopicState], list[str]]:
-        """Ensure the topics through the Admin API, at most every ADMIN_RECHECK_SECONDS unless
-        the spec changed or a topic is not ready yet."""
-        uid, gen = body["metadata"]["uid"], body["metadata"].get("generation", 1)
-        memo = self.admin_memo.get(uid)
-        fresh = (
-            memo is not None
-            and memo.generation == gen
-            and time.monotonic() - memo.when < ADMIN_RECHECK_SECONDS
-        )
-        if memo is None or not fresh or not all(s.ready for s in memo.states):
-            try:
-                admin = await self._admin(model)
-                states = await asyncio.to_thread(admin_topics.ensure, admin, topic_plan(model))
-            except Exception as exc:  # the broker is unreachable or refused: report, retry
-                states = [
-                    admin_topics.TopicState(tp.name, False, 0, f"Kafka admin: {exc}")
-                    for tp in topic_plan(model)
-                ]
-            memo = _AdminMemo(gen, time.monotonic(), states)
-            self.admin_memo[uid] = memo
-        return memo.states, [s.refused for s in memo.states if s.refused]
-
     # --------------------------------------------------------------------------- deletion
 
     async def delete_topics(self, body: Mapping[str, Any]) -> None:
@@ -488,9 +422,9 @@ class Engine:
         Kafka (Strimzi topics go through owner references instead)."""
         meta = body["metadata"]
         model = parse(body.get("spec"), meta["name"], meta["namespace"])
-        admin = await self._admin(model)
-        names = [tp.name for tp in topic_plan(model)]
-        errors = await asyncio.to_thread(admin_topics.delete, admin, names)
+        errors = await self.topic_backends[model.kafka.topic_backend].delete(model)
         if errors:
             raise kopf.TemporaryError(f"deleting topics failed: {errors}", delay=5)
-        _event(body, reason="TopicsDeleted", message=", ".join(names))
+        _event(
+            body, reason="TopicsDeleted", message=", ".join(t.name for t in desired_topics(model))
+        )

@@ -22,6 +22,7 @@ import kopf
 from sensorpipe_contract.identity import FINALIZER, GROUP, MANAGED
 from sensorpipe_operator import loop
 from sensorpipe_operator.engine import Engine
+from sensorpipe_operator.kafka_clients import KafkaClients
 from sensorpipe_operator.kube import CHILD_KINDS, PIPELINES, VERSIONLESS, Kube, KubeError
 from sensorpipe_operator.metrics import count_write
 from sensorpipe_operator.settings import Settings
@@ -65,6 +66,15 @@ def process_kube(memo: kopf.Memo) -> Kube:
     return kube
 
 
+def process_kafka(memo: kopf.Memo) -> KafkaClients:
+    """The Kafka clients of this operator process, shared like ``process_kube``: the admin topic
+    backend and the autoscaler's lag readers use one client per broker and credentials."""
+    if getattr(memo, "kafka", None) is None:
+        memo.kafka = KafkaClients(process_kube(memo))
+    kafka: KafkaClients = memo.kafka
+    return kafka
+
+
 def register(
     config: Settings, registry: kopf.OperatorRegistry | None = None, priority: int = 0
 ) -> None:
@@ -85,7 +95,9 @@ def register(
         # With a peering name, never fall back to acting alone when the peering object is
         # missing: two replicas must never both act.
         settings.peering.mandatory = bool(config.peering)
-        engine = Engine(process_kube(memo), config.images, config.allowed_devices)
+        engine = Engine(
+            process_kube(memo), process_kafka(memo), config.images, config.allowed_devices
+        )
         memo.engine = engine
         memo.may_act = (
             loop.PeeringGate(engine.kube.api, config.peering, config.watch_namespaces, priority)

@@ -59,7 +59,8 @@ CHILD_KINDS = (
 )
 KINDS = {k.kind: k for k in CHILD_KINDS}
 PIPELINES = Kind(API_VERSION, KIND, PLURAL)
-SECRETS = Kind("v1", "Secret", "secrets")  # read only: Kafka credentials of the admin backend
+SECRETS = Kind("v1", "Secret", "secrets")  # read only: Kafka credentials (kafka_clients)
+EVENTS = Kind("v1", "Event", "events")  # the autoscaler's; the engine's go through kopf
 
 
 class KubeError(Exception):
@@ -145,9 +146,12 @@ class Kube:
             raise
         return [str(v["version"]) for v in result.get("versions") or []]
 
-    def get(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
+    def get(
+        self, kind: Kind, namespace: str, name: str, subresource: str = ""
+    ) -> dict[str, Any] | None:
+        path = kind.path(namespace, name) + (f"/{subresource}" if subresource else "")
         try:
-            result: dict[str, Any] = self._call("GET", kind.path(namespace, name))
+            result: dict[str, Any] = self._call("GET", path)
         except KubeError as exc:
             if exc.status == 404:
                 return None
@@ -160,13 +164,30 @@ class Kube:
         return items
 
     def merge_patch(
-        self, kind: Kind, namespace: str, name: str, patch: dict[str, Any], subresource: str = ""
+        self,
+        kind: Kind,
+        namespace: str,
+        name: str,
+        patch: dict[str, Any],
+        subresource: str = "",
+        manager: str = "",
     ) -> dict[str, Any]:
+        """A JSON merge patch; ``manager`` names the field manager that then owns what it set
+        (the autoscaler's scale, see ``ownership``)."""
         self.on_write(kind.kind, "patch")
         path = kind.path(namespace, name) + (f"/{subresource}" if subresource else "")
         result: dict[str, Any] = self._call(
-            "PATCH", path, body=patch, content_type="application/merge-patch+json"
+            "PATCH",
+            path,
+            body=patch,
+            content_type="application/merge-patch+json",
+            query=[("fieldManager", manager)] if manager else None,
         )
+        return result
+
+    def create(self, kind: Kind, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.on_write(kind.kind, "create")
+        result: dict[str, Any] = self._call("POST", kind.path(namespace), body=body)
         return result
 
     def delete(self, kind: Kind, namespace: str, name: str) -> None:

@@ -15,16 +15,13 @@ from typing import Any
 
 from sensorpipe_contract.identity import TLS_DIR
 from sensorpipe_contract.runtime import VERSION
-from sensorpipe_operator.model import (
-    Alerts,
-    Gateway,
-    KafkaAuth,
-    PayloadMapping,
-    Pipeline,
-    Processing,
-    RestartPolicy,
-    SecretRef,
-)
+from sensorpipe_operator.model.alerts import Alerts
+from sensorpipe_operator.model.cursor import SecretRef
+from sensorpipe_operator.model.kafka import KafkaAuth
+from sensorpipe_operator.model.pipeline import Pipeline
+from sensorpipe_operator.model.processing import Processing, RestartPolicy
+from sensorpipe_operator.model.sources import PayloadMapping
+from sensorpipe_operator.model.workloads import Gateway
 
 KAFKA_USERNAME_ENV = "KAFKA_USERNAME"
 KAFKA_PASSWORD_ENV = "KAFKA_PASSWORD"

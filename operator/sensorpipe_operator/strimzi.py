@@ -1,9 +1,13 @@
-"""Which ``KafkaTopic`` API the cluster serves, found by discovery rather than assumed.
+"""The ``strimzi`` topic backend: topics as ``KafkaTopic`` children, in the API version the
+cluster serves, found by discovery rather than assumed.
 
 Strimzi 0.48 serves ``kafka.strimzi.io/v1beta2`` only, 0.49 to 0.51 both ``v1`` and
 ``v1beta2``, and 1.0 onwards ``v1`` only (a ``v1beta2`` request gets HTTP 404 there). The
 newest served version is used; the answer is kept until a write is refused with 404 (Strimzi
 upgraded or removed), and a missing API is asked for again at most every ``RECHECK_SECONDS``.
+
+The KafkaTopics themselves are children like any other (the engine plans and applies them);
+``StrimziTopics`` only reads what Strimzi's topic operator reports on them.
 """
 
 from __future__ import annotations
@@ -11,10 +15,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from sensorpipe_operator import health
+from sensorpipe_operator.builders.kafkatopic import resource_name
 from sensorpipe_operator.kube import KAFKA_TOPICS, Kind
+from sensorpipe_operator.model.pipeline import Pipeline
+from sensorpipe_operator.status import Check
+from sensorpipe_operator.topics import TopicsReadiness, desired_topics
 
 log = logging.getLogger(__name__)
 GROUP = KAFKA_TOPICS.group
@@ -74,3 +84,42 @@ class TopicApi:
         """A write was refused as not found: ask the cluster again on the next resolve."""
         with self._lock:
             self.kind, self._checked = None, float("-inf")
+
+
+# The engine's view of one pipeline's live children, by (kind, name), given (namespace, name).
+LiveChildren = Callable[[tuple[str, str]], Mapping[tuple[str, str], Mapping[str, Any]]]
+
+
+class StrimziTopics:
+    """The topic backend whose topics are the pipeline's ``KafkaTopic`` children."""
+
+    def __init__(self, api: TopicApi, live: LiveChildren) -> None:
+        self._api = api
+        self._live = live
+
+    async def readiness(
+        self, body: Mapping[str, Any], pipeline: Pipeline, refused: list[str]
+    ) -> TopicsReadiness:
+        live = self._live((pipeline.namespace, pipeline.name))
+        states: dict[str, Check] = {}
+        listed = []
+        for tp in desired_topics(pipeline):
+            verdict = health.strimzi_topic(
+                live.get((KAFKA_TOPICS.kind, resource_name(pipeline, tp)))
+            )
+            states[tp.name] = verdict
+            listed.append({"name": tp.name, "partitions": tp.partitions, "ready": verdict.ok})
+        unusable = (
+            None
+            if self._api.kind is not None
+            else Check(False, "KafkaTopicAPIMissing", missing_message(self._api.served), True)
+        )
+        return TopicsReadiness(states, listed, list(refused), unusable)
+
+    async def delete(self, pipeline: Pipeline) -> dict[str, str]:
+        """Nothing to do: topics the spec lets go carry the pipeline's owner reference, and the
+        garbage collector deletes them with it."""
+        return {}
+
+    def forget(self, uid: str) -> None:
+        """Nothing is remembered per pipeline: the live children are the engine's."""

@@ -1,19 +1,24 @@
-"""The topics a pipeline needs, independent of how they are created.
+"""The topics a pipeline needs, independent of how they are created, and the one interface
+of the topic backends.
 
-Both topic backends (Strimzi ``KafkaTopic`` resources and Kafka's Admin API) start from this
-one plan, so they create the same topics with the same partitions and config.
+Both topic backends (Strimzi ``KafkaTopic`` resources, ``strimzi.StrimziTopics``, and Kafka's
+Admin API, ``admin_topics.AdminTopics``) start from this one list, so they create the same
+topics with the same partitions and config, and report them to the engine in one shape.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from sensorpipe_contract import naming
-from sensorpipe_operator.model import Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
+from sensorpipe_operator.status import Check
 
 
 @dataclass(frozen=True)
-class TopicPlan:
+class DesiredTopic:
     key: str  # stable id inside the pipeline: stream-<name>, deadletter, aggregates, alerts
     name: str  # the Kafka topic name
     partitions: int
@@ -21,7 +26,10 @@ class TopicPlan:
     config: dict[str, str] = field(default_factory=dict)
 
 
-def plan(pipeline: Pipeline) -> list[TopicPlan]:
+def desired_topics(pipeline: Pipeline) -> list[DesiredTopic]:
+    """Every topic the spec wants, as "desired" means for children: what the spec asks for,
+    not yet compared with what exists (that is ``plan``'s job for children, a backend's for
+    topics)."""
     defaults = pipeline.kafka.topic_defaults
     config = {
         "retention.ms": str(round(defaults.retention_seconds * 1000)),
@@ -29,7 +37,7 @@ def plan(pipeline: Pipeline) -> list[TopicPlan]:
         "cleanup.policy": "delete",
     }
     topics = [
-        TopicPlan(
+        DesiredTopic(
             key=naming.stream_topic_key(s.name),
             name=pipeline.stream_topic(s),
             partitions=pipeline.stream_partitions(s),
@@ -42,7 +50,7 @@ def plan(pipeline: Pipeline) -> list[TopicPlan]:
     if pipeline.processing.sinks.aggregates_topic:
         extra.insert(1, ("aggregates", pipeline.aggregates_topic))
     topics += [
-        TopicPlan(
+        DesiredTopic(
             key=key,
             name=name,
             partitions=defaults.partitions,
@@ -52,3 +60,33 @@ def plan(pipeline: Pipeline) -> list[TopicPlan]:
         for key, name in extra
     ]
     return topics
+
+
+@dataclass(frozen=True)
+class TopicsReadiness:
+    """What a backend says of a pipeline's topics, for the TopicsReady condition and
+    ``status.topics``."""
+
+    states: dict[str, Check]  # by Kafka topic name
+    listed: list[dict[str, Any]]  # status.topics: name, partitions, ready
+    refused: list[str]  # changes Kafka cannot make (partition decreases)
+    unusable: Check | None = None  # the backend cannot work at all here (no KafkaTopic API)
+
+
+class TopicBackend(Protocol):
+    """How the engine has a pipeline's topics made, whichever ``spec.kafka.topicBackend`` says.
+
+    ``refused`` is what the reconcile's plan refused of the pipeline's KafkaTopic children; a
+    backend without such children has its own refusals."""
+
+    async def readiness(
+        self, body: Mapping[str, Any], pipeline: Pipeline, refused: list[str]
+    ) -> TopicsReadiness: ...
+
+    async def delete(self, pipeline: Pipeline) -> dict[str, str]:
+        """Delete the pipeline's topics; errors by topic (empty when done)."""
+        ...
+
+    def forget(self, uid: str) -> None:
+        """Drop what is remembered of a deleted pipeline."""
+        ...

@@ -32,7 +32,7 @@ from kubernetes import client
 
 from sensorpipe_operator.builders import desired_children
 from sensorpipe_operator.kube import KINDS, Kube
-from sensorpipe_operator.model import parse
+from sensorpipe_operator.model.pipeline import parse
 from sensorpipe_operator.settings import Images
 from tests.bench.results import record
 from tests.conftest import parse_env

@@ -28,7 +28,8 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from kubernetes import client, config
 
-from sensorpipe_operator.scaling.measure import LagReader, admin_client
+from sensorpipe_operator.kafka_clients import admin_client
+from sensorpipe_operator.scaling.lag import LagReader
 from sensorpipe_operator.scaling.policy import PolicyConfig
 from sensorpipe_operator.scaling.window import Snapshot
 from tests.bench.results import RESULTS_DIR, record

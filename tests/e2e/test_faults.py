@@ -49,7 +49,7 @@ from sensorpipe_operator.local.localize import LocalOptions, localize
 from sensorpipe_operator.local.manifest import load
 from sensorpipe_operator.local.runner import create_topics, free_port, resolve_tools
 from sensorpipe_operator.local.supervisor import Running, Supervisor, log_tail
-from sensorpipe_operator.model import Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
 from tests.conftest import ROOT, kubectl, wait_until
 from tests.integration.edge.helpers import scrape
 

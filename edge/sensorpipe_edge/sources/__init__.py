@@ -22,10 +22,15 @@ class Emit(Protocol):
     finer than the source's name (the MQTT topic a message was published on, not the
     subscription filter; a Kafka record's topic, partition and offset), so a dead letter
     can be traced to its device. ``seq`` is a sequence number the source knows for a batch
-    of one foreign payload that has none (derived from a Kafka record's coordinates)."""
+    of one foreign payload that has none (derived from a Kafka record's coordinates).
+    ``redelivered`` says the source is presenting the batch again (an MQTT redelivery)."""
 
     def __call__(
-        self, items: list[Item], origin: str | None = None, seq: int | None = None
+        self,
+        items: list[Item],
+        origin: str | None = None,
+        seq: int | None = None,
+        redelivered: bool = False,
     ) -> None: ...
 
 
@@ -35,6 +40,9 @@ class Source:
     name = "source"
     # Whether its items carry acks: the sink then reports every delivery (see sink.py).
     acks = True
+    # Whether every line it presents a second time comes with ``redelivered``: then a
+    # device's number going backwards in a fresh line is the device's reboot (boots.py).
+    tells_redeliveries = False
     # The declared mapping when its items are foreign JSON payloads, not protocol lines.
     payload: PayloadMapping | None = None
 

@@ -3,8 +3,10 @@
 The session is persistent (clean_session=False, a stable client id), and each message is
 acknowledged (PUBACK) only when its record is safe in Kafka or the spool, so the broker
 redelivers whatever a crashed gateway had received but not secured: no loss across a
-kill -9, duplicates removed downstream by (device_id, seq). Payloads are protocol lines,
-or foreign JSON payloads when the source declares a mapping (``payload.py``).
+kill -9, duplicates removed downstream by the reading identity. Redeliveries carry the DUP
+flag, which is how the gateway tells them from a device that rebooted (boots.py). Payloads
+are protocol lines, or foreign JSON payloads when the source declares a mapping
+(``payload.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ def host_port(url: str) -> tuple[str, int]:
 
 
 class MqttSource(Source):
+    # The broker sets DUP on a message it sends again (one not acknowledged before a
+    # reconnect); a message queued while the gateway was away comes fresh, once.
+    tells_redeliveries = True
+
     def __init__(
         self,
         url: str,
@@ -77,7 +83,8 @@ class MqttSource(Source):
             self.connected = False
 
         def on_message(c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-            emit([(msg.payload, partial(c.ack, msg.mid, msg.qos))], f"mqtt:{msg.topic}")
+            ack = partial(c.ack, msg.mid, msg.qos)
+            emit([(msg.payload, ack)], f"mqtt:{msg.topic}", redelivered=msg.dup)
 
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 class SerialSource(Source):
     acks = False  # a device cannot resend: nothing to acknowledge to
+    tells_redeliveries = True  # it never presents a line twice
 
     def __init__(self, device: str, baud_rate: int = 115200, retry: float = 0.5) -> None:
         super().__init__()

@@ -18,7 +18,7 @@ from sensorpipe_operator.builders import (
     sparkapp,
 )
 from sensorpipe_operator.builders.common import consumer_name, spark_name
-from sensorpipe_operator.model import Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
 from sensorpipe_operator.settings import Images
 
 

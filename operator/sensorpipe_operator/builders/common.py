@@ -17,7 +17,8 @@ from sensorpipe_contract.identity import (
     PIPELINE_LABEL,
 )
 from sensorpipe_operator import runtime_config as rc
-from sensorpipe_operator.model import Pipeline, Placement
+from sensorpipe_operator.model.pipeline import Pipeline
+from sensorpipe_operator.model.workloads import Placement
 
 NON_ROOT_UID = 10001
 DIALOUT_GID = 20

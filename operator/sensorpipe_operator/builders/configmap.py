@@ -8,7 +8,8 @@ from typing import Any
 from sensorpipe_contract import identity
 from sensorpipe_operator import runtime_config as rc
 from sensorpipe_operator.builders.common import config_map_name, gateway_name, metadata
-from sensorpipe_operator.model import Gateway, Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
+from sensorpipe_operator.model.workloads import Gateway
 
 
 def text(pipeline: Pipeline, gateway: Gateway | None = None) -> str:

@@ -21,7 +21,8 @@ from sensorpipe_operator.builders.common import (
     secret_env,
     service_account_name,
 )
-from sensorpipe_operator.model import Consumer, Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
+from sensorpipe_operator.model.workloads import Consumer
 
 COMMANDS = {"alert-notifier": "sensorpipe-notify"}
 

@@ -24,7 +24,8 @@ from sensorpipe_operator.builders.common import (
     secret_env,
     service_account_name,
 )
-from sensorpipe_operator.model import Gateway, Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
+from sensorpipe_operator.model.workloads import Gateway
 
 SPOOL_DIR = "/var/lib/sensorpipe/spool"
 

@@ -13,14 +13,14 @@ from typing import Any
 from sensorpipe_contract import naming
 from sensorpipe_operator.builders.common import metadata
 from sensorpipe_operator.kube import KAFKA_TOPICS
-from sensorpipe_operator.model import Pipeline
-from sensorpipe_operator.topics import TopicPlan, plan
+from sensorpipe_operator.model.pipeline import Pipeline
+from sensorpipe_operator.topics import DesiredTopic, desired_topics
 
 API_VERSION = KAFKA_TOPICS.api_version
 CLUSTER_LABEL = "strimzi.io/cluster"
 
 
-def resource_name(pipeline: Pipeline, topic: TopicPlan) -> str:
+def resource_name(pipeline: Pipeline, topic: DesiredTopic) -> str:
     return naming.topic_object(pipeline.name, topic.key)
 
 
@@ -30,7 +30,7 @@ def _config_value(value: str) -> int | str:
 
 
 def build_one(
-    pipeline: Pipeline, topic: TopicPlan, api_version: str = API_VERSION
+    pipeline: Pipeline, topic: DesiredTopic, api_version: str = API_VERSION
 ) -> dict[str, Any]:
     meta = metadata(pipeline, resource_name(pipeline, topic), "topic", topic.key)
     meta["labels"][CLUSTER_LABEL] = pipeline.kafka.cluster_ref
@@ -48,4 +48,4 @@ def build_one(
 
 
 def build(pipeline: Pipeline, api_version: str = API_VERSION) -> list[dict[str, Any]]:
-    return [build_one(pipeline, t, api_version) for t in plan(pipeline)]
+    return [build_one(pipeline, t, api_version) for t in desired_topics(pipeline)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from sensorpipe_operator.builders.common import metadata, service_account_name
-from sensorpipe_operator.model import Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
 
 SPARK_DRIVER_CLUSTER_ROLE = "sensorpipe-spark-driver"
 RBAC_GROUP = "rbac.authorization.k8s.io"

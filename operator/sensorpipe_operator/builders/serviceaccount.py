@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from sensorpipe_operator.builders.common import metadata, service_account_name
-from sensorpipe_operator.model import Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
 
 
 def _account(pipeline: Pipeline, role: str, automount: bool) -> dict[str, Any]:

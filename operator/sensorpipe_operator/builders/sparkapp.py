@@ -29,7 +29,7 @@ from sensorpipe_operator.builders.common import (
     service_account_name,
     spark_name,
 )
-from sensorpipe_operator.model import Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
 
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
 MAIN_FILE = "local:///opt/sensorpipe/spark_apps/sensorpipe_spark/main.py"

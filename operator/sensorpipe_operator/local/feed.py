@@ -17,7 +17,7 @@ from typing import Any
 from confluent_kafka import Consumer
 
 from sensorpipe_operator.local.view import PipelineView
-from sensorpipe_operator.model import Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 

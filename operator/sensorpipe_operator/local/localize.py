@@ -11,12 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from sensorpipe_operator.local.layout import Layout
-from sensorpipe_operator.model import (
-    Gateway,
-    Pipeline,
-    SerialSource,
-    Source,
-)
+from sensorpipe_operator.model.pipeline import Pipeline
+from sensorpipe_operator.model.sources import SerialSource, Source
+from sensorpipe_operator.model.workloads import Gateway
 
 FIRMWARE_BAUD = 115200
 

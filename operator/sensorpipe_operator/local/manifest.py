@@ -14,7 +14,8 @@ import yaml
 
 from sensorpipe_contract.identity import API_VERSION, KIND
 from sensorpipe_operator import crdcheck
-from sensorpipe_operator.model import Pipeline, SpecError, parse
+from sensorpipe_operator.model.errors import SpecError
+from sensorpipe_operator.model.pipeline import Pipeline, parse
 
 DEFAULT_NAMESPACE = "default"
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from sensorpipe_operator import runtime_config as rc
 from sensorpipe_operator.local.layout import Layout
-from sensorpipe_operator.model import Gateway, Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
+from sensorpipe_operator.model.workloads import Gateway
 
 SPARK_CHILD = "spark"
 DEFAULT_SPARK_MASTER = "local[2]"

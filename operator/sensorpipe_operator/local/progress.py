@@ -16,7 +16,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 
 from sensorpipe_operator.local import measure
-from sensorpipe_operator.model import Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
 
 
 @dataclass

@@ -19,7 +19,8 @@ from confluent_kafka import ConsumerGroupState, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from sensorpipe_operator import admin_topics, topics
-from sensorpipe_operator.model import Pipeline
+from sensorpipe_operator.kafka_clients import admin_client
+from sensorpipe_operator.model.pipeline import Pipeline
 
 DELETE_TIMEOUT = 60.0
 
@@ -67,8 +68,8 @@ def _wait_gone(admin: AdminClient, names: set[str]) -> None:
 def reset(pipeline: Pipeline, work_dir: Path) -> list[str]:
     """Delete the pipeline's topics, consumer groups and work directory; returns what went."""
     bootstrap = pipeline.kafka.bootstrap_servers
-    admin = admin_topics.client(bootstrap)
-    names = [p.name for p in topics.plan(pipeline)]
+    admin = admin_client({"bootstrap.servers": bootstrap})
+    names = [p.name for p in topics.desired_topics(pipeline)]
     try:
         # Groups first: Kafka drops a group's offsets with its topics, and an emptied group
         # may or may not be gone by the time we list, which would make the report vary.

@@ -25,6 +25,7 @@ from typing import TextIO
 from confluent_kafka import KafkaException
 
 from sensorpipe_operator import admin_topics, topics
+from sensorpipe_operator.kafka_clients import admin_client
 from sensorpipe_operator.local import dashboard, measure, plan, progress
 from sensorpipe_operator.local.feed import Feed
 from sensorpipe_operator.local.layout import READINGS_TABLE, Layout
@@ -33,7 +34,7 @@ from sensorpipe_operator.local.manifest import load
 from sensorpipe_operator.local.measure import TopicOffsets
 from sensorpipe_operator.local.supervisor import ChildFailed, Supervisor
 from sensorpipe_operator.local.view import PipelineView
-from sensorpipe_operator.model import Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -94,7 +95,9 @@ def create_topics(pipeline: Pipeline) -> None:
     """The operator's own Admin-API backend, so topics get the same partitions and config."""
     bootstrap = pipeline.kafka.bootstrap_servers
     try:
-        states = admin_topics.ensure(admin_topics.client(bootstrap), topics.plan(pipeline))
+        states = admin_topics.ensure(
+            admin_client({"bootstrap.servers": bootstrap}), topics.desired_topics(pipeline)
+        )
     except KafkaException as exc:
         raise RunError(f"cannot reach Kafka at {bootstrap}: {exc}") from None
     failed = [f"{s.name}: {s.detail}" for s in states if not s.ready]

@@ -17,17 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-
 from sensorpipe_contract.identity import AUTOSCALER_MANAGER
 from sensorpipe_operator.builders.sparkapp import floor
+from sensorpipe_operator.kube import KINDS, Kube
 from sensorpipe_operator.scaling.targets import Kind, ScaleTarget
 
-SPARK_GROUP = "sparkoperator.k8s.io"
-SPARK_VERSION = "v1beta2"
-SPARK_PLURAL = "sparkapplications"
-HTTP_NOT_FOUND = 404
+DEPLOYMENTS = KINDS["Deployment"]
+SPARK_APPLICATIONS = KINDS["SparkApplication"]
 
 
 def spark_executors(app: dict[str, Any]) -> int:
@@ -51,47 +47,37 @@ def spark_patch(app: dict[str, Any], executors: int) -> dict[str, Any]:
 
 
 class Actuator:
-    """Current scale and scale changes for one namespace's targets."""
+    """Current scale and scale changes for one namespace's targets, through the process's one
+    Kubernetes client (so the autoscaler's writes are counted with the operator's)."""
 
-    def __init__(self, api: client.ApiClient) -> None:
-        self._apps = client.AppsV1Api(api)
-        self._custom = client.CustomObjectsApi(api)
+    def __init__(self, kube: Kube) -> None:
+        self._kube = kube
 
     def current(self, namespace: str, target: ScaleTarget) -> int | None:
         """The target's scale now, or None when it does not exist (yet)."""
-        try:
-            if target.kind is Kind.DEPLOYMENT:
-                scale = self._apps.read_namespaced_deployment_scale(target.name, namespace)
-                return int(scale.spec.replicas or 0)
-            return spark_executors(self._spark(namespace, target.name))
-        except ApiException as exc:
-            if exc.status == HTTP_NOT_FOUND:
-                return None
-            raise
+        if target.kind is Kind.DEPLOYMENT:
+            scale = self._kube.get(DEPLOYMENTS, namespace, target.name, "scale")
+            return None if scale is None else int((scale.get("spec") or {}).get("replicas") or 0)
+        app = self._kube.get(SPARK_APPLICATIONS, namespace, target.name)
+        return None if app is None else spark_executors(app)
 
     def set(self, namespace: str, target: ScaleTarget, replicas: int) -> None:
-        """Set the target's scale to ``replicas``."""
+        """Set the target's scale to ``replicas``; KubeError 404 when the target is gone."""
         if target.kind is Kind.DEPLOYMENT:
-            self._apps.patch_namespaced_deployment_scale(
-                target.name,
+            self._kube.merge_patch(
+                DEPLOYMENTS,
                 namespace,
+                target.name,
                 {"spec": {"replicas": replicas}},
-                field_manager=AUTOSCALER_MANAGER,
+                subresource="scale",
+                manager=AUTOSCALER_MANAGER,
             )
             return
-        app = self._spark(namespace, target.name)
-        self._custom.patch_namespaced_custom_object(
-            SPARK_GROUP,
-            SPARK_VERSION,
+        app = self._kube.get(SPARK_APPLICATIONS, namespace, target.name) or {}
+        self._kube.merge_patch(
+            SPARK_APPLICATIONS,
             namespace,
-            SPARK_PLURAL,
             target.name,
             spark_patch(app, replicas),
-            field_manager=AUTOSCALER_MANAGER,
+            manager=AUTOSCALER_MANAGER,
         )
-
-    def _spark(self, namespace: str, name: str) -> dict[str, Any]:
-        app: dict[str, Any] = self._custom.get_namespaced_custom_object(
-            SPARK_GROUP, SPARK_VERSION, namespace, SPARK_PLURAL, name
-        )
-        return app

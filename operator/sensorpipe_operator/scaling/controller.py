@@ -1,4 +1,4 @@
-"""One poll of one pipeline: measure every target's group, decide, actuate, report.
+"""One poll of one pipeline: read every target's lag, decide, actuate, publish.
 
 This is the core the kopf timer calls; it takes the pipeline's body and its memory as
 arguments and knows nothing of kopf, so tests can drive it against the real API server and
@@ -7,7 +7,6 @@ broker as well.
 
 from __future__ import annotations
 
-import base64
 import calendar
 import logging
 import time
@@ -15,16 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-
 from sensorpipe_contract.identity import TIME_FORMAT
-from sensorpipe_operator import admin_topics, model
+from sensorpipe_operator.kafka_clients import KafkaClients
+from sensorpipe_operator.kube import Kube, KubeError
+from sensorpipe_operator.model.errors import SpecError
+from sensorpipe_operator.model.pipeline import parse
 from sensorpipe_operator.scaling.actuate import Actuator
-from sensorpipe_operator.scaling.measure import LagReader, admin_client
+from sensorpipe_operator.scaling.lag import LagReader
 from sensorpipe_operator.scaling.policy import PolicyState, decide
-from sensorpipe_operator.scaling.report import announce, record_metrics
-from sensorpipe_operator.scaling.status import TargetReport, scaling_status, timestamp
+from sensorpipe_operator.scaling.publish import announce, record_metrics
+from sensorpipe_operator.scaling.status import TargetOutcome, scaling_status, timestamp
 from sensorpipe_operator.scaling.targets import ScaleTarget, targets
 from sensorpipe_operator.scaling.window import RateWindow, Snapshot
 
@@ -90,54 +89,22 @@ def resume(
 
 
 class ScalingController:
-    """Shared by all pipelines of one operator process: API client and Admin clients."""
+    """Shared by all pipelines of one operator process: its Kubernetes client and its Kafka
+    clients (the admin topic backend's too)."""
 
-    def __init__(self, api: client.ApiClient, request_timeout: float = 5.0) -> None:
-        self._api = api
-        self._actuator = Actuator(api)
+    def __init__(self, kube: Kube, kafka: KafkaClients, request_timeout: float = 5.0) -> None:
+        self._kube = kube
+        self._kafka = kafka
+        self._actuator = Actuator(kube)
         self._timeout = request_timeout
-        # One reader per broker and credentials Secret, keyed without the secret itself; a
-        # rotated Secret replaces its reader instead of adding one beside it.
-        self._readers: dict[tuple[str, str, str], tuple[dict[str, str], LagReader]] = {}
-
-    @property
-    def api(self) -> client.ApiClient:
-        return self._api
-
-    def kafka_conf(self, pipeline: model.Pipeline) -> dict[str, str]:
-        """Admin client settings for the pipeline's broker, with the credentials of the Secret
-        the spec references (read on every poll, so a rotated Secret is picked up)."""
-        conf = {"bootstrap.servers": pipeline.kafka.bootstrap_servers}
-        auth = pipeline.kafka.authentication
-        if auth is None:
-            return conf
-        secret = client.CoreV1Api(self._api).read_namespaced_secret(
-            auth.secret.name, pipeline.namespace
-        )
-        data = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
-        return {**conf, **admin_topics.auth_config(auth, data)}
-
-    def _reader(self, pipeline: model.Pipeline) -> LagReader:
-        conf = self.kafka_conf(pipeline)
-        auth = pipeline.kafka.authentication
-        key = (
-            pipeline.kafka.bootstrap_servers,
-            pipeline.namespace,
-            auth.secret.name if auth else "",
-        )
-        held = self._readers.get(key)
-        if held is None or held[0] != conf:
-            held = (conf, LagReader(admin_client(conf), timeout=self._timeout))
-            self._readers[key] = held
-        return held[1]
 
     def poll(self, body: Mapping[str, Any], memory: PipelineMemory) -> dict[str, Any] | None:
         """Poll the pipeline if its poll interval has passed; the new ``status.scaling``, or
         None when nothing was polled (not due, scaling off, or a spec the reconciler refuses)."""
         meta = body["metadata"]
         try:
-            pipeline = model.parse(body.get("spec"), meta["name"], meta["namespace"])
-        except model.SpecError:
+            pipeline = parse(body.get("spec"), meta["name"], meta["namespace"])
+        except SpecError:
             return None  # the reconciler reports the spec error on the status
         scaled = targets(pipeline)
         now = time.time()
@@ -147,11 +114,11 @@ class ScalingController:
         reader: LagReader | None = None
         why = ""
         try:
-            reader = self._reader(pipeline)
-        except (ApiException, KeyError) as exc:
+            reader = LagReader(self._kafka.admin(pipeline), timeout=self._timeout)
+        except (KubeError, KeyError) as exc:
             why = f"Kafka credentials (spec.kafka.authentication): {_short(exc)}"
         status = body.get("status") or {}
-        reports = []
+        outcomes = []
         for target in scaled:
             mem = memory.for_target(target, status)
             snap = (
@@ -159,35 +126,35 @@ class ScalingController:
                 if reader is not None
                 else Snapshot(time=time.time(), group=target.group, error=why)
             )
-            report = self._poll_target(body, target, mem, snap)
-            record_metrics(pipeline.namespace, pipeline.name, report)
-            reports.append(report)
+            outcome = self._poll_target(body, target, mem, snap)
+            record_metrics(pipeline.namespace, pipeline.name, outcome)
+            outcomes.append(outcome)
         live = {(str(t.kind), t.name) for t in scaled}
         memory.targets = {k: v for k, v in memory.targets.items() if k in live}
-        return scaling_status(pipeline.scaling.target, reports, now)
+        return scaling_status(pipeline.scaling.target, outcomes, now)
 
     def _poll_target(
         self, body: Mapping[str, Any], target: ScaleTarget, mem: TargetMemory, snap: Snapshot
-    ) -> TargetReport:
+    ) -> TargetOutcome:
         namespace = body["metadata"]["namespace"]
         obs = mem.window.add(snap)
         try:
             current = self._actuator.current(namespace, target)
-        except ApiException as exc:
+        except KubeError as exc:
             log.warning("cannot read the scale of %s %s: %s", target.kind, target.name, exc)
             current = None
-            obs = replace(obs, error=f"reading {target.kind}: {exc.status} {exc.reason}")
+            obs = replace(obs, error=f"reading {target.kind}: {_short(exc)}")
         if current is None:
-            return TargetReport(target, obs, None, None, mem.state, mem.last_scale)
+            return TargetOutcome(target, obs, None, None, mem.state, mem.last_scale)
         decision, state = decide(target.config, mem.state, obs, current)
         if decision.desired != current:
             try:
                 self._actuator.set(namespace, target, decision.desired)
-            except ApiException as exc:
+            except KubeError as exc:
                 # The policy's state is not advanced: the change did not happen.
                 log.warning("cannot scale %s %s: %s", target.kind, target.name, exc)
-                obs = replace(obs, error=f"scaling {target.kind}: {exc.status} {exc.reason}")
-                return TargetReport(target, obs, current, None, mem.state, mem.last_scale)
+                obs = replace(obs, error=f"scaling {target.kind}: {_short(exc)}")
+                return TargetOutcome(target, obs, current, None, mem.state, mem.last_scale)
             mem.last_scale = {
                 "from": decision.current,
                 "to": decision.desired,
@@ -196,12 +163,12 @@ class ScalingController:
                 "time": timestamp(decision.time),
             }
             log.info("scaled %s %s: %s", target.kind, target.name, decision.message)
-            announce(self._api, dict(body), target.name, decision)
+            announce(self._kube, dict(body), target.name, decision)
         mem.state = state
-        return TargetReport(target, obs, current, decision, mem.state, mem.last_scale)
+        return TargetOutcome(target, obs, current, decision, mem.state, mem.last_scale)
 
 
 def _short(exc: Exception) -> str:
-    if isinstance(exc, ApiException):
-        return f"{exc.status} {exc.reason}"
+    if isinstance(exc, KubeError):
+        return f"{exc.status} {exc.message}"
     return f"missing key {exc}"

@@ -19,7 +19,7 @@ from typing import Any
 import kopf
 
 from sensorpipe_operator import loop
-from sensorpipe_operator.handlers import process_kube
+from sensorpipe_operator.handlers import process_kafka, process_kube
 from sensorpipe_operator.kube import PIPELINES, Kube, KubeError
 from sensorpipe_operator.scaling.controller import PipelineMemory, ScalingController
 from sensorpipe_operator.scaling.status import worth_writing
@@ -29,8 +29,9 @@ HTTP_NOT_FOUND = 404
 
 
 class Scaling:
-    """The autoscaler of one operator process: the controller (API and Admin clients), each
-    pipeline's memory, and the last ``status.scaling`` written per pipeline."""
+    """The autoscaler of one operator process: the controller (with the process's Kubernetes
+    and Kafka clients), each pipeline's memory, and the last ``status.scaling`` written per
+    pipeline."""
 
     def __init__(self, kube: Kube, controller: ScalingController) -> None:
         self.kube = kube
@@ -72,7 +73,7 @@ async def start_scaling(memo: kopf.Memo, **_: Any) -> None:
     """One autoscaler and its loop for the whole process. Peering (``memo.may_act``, set by
     the operator's own startup handler when it runs with peering) is asked on every round."""
     kube = process_kube(memo)
-    scaling = Scaling(kube, ScalingController(kube.api))
+    scaling = Scaling(kube, ScalingController(kube, process_kafka(memo)))
 
     async def may_act() -> bool:
         gate = getattr(memo, "may_act", None)

@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from sensorpipe_operator.model import Scaling
+from sensorpipe_operator.model.autoscaling import Scaling
 from sensorpipe_operator.scaling.window import Observation
 
 

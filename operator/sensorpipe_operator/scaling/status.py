@@ -23,7 +23,7 @@ def timestamp(seconds: float) -> str:
 
 
 @dataclass(frozen=True)
-class TargetReport:
+class TargetOutcome:
     """One target's poll: what was measured and decided; ``current`` is None when the target
     does not exist yet (the operator has not created it), in which case nothing was decided."""
 
@@ -51,48 +51,48 @@ def decision_dict(decision: Decision) -> dict[str, Any]:
     }
 
 
-def target_status(report: TargetReport) -> dict[str, Any]:
+def target_status(outcome: TargetOutcome) -> dict[str, Any]:
     """One entry of ``targets``. Unknown figures are left out rather than written as null:
     the list is replaced as a whole on every poll, so nothing stale survives, and a null in
     kopf's merge patch would delete the key and make kopf report the patch as inconsistent."""
-    obs = report.observation
+    obs = outcome.observation
     out: dict[str, Any] = {
-        "kind": str(report.target.kind),
-        "name": report.target.name,
-        "group": report.target.group,
+        "kind": str(outcome.target.kind),
+        "name": outcome.target.name,
+        "group": outcome.target.group,
         "brokerReachable": obs.reachable,
         "lag": obs.total_lag,
         "lagByTopic": [{"topic": t, "lag": lag} for t, lag in sorted(obs.lag_by_topic.items())],
         "inputRate": _rate(obs.input_rate),
         "consumptionRate": _rate(obs.consumption_rate),
-        "capacityPerReplica": _rate(report.state.capacity),
-        "capacityMeasured": report.state.capacity_measured,
+        "capacityPerReplica": _rate(outcome.state.capacity),
+        "capacityMeasured": outcome.state.capacity_measured,
         "partitions": obs.partitions,
         "activePartitions": obs.active_partitions,
         "committed": obs.committed,
-        "currentReplicas": report.current,
-        "desiredReplicas": report.decision.desired if report.decision else report.current,
+        "currentReplicas": outcome.current,
+        "desiredReplicas": outcome.decision.desired if outcome.decision else outcome.current,
     }
     if obs.error:
         out["error"] = obs.error
-    if report.decision is not None:
-        out["lastDecision"] = decision_dict(report.decision)
-    if report.last_scale is not None:
-        out["lastScale"] = report.last_scale
+    if outcome.decision is not None:
+        out["lastDecision"] = decision_dict(outcome.decision)
+    if outcome.last_scale is not None:
+        out["lastScale"] = outcome.last_scale
     return {k: v for k, v in out.items() if v is not None}
 
 
-def scaling_status(target_kind: str, reports: list[TargetReport], now: float) -> dict[str, Any]:
+def scaling_status(target_kind: str, outcomes: list[TargetOutcome], now: float) -> dict[str, Any]:
     """``status.scaling`` for one poll of all the pipeline's targets. Without any decision
     (no target exists yet) ``lastDecision`` is left out, so the previous one stays."""
-    targets = [target_status(r) for r in reports]
-    decisions = [r.decision for r in reports if r.decision is not None]
+    targets = [target_status(r) for r in outcomes]
+    decisions = [r.decision for r in outcomes if r.decision is not None]
     out: dict[str, Any] = {
         "target": target_kind,
         "observedAt": timestamp(now),
-        "brokerReachable": all(r.observation.reachable for r in reports),
-        "totalLag": sum(r.observation.total_lag for r in reports),
-        "currentReplicas": sum(r.current or 0 for r in reports),
+        "brokerReachable": all(r.observation.reachable for r in outcomes),
+        "totalLag": sum(r.observation.total_lag for r in outcomes),
+        "currentReplicas": sum(r.current or 0 for r in outcomes),
         "desiredReplicas": sum(t.get("desiredReplicas", 0) for t in targets),
         "targets": targets,
     }

@@ -11,7 +11,8 @@ from enum import StrEnum
 
 from sensorpipe_contract import naming
 from sensorpipe_operator.builders.common import consumer_name, spark_name
-from sensorpipe_operator.model import Consumer, Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
+from sensorpipe_operator.model.workloads import Consumer
 from sensorpipe_operator.scaling.policy import PolicyConfig
 
 # A Spark restart (driver pod, executors, re-reading the checkpoint) keeps a streaming job

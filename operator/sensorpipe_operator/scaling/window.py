@@ -1,6 +1,6 @@
 """Lag and rates of one consumer group over a sliding window of offset snapshots.
 
-Pure: the broker is read elsewhere (``measure``); this module only does arithmetic on what was
+Pure: the broker is read elsewhere (``lag``); this module only does arithmetic on what was
 read, so recorded traces can be replayed through it in unit tests and benchmarks.
 
 Rates come from the growth of offsets between the oldest and newest snapshot in the window,

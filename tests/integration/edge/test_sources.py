@@ -5,21 +5,28 @@
   managed to send arrives exactly once (lines "sent" while unplugged never left it).
 - MQTT: the gateway is killed with SIGKILL mid-stream; the persistent QoS 1 session keeps
   what was not acknowledged and the broker redelivers it to the restarted gateway, so
-  nothing is lost (at-least-once; exactly once per (device, seq) after deduplication).
+  nothing is lost (at-least-once; exactly once per (device, seq) after deduplication), and
+  the redeliveries (lower numbers than the gateway had seen) are not taken for reboots.
+- MQTT devices that restart their counter (a sketch counting from 0 after each power
+  cycle), as protocol lines and as JSON payloads with a counter member, get a new boot
+  epoch per reboot, also across a gateway killed with SIGKILL (issue #18).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from sensorpipe_edge.protocol import encode
 from sensorpipe_edge.ptydevice import PtyDevice
 from sensorpipe_edge.simulation import Fleet
 from sensorpipe_edge.sources.mqtt import host_port
@@ -30,6 +37,7 @@ from tests.integration.edge.helpers import (
     seqs_by_device,
     wait_until,
 )
+from tests.seed_payloads import gateway_source
 
 pytestmark = pytest.mark.integration
 T0 = int(time.time())  # ticks at interval 1 s: the lines carry plausible device times
@@ -120,6 +128,82 @@ def test_mqtt_kill_9_loses_nothing(kafka_bootstrap, mqtt_url, unique_name, gatew
     got = {(r["device_id"], r["seq"]) for r in records}
     assert got == set(sent)
     assert len(records) >= len(sent)
+    # redelivered lines carry DUP: no device of this fleet rebooted, so no epoch moved
+    assert {r.get("boot", 0) for r in records} == {0}
+
+
+def _counter_line(device: str, seq: int) -> bytes:
+    return encode(device, seq, "motion", {"motion": seq % 2 == 0}, epoch_ms=(T0 + seq) * 1000)
+
+
+def _counter_json(device: str, seq: int) -> bytes:
+    doc = {"id": device, "n": seq, "t": T0 + seq, "temperature": 20.5, "humidity": 40.0}
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize(
+    ("payload", "encode_one", "stream"),
+    [
+        (None, _counter_line, "motion"),
+        (
+            {"stream": "climate", "deviceId": "id", "seq": "n", "time": "t"},
+            _counter_json,
+            "climate",
+        ),
+    ],
+    ids=["protocol-lines", "json-with-counter"],
+)
+def test_an_mqtt_device_restarting_its_counter_keeps_every_reading(
+    kafka_bootstrap, mqtt_url, unique_name, gateways, payload, encode_one, stream
+):
+    """Three boots of one device: 0..19, then 0..14 (five of them sent while the gateway is
+    down after a SIGKILL, queued by the broker), then 0..4. Every reading is kept, each
+    boot under its own epoch, and only the two reboots are counted."""
+    mqtt_block = {"url": mqtt_url, "topicFilter": f"{unique_name}/#", "qos": 1}
+    source: dict[str, Any] = {"type": "mqtt", "mqtt": mqtt_block}
+    if payload is not None:  # as the operator renders the spec's mapping
+        source = gateway_source(unique_name, source | {"payload": payload | {"timeUnit": "s"}})
+    doc = create_pipeline(kafka_bootstrap, unique_name, source)
+    gw = gateways(doc, {"SENSORPIPE_MQTT_CLIENT_ID": f"gw-{unique_name}"}).start()
+    wait_until("the MQTT session", lambda: gw.metric("source_connected") == 1, 30, gw.log)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", clean_session=True)
+    host, port = host_port(mqtt_url)
+    client.connect(host, port)
+    client.loop_start()
+    reboots = 'device_reboots_total{device="uno"}'
+
+    def send(seqs: range) -> None:
+        for seq in seqs:
+            msg = client.publish(f"{unique_name}/uno", encode_one("uno", seq).rstrip(), qos=1)
+            msg.wait_for_publish(10)
+
+    try:
+        send(range(20))
+        wait_until("boot 0", lambda: gw.metric("published_total") >= 20, 60, gw.log)
+        send(range(10))
+        wait_until("the reboot", lambda: gw.metric(reboots) == 1, 60, gw.log)
+        saved = Path(gw.env["SENSORPIPE_SPOOL_DIR"]) / "boots.json"
+        wait_until("the epoch saved", lambda: json.loads(saved.read_text())["uno"][0] == 1, 10)
+        gw.kill9()
+        send(range(10, 15))  # the broker queues these for the absent session
+        gw.start()
+        wait_until("the queued ones", lambda: gw.metric("published_total") >= 5, 60, gw.log)
+        send(range(5))
+        wait_until("the second reboot", lambda: gw.metric(reboots) == 1, 60, gw.log)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    expected = (
+        {(0, s) for s in range(20)} | {(1, s) for s in range(15)} | {(2, s) for s in range(5)}
+    )
+    records = read_topics(
+        kafka_bootstrap,
+        [doc["topics"]["streams"][stream]],
+        until=lambda recs: {(r.get("boot", 0), r["seq"]) for r in recs} >= expected,
+    )
+    assert gw.stop() == 0
+    assert {(r.get("boot", 0), r["seq"]) for r in records} == expected
+    assert {r["device_id"] for r in records} == {"uno"}
 
 
 def test_readiness_follows_the_source(kafka_bootstrap, unique_name, gateways, tmp_path: Path):

@@ -14,7 +14,7 @@ from confluent_kafka.admin import AdminClient
 from sensorpipe_operator import topics
 from sensorpipe_operator.local.manifest import load
 from sensorpipe_operator.local.runner import create_topics
-from sensorpipe_operator.model import Pipeline
+from sensorpipe_operator.model.pipeline import Pipeline
 from tests.integration.local.conftest import sensorpipe, write_manifest
 
 pytestmark = pytest.mark.integration
@@ -37,8 +37,8 @@ def test_reset_removes_one_pipelines_topics_groups_and_work_dir(kafka_bootstrap,
     create_topics(pipeline)
     create_topics(bystander)
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-    ours = [p.name for p in topics.plan(pipeline)]
-    theirs = [p.name for p in topics.plan(bystander)]
+    ours = [p.name for p in topics.desired_topics(pipeline)]
+    theirs = [p.name for p in topics.desired_topics(bystander)]
     _commit(admin, f"{name}.spark", ours[0])
     _commit(admin, f"{name}x.spark", theirs[0])
     work = tmp_path / "work"

@@ -107,10 +107,12 @@ def test_a_batch_naming_a_topic_twice_does_not_kill_the_process(kafka_bootstrap,
     script = (
         "import sys\n"
         "from sensorpipe_operator import admin_topics\n"
-        "from sensorpipe_operator.topics import TopicPlan\n"
-        f"plan = TopicPlan('a', {topic!r}, 1, 1, {{'cleanup.policy': 'delete'}})\n"
-        "twin = TopicPlan('b', plan.name, 1, 1, dict(plan.config))\n"
-        f"states = admin_topics.ensure(admin_topics.client({kafka_bootstrap!r}), [plan, twin])\n"
+        "from sensorpipe_operator.kafka_clients import admin_client\n"
+        "from sensorpipe_operator.topics import DesiredTopic\n"
+        f"plan = DesiredTopic('a', {topic!r}, 1, 1, {{'cleanup.policy': 'delete'}})\n"
+        "twin = DesiredTopic('b', plan.name, 1, 1, dict(plan.config))\n"
+        f"admin = admin_client({{'bootstrap.servers': {kafka_bootstrap!r}}})\n"
+        "states = admin_topics.ensure(admin, [plan, twin])\n"
         "print([(s.name, s.ready) for s in states])\n"
     )
     proc = subprocess.run(

@@ -13,7 +13,7 @@ import pytest
 
 from sensorpipe_operator import crdcheck
 from sensorpipe_operator.local.manifest import admit
-from sensorpipe_operator.model import SpecError
+from sensorpipe_operator.model.errors import SpecError
 from tests.invalid_specs import CASES, Case, manifest_of
 
 from .harness import children, get_pipeline, kubectl_apply, wait_condition

@@ -15,7 +15,8 @@ from kubernetes import client
 from sensorpipe_operator import crdcheck
 from sensorpipe_operator.kube import Kube
 from sensorpipe_operator.local.manifest import admit
-from sensorpipe_operator.model import SpecError, parse
+from sensorpipe_operator.model.errors import SpecError
+from sensorpipe_operator.model.pipeline import parse
 from tests.invalid_specs import base
 
 from .harness import create_pipeline

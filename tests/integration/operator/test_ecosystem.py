@@ -18,7 +18,7 @@ from kubernetes import client
 
 from sensorpipe_contract.identity import OPERATOR_MANAGER
 from sensorpipe_operator.kube import KINDS, PIPELINES, Kube
-from sensorpipe_operator.model import parse
+from sensorpipe_operator.model.pipeline import parse
 from sensorpipe_operator.scaling.actuate import Actuator
 from sensorpipe_operator.scaling.targets import targets
 from tests.conftest import kubectl
@@ -223,7 +223,7 @@ def test_a_spec_change_and_an_autoscaler_step_reconcile_back_to_ready_never_degr
         # 2. An autoscaler step: its own actuation code raises the executor floor.
         before = spark_generation()
         target = targets(parse(manifest["spec"], name, shared_namespace))[0]
-        Actuator(admin.api).set(shared_namespace, target, 2)
+        Actuator(admin).set(shared_namespace, target, 2)
         assert spark_generation() > before
         _play_restart(admin, shared_namespace, app, seen, shared_operator)
         _ready(admin, shared_namespace, name, shared_operator)

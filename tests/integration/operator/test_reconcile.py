@@ -15,7 +15,7 @@ from sensorpipe_operator import ownership, plan
 from sensorpipe_operator.builders import autoscaled_fields, desired_children
 from sensorpipe_operator.builders.rolebinding import SPARK_DRIVER_CLUSTER_ROLE
 from sensorpipe_operator.kube import KINDS, PIPELINES, Kube, KubeError
-from sensorpipe_operator.model import parse
+from sensorpipe_operator.model.pipeline import parse
 from sensorpipe_operator.scaling.actuate import Actuator
 from sensorpipe_operator.scaling.targets import targets
 from sensorpipe_operator.settings import Images
@@ -353,7 +353,7 @@ def test_the_autoscalers_spark_floor_survives_every_reconcile(
 
     # 2. The autoscaler raises the floor (its own actuation code, its own field manager).
     target = targets(parse(manifest["spec"], name, shared_namespace))[0]
-    Actuator(admin.api).set(shared_namespace, target, 4)
+    Actuator(admin).set(shared_namespace, target, 4)
     assert dyn()["minExecutors"] == 4
     hand_edit_restored()
     assert dyn() == {"enabled": True, "minExecutors": 4, "initialExecutors": 4, "maxExecutors": 6}
@@ -378,7 +378,7 @@ def test_a_handover_computed_from_a_stale_view_is_refused(admin, kube_namespace,
     handover = ownership.handover(created, autoscaled_fields(model)[key], created)
     assert handover is not None  # the operator alone owns the floor it created the app with
 
-    Actuator(admin.api).set(kube_namespace, targets(model)[0], 5)
+    Actuator(admin).set(kube_namespace, targets(model)[0], 5)
     with pytest.raises(KubeError) as refused:
         admin.apply(handover, AUTOSCALER_MANAGER, False)
     assert refused.value.status == 409

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sensorpipe_operator.builders import desired_children
-from sensorpipe_operator.model import parse
+from sensorpipe_operator.model.pipeline import parse
 from sensorpipe_operator.settings import Images
 from tests.node import KWOK_PLACEMENT
 

@@ -11,7 +11,7 @@ import pytest
 
 from sensorpipe_operator import crdcheck
 from sensorpipe_operator.local.manifest import admit
-from sensorpipe_operator.model import SpecError
+from sensorpipe_operator.model.errors import SpecError
 
 from .harness import kubectl_apply, pipeline
 

@@ -23,8 +23,12 @@ from kubernetes.dynamic import DynamicClient
 from urllib3.exceptions import HTTPError
 
 from sensorpipe_contract.identity import API_VERSION, KIND
-from sensorpipe_operator import model, plan
+from sensorpipe_operator import plan
 from sensorpipe_operator.builders import autoscaled_fields, desired_children
+from sensorpipe_operator.kafka_clients import KafkaClients
+from sensorpipe_operator.kube import Kube
+from sensorpipe_operator.model.pipeline import Pipeline, parse
+from sensorpipe_operator.scaling.controller import ScalingController
 from sensorpipe_operator.settings import Images
 
 # What a read of the API server raises while it restarts (other suites restart services).
@@ -34,6 +38,12 @@ API_ERRORS = (ApiException, HTTPError)
 @pytest.fixture(scope="module")
 def api(stack: dict[str, str]) -> client.ApiClient:
     return config.new_client_from_config(stack["KUBECONFIG"])
+
+
+def make_controller(api: client.ApiClient, request_timeout: float = 5.0) -> ScalingController:
+    """A controller as an operator process makes it: one Kube, one set of Kafka clients."""
+    kube = Kube(api)
+    return ScalingController(kube, KafkaClients(kube), request_timeout)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +93,7 @@ def pipeline_spec(
 
 def create_pipeline(
     api: client.ApiClient, namespace: str, name: str, spec: dict[str, object]
-) -> tuple[dict[str, Any], model.Pipeline]:
+) -> tuple[dict[str, Any], Pipeline]:
     """The SensorPipeline and the children the operator's first reconcile writes for it
     (accounts, config, SparkApplication, consumer Deployments, each scaled child at the spec's
     minimum), created in the real API server; the reconciler is not running, so this stands
@@ -98,7 +108,7 @@ def create_pipeline(
     created = dyn.resources.get(api_version=body["apiVersion"], kind=body["kind"]).create(
         body=body, namespace=namespace
     )
-    pipeline = model.parse(spec, name, namespace)
+    pipeline = parse(spec, name, namespace)
     children = desired_children(pipeline, Images())
     first = plan.make(children, {}, "", True, autoscaled_fields(pipeline))
     for child in first.apply:  # with the scale a new child starts at

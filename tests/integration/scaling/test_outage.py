@@ -8,8 +8,8 @@ import time
 import pytest
 from kubernetes import client
 
-from sensorpipe_operator.scaling.controller import PipelineMemory, ScalingController
-from tests.integration.scaling.conftest import create_pipeline, pipeline_spec
+from sensorpipe_operator.scaling.controller import PipelineMemory
+from tests.integration.scaling.conftest import create_pipeline, make_controller, pipeline_spec
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ def test_unreachable_broker_holds_the_scale(stack, api, kube_namespace, unique_n
     apps = client.AppsV1Api(api)
     deployment = f"{unique_name}-consumer-notifier"
     apps.patch_namespaced_deployment_scale(deployment, kube_namespace, {"spec": {"replicas": 4}})
-    controller = ScalingController(api, request_timeout=1.0)
+    controller = make_controller(api, request_timeout=1.0)
     memory = PipelineMemory()
     statuses = []
     # Longer than the down window and cool-down together: with lag read as zero, it would

@@ -16,17 +16,16 @@ from kubernetes import client
 
 from sensorpipe_contract.naming import spark_group
 from sensorpipe_operator.scaling.actuate import (
-    SPARK_GROUP,
-    SPARK_PLURAL,
-    SPARK_VERSION,
+    SPARK_APPLICATIONS,
     spark_executors,
 )
-from sensorpipe_operator.scaling.controller import PipelineMemory, ScalingController
+from sensorpipe_operator.scaling.controller import PipelineMemory
 from sensorpipe_operator.scaling.targets import SPARK_RESTART_COST
 from tests.integration.scaling.conftest import (
     SlowGroup,
     create_pipeline,
     create_topic,
+    make_controller,
     pipeline_spec,
     produce,
 )
@@ -61,7 +60,11 @@ def test_spark_floor_moves_only_when_the_backlog_pays_for_a_restart(
 
     def app() -> dict[str, Any]:
         obj: dict[str, Any] = custom.get_namespaced_custom_object(
-            SPARK_GROUP, SPARK_VERSION, kube_namespace, SPARK_PLURAL, app_name
+            SPARK_APPLICATIONS.group,
+            SPARK_APPLICATIONS.version,
+            kube_namespace,
+            SPARK_APPLICATIONS.plural,
+            app_name,
         )
         return obj
 
@@ -69,7 +72,7 @@ def test_spark_floor_moves_only_when_the_backlog_pays_for_a_restart(
         return spark_executors(app())
 
     assert executors() == 1
-    controller = ScalingController(api)
+    controller = make_controller(api)
     memory = PipelineMemory()
     seen: list[
         tuple[dict[str, Any], int, int]

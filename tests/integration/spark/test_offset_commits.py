@@ -4,7 +4,7 @@ autoscaler measures Spark's lag from those commits (docs/contracts.md §6).
 The job runs as its own process, started the way the SparkApplication starts it (the file
 `sensorpipe_spark/main.py`), and drains what is in Kafka. Afterwards the group's committed
 offsets must equal the topics' end offsets on every partition, and the autoscaler's own
-measurement (`sensorpipe_operator.scaling.measure`) must see exactly the readings sent after
+measurement (`sensorpipe_operator.scaling.lag`) must see exactly the readings sent after
 the job stopped as lag.
 """
 
@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from sensorpipe_contract.naming import spark_group
-from sensorpipe_operator.scaling.measure import LagReader, admin_client
+from sensorpipe_operator.kafka_clients import admin_client
+from sensorpipe_operator.scaling.lag import LagReader
 from tests.integration.spark import helpers as h
 
 pytestmark = pytest.mark.integration

@@ -40,7 +40,7 @@ def sample_names(registry: CollectorRegistry) -> set[str]:
 
 def operator_metrics() -> set[str]:
     import sensorpipe_operator.metrics
-    import sensorpipe_operator.scaling.report  # noqa: F401
+    import sensorpipe_operator.scaling.publish  # noqa: F401
 
     return sample_names(REGISTRY)
 

@@ -12,7 +12,7 @@ import yaml
 
 from sensorpipe_contract.identity import KIND
 from sensorpipe_operator import runtime_config as rc
-from sensorpipe_operator.model import Pipeline, parse
+from sensorpipe_operator.model.pipeline import Pipeline, parse
 from tests.unit.operator.specs import full, minimal, with_change
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -15,7 +15,7 @@ from sensorpipe_contract import runtime
 from sensorpipe_edge.config import from_document as gateway_config
 from sensorpipe_edge.notifier import notifier_config
 from sensorpipe_operator import runtime_config as rc
-from sensorpipe_operator.model import Pipeline, parse
+from sensorpipe_operator.model.pipeline import Pipeline, parse
 from sensorpipe_spark import config as spark_config
 from tests.unit.operator.specs import full, minimal
 

@@ -129,3 +129,16 @@ def test_save_writes_only_after_a_change(builder, tmp_path: Path):
     stamped(builder, boots, lines("uno", range(1)))
     boots.save()
     assert json.loads(path.read_text()) == {"uno": [0, 0]}
+
+
+def test_redelivered_lines_keep_the_epoch_and_move_nothing(builder, tmp_path):
+    """An MQTT broker redelivers (DUP) what a crashed gateway had not acknowledged: lower
+    numbers than the device's last, yet no reboot; a fresh line going back still is one."""
+    boots = BootEpochs(tmp_path / "boots.json")
+    stamped(builder, boots, lines("esp", range(10)))
+    records, _ = builder.records(lines("esp", range(5, 8)), NOW)
+    again = boots.stamp(records, redelivered=True)
+    assert [b for _d, b, _s in identities(again)] == [0, 0, 0]
+    after = stamped(builder, boots, lines("esp", range(10, 12)) + lines("esp", range(2)))
+    assert identities(after) == [("esp", 0, 10), ("esp", 0, 11), ("esp", 1, 0), ("esp", 1, 1)]
+    assert boots.reboots == {b"esp": 1}

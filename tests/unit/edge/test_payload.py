@@ -23,6 +23,7 @@ from sensorpipe_edge.payload import (
     MAX_PARTITION,
     GatewaySeq,
     PayloadMapping,
+    content_seq,
     extract,
     kafka_seq,
 )
@@ -169,6 +170,14 @@ def test_the_gateway_count_goes_up_by_one_and_never_repeats_after_a_restart():
     assert max(run1) < MAX_SEQ // 4  # below 2**53 for two centuries yet
 
 
+def test_content_numbers_are_the_same_for_a_message_again_and_fit_the_schema():
+    payloads = [json.dumps(GOOD | {"temperature": t}).encode() for t in range(10_000)]
+    seqs = [content_seq(p) for p in payloads]
+    assert len(set(seqs)) == len(seqs)
+    assert all(0 <= s <= MAX_SEQ for s in seqs)
+    assert content_seq(bytes(payloads[0])) == seqs[0]
+
+
 def test_a_forgotten_device_restarts_higher():
     seq = GatewaySeq(limit=2)
     a = [seq.next("a", NOW) for _ in range(3)]
@@ -233,8 +242,11 @@ def test_the_gateway_accounts_for_every_payload_and_picks_the_sequence_number(ga
         "kafka:t/1@3",
         77,
     )
-    counted = [(json.dumps(GOOD | {"device_id": d}).encode(), None) for d in ("a", "a", "b")]
-    gateway.handle_foreign(counted, "mqtt:f/#", mapping_of(CLIMATE), "mqtt:f/x")
+    timed = [(json.dumps(GOOD | {"device_id": d}).encode(), None) for d in ("a", "a", "b")]
+    gateway.handle_foreign(timed, "mqtt:f/#", mapping_of(CLIMATE), "mqtt:f/x")
+    untimed = {k: v for k, v in CLIMATE.items() if k not in ("time", "timeUnit")}
+    counted = [(json.dumps(GOOD | {"device_id": d}).encode(), None) for d in ("a", "a")]
+    gateway.handle_foreign(counted, "mqtt:f/#", mapping_of(untimed), "mqtt:f/x")
     gateway.handle_foreign(
         [(b"garbage", lambda: acked.append(3))], "mqtt:f/#", mapping_of(CLIMATE), "mqtt:f/y/z"
     )
@@ -242,8 +254,10 @@ def test_the_gateway_accounts_for_every_payload_and_picks_the_sequence_number(ga
         (key, value["seq"]) for topic, key, value in sink.records if topic == "farm.climate"
     ]
     assert readings[:2] == [(b"d1", 5), (b"d1", 77)]  # the payload's own, then the source's
-    (a0, a1, b0) = (seq for _, seq in readings[2:])
-    assert (a1 - a0, b0 >= a0) == (1, True)  # the gateway's count, per device
+    (a0, again, b0, c0, c1) = (seq for _, seq in readings[2:])
+    # a timed payload's from its content: the same message again is the same reading
+    assert (again == a0, b0 != a0, a0 == content_seq(timed[0][0])) == (True, True, True)
+    assert c1 - c0 == 1  # no time: the gateway's count, per device
     (dead,) = [value for topic, _, value in sink.records if topic == "farm.deadletter"]
     assert (dead["source"], dead["reason"], dead["raw"]) == ("mqtt:f/y/z", "not_json", "garbage")
     assert acked == [1, 2, 3]
@@ -255,7 +269,7 @@ def test_the_gateway_accounts_for_every_payload_and_picks_the_sequence_number(ga
         "line_too_long",
         65536,
     )
-    assert gateway.stats.readings_in == {"kafka:t": 2, "mqtt:f/#": 5}
+    assert gateway.stats.readings_in == {"kafka:t": 2, "mqtt:f/#": 7}
 
 
 JSON = st.recursive(

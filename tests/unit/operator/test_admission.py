@@ -14,7 +14,7 @@ import yaml
 
 from sensorpipe_operator import crdcheck
 from sensorpipe_operator.local.manifest import admit
-from sensorpipe_operator.model import SpecError
+from sensorpipe_operator.model.errors import SpecError
 from tests.invalid_specs import CASES, Case, base, manifest_of
 
 from .conftest import CRD

@@ -11,9 +11,9 @@ import pytest
 
 from sensorpipe_edge.config import kafka_client_config
 from sensorpipe_operator import runtime_config as rc
-from sensorpipe_operator.admin_topics import auth_config
 from sensorpipe_operator.builders.common import kafka_volumes
-from sensorpipe_operator.model import parse
+from sensorpipe_operator.kafka_clients import auth_config
+from sensorpipe_operator.model.pipeline import parse
 from sensorpipe_spark.kafka_io import auth_options
 from sensorpipe_spark.offsets import client_config
 
@@ -84,7 +84,7 @@ def _job(contract: dict[str, Any]) -> Any:
 
 
 def test_mutual_tls_without_tls_is_refused():
-    from sensorpipe_operator.model import SpecError
+    from sensorpipe_operator.model.errors import SpecError
 
     with pytest.raises(SpecError, match=r"spec.kafka.authentication.tls"):
         _pipeline({"type": "tls", "tls": False, "secretRef": {"name": "k"}})

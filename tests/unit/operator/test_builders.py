@@ -16,7 +16,8 @@ from sensorpipe_operator.builders import (
     serviceaccount,
     sparkapp,
 )
-from sensorpipe_operator.model import Pipeline, SpecError, parse
+from sensorpipe_operator.model.errors import SpecError
+from sensorpipe_operator.model.pipeline import Pipeline, parse
 from sensorpipe_operator.settings import Images
 
 from .specs import full, minimal, with_change

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from sensorpipe_contract.fields import FIELD_TYPES
-from sensorpipe_operator import model
+from sensorpipe_operator.model import autoscaling, kafka, sources
 
 from .conftest import CRD
 
@@ -51,13 +51,13 @@ def test_api_identity_and_printer_columns(crd):
 
 def test_enums_match_the_model(crd_schema):
     spec = crd_schema["properties"]["spec"]["properties"]
-    assert tuple(spec["kafka"]["properties"]["topicBackend"]["enum"]) == model.TOPIC_BACKENDS
+    assert tuple(spec["kafka"]["properties"]["topicBackend"]["enum"]) == kafka.TOPIC_BACKENDS
     gw = spec["gateways"]["items"]["properties"]["source"]["properties"]
-    assert tuple(gw["type"]["enum"]) == model.SOURCE_TYPES
-    assert tuple(gw["serial"]["properties"]["baudRate"]["enum"]) == model.BAUD_RATES
+    assert tuple(gw["type"]["enum"]) == sources.SOURCE_TYPES
+    assert tuple(gw["serial"]["properties"]["baudRate"]["enum"]) == sources.BAUD_RATES
     fields = spec["streams"]["items"]["properties"]["fields"]["items"]["properties"]
     assert tuple(fields["type"]["enum"]) == FIELD_TYPES
-    assert tuple(spec["scaling"]["properties"]["target"]["enum"]) == model.SCALING_TARGETS
+    assert tuple(spec["scaling"]["properties"]["target"]["enum"]) == autoscaling.SCALING_TARGETS
 
 
 def test_third_party_and_peering_crds_parse():

@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 
 from sensorpipe_operator import device_policy
-from sensorpipe_operator.model import SpecError, parse
+from sensorpipe_operator.model.errors import SpecError
+from sensorpipe_operator.model.pipeline import parse
 from sensorpipe_operator.settings import DEFAULT_DEVICE_PATHS, Settings
 
 from .specs import full, with_change

@@ -5,11 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensorpipe_operator.model import (
-    Pipeline,
-    SpecError,
-    parse,
-)
+from sensorpipe_operator.model.errors import SpecError
+from sensorpipe_operator.model.pipeline import Pipeline, parse
 
 from .specs import full, minimal, with_change
 

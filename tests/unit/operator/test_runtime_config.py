@@ -4,7 +4,7 @@ import pytest
 
 from sensorpipe_edge.payload import PayloadMapping
 from sensorpipe_operator import runtime_config as rc
-from sensorpipe_operator.model import parse
+from sensorpipe_operator.model.pipeline import parse
 from sensorpipe_operator.settings import Images, Settings
 
 from .specs import full, with_change

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from sensorpipe_operator import model
+from sensorpipe_operator.model.pipeline import parse
 from sensorpipe_operator.scaling.actuate import spark_executors, spark_patch
 from sensorpipe_operator.scaling.controller import PipelineMemory, resume
 from sensorpipe_operator.scaling.policy import Decision, PolicyState, Reason
-from sensorpipe_operator.scaling.report import event_body
-from sensorpipe_operator.scaling.status import TargetReport, scaling_status, timestamp
+from sensorpipe_operator.scaling.publish import event_body
+from sensorpipe_operator.scaling.status import TargetOutcome, scaling_status, timestamp
 from sensorpipe_operator.scaling.targets import (
     SPARK_MIN_STEP,
     SPARK_RESTART_COST,
@@ -43,7 +43,7 @@ def spec(target: str = "consumers", enabled: bool = True) -> dict[str, Any]:
 
 
 def test_consumer_targets_follow_the_operator_names_and_groups():
-    (t,) = targets(model.parse(spec(), "farm", "iot"))
+    (t,) = targets(parse(spec(), "farm", "iot"))
     assert t.kind is Kind.DEPLOYMENT
     assert t.name == "farm-consumer-notifier"
     assert t.group == "farm.notifier"
@@ -55,7 +55,7 @@ def test_consumer_targets_follow_the_operator_names_and_groups():
 
 
 def test_spark_target_reads_the_stream_topics_and_pays_for_restarts():
-    (t,) = targets(model.parse(spec("spark"), "farm", "iot"))
+    (t,) = targets(parse(spec("spark"), "farm", "iot"))
     assert t.kind is Kind.SPARK
     assert t.name == "farm-processing"
     assert t.group == "farm.spark"
@@ -66,7 +66,7 @@ def test_spark_target_reads_the_stream_topics_and_pays_for_restarts():
 
 
 def test_nothing_is_scaled_when_scaling_is_off():
-    assert targets(model.parse(spec(enabled=False), "farm", "iot")) == ()
+    assert targets(parse(spec(enabled=False), "farm", "iot")) == ()
 
 
 def test_spark_patch_moves_the_dynamic_allocation_floor_and_keeps_the_ceiling():
@@ -90,7 +90,7 @@ def decision(action_to: int, reason: Reason = Reason.SCALE_UP) -> Decision:
 
 
 def test_status_carries_lag_rates_scale_and_the_last_decision():
-    (t,) = targets(model.parse(spec(), "farm", "iot"))
+    (t,) = targets(parse(spec(), "farm", "iot"))
     w = RateWindow(30)
     w.add(
         Snapshot.from_dict(
@@ -113,8 +113,8 @@ def test_status_carries_lag_rates_scale_and_the_last_decision():
         )
     )
     state = PolicyState(capacity=12.5, capacity_measured=True)
-    report = TargetReport(t, obs, 1, decision(3), state, {"from": 1, "to": 3})
-    status = scaling_status("consumers", [report], 100.0)
+    outcome = TargetOutcome(t, obs, 1, decision(3), state, {"from": 1, "to": 3})
+    status = scaling_status("consumers", [outcome], 100.0)
     assert status["totalLag"] == 400
     assert status["currentReplicas"] == 1
     assert status["desiredReplicas"] == 3
@@ -132,9 +132,11 @@ def test_status_carries_lag_rates_scale_and_the_last_decision():
 
 
 def test_status_of_a_target_not_created_yet_has_no_decision():
-    (t,) = targets(model.parse(spec(), "farm", "iot"))
+    (t,) = targets(parse(spec(), "farm", "iot"))
     obs = RateWindow(30).add(Snapshot(time=5, group=t.group))
-    status = scaling_status("consumers", [TargetReport(t, obs, None, None, PolicyState(), None)], 5)
+    status = scaling_status(
+        "consumers", [TargetOutcome(t, obs, None, None, PolicyState(), None)], 5
+    )
     assert "lastDecision" not in status
     assert "currentReplicas" not in status["targets"][0]
     assert "lastDecision" not in status["targets"][0]
@@ -156,7 +158,7 @@ def test_event_names_the_pipeline_and_the_action():
 
 
 def test_resume_restores_the_last_action_so_a_restart_keeps_cool_down_and_direction():
-    (t,) = targets(model.parse(spec(), "farm", "iot"))
+    (t,) = targets(parse(spec(), "farm", "iot"))
     last = {"from": 4, "to": 3, "reason": "ScaleDown", "time": "1970-01-01T00:01:40Z"}
     entry = {"name": t.name, "lastScale": last, "capacityPerReplica": 42.0, "capacityMeasured": 1}
     restored, state = resume(t, {"scaling": {"targets": [entry]}})

@@ -8,7 +8,7 @@ import pytest
 from pyspark.sql.streaming.listener import SourceProgress
 
 from sensorpipe_operator import runtime_config
-from sensorpipe_operator.model import parse
+from sensorpipe_operator.model.pipeline import parse
 from sensorpipe_operator.scaling.targets import targets
 from sensorpipe_spark import config, offsets
 from tests.unit.operator.specs import full, with_change

@@ -6,8 +6,8 @@ Input and consumption are exported as counters (offsets summed over a group's pa
 read from Kafka) rather than rates worked out here, so Prometheus takes ``rate()`` over the
 window a dashboard or alert chooses, and a missed scrape loses nothing.
 
-Events are written with the plain API client rather than kopf's event queue, so the same code
-posts them whether the timer runs inside kopf or a test drives the controller directly.
+Events are written through the process's ``Kube`` rather than kopf's event queue, so the same
+code posts them whether the loop runs inside kopf or a test drives the controller directly.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from kubernetes import client
 from prometheus_client import REGISTRY, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from sensorpipe_operator.kube import EVENTS, Kube
 from sensorpipe_operator.scaling.policy import Decision
-from sensorpipe_operator.scaling.status import TargetReport, timestamp
+from sensorpipe_operator.scaling.status import TargetOutcome, timestamp
 
 COMPONENT = "sensorpipe-operator"
 
@@ -69,18 +69,18 @@ SCALE_DESIRED = Gauge(
 )
 
 
-def record_metrics(namespace: str, pipeline: str, report: TargetReport) -> None:
+def record_metrics(namespace: str, pipeline: str, outcome: TargetOutcome) -> None:
     """Gauges for one target's poll; figures that are unknown (broker down) are left as
     they were rather than set to zero, which would read as "no lag"."""
-    obs = report.observation
-    group = report.target.group
+    obs = outcome.observation
+    group = outcome.target.group
     if obs.reachable:
         LAG.labels(namespace, pipeline, group).set(obs.total_lag)
         OFFSETS.offsets[(namespace, pipeline, group)] = (obs.end_offsets, obs.committed_offsets)
-    if report.current is not None:
-        SCALE_CURRENT.labels(namespace, pipeline, report.target.name).set(report.current)
-    if report.decision is not None:
-        SCALE_DESIRED.labels(namespace, pipeline, report.target.name).set(report.decision.desired)
+    if outcome.current is not None:
+        SCALE_CURRENT.labels(namespace, pipeline, outcome.target.name).set(outcome.current)
+    if outcome.decision is not None:
+        SCALE_DESIRED.labels(namespace, pipeline, outcome.target.name).set(outcome.decision.desired)
 
 
 def event_body(owner: dict[str, Any], target: str, decision: Decision) -> dict[str, Any]:
@@ -109,12 +109,10 @@ def event_body(owner: dict[str, Any], target: str, decision: Decision) -> dict[s
     }
 
 
-def announce(api: client.ApiClient, owner: dict[str, Any], target: str, decision: Decision) -> None:
+def announce(kube: Kube, owner: dict[str, Any], target: str, decision: Decision) -> None:
     """Post the Event and count the action."""
     meta = owner["metadata"]
-    client.CoreV1Api(api).create_namespaced_event(
-        meta["namespace"], event_body(owner, target, decision)
-    )
+    kube.create(EVENTS, meta["namespace"], event_body(owner, target, decision))
     ACTIONS.labels(
         meta["namespace"], meta["name"], target, decision.action, str(decision.reason)
     ).inc()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from confluent_kafka import (
@@ -27,14 +27,9 @@ from sensorpipe_operator.scaling.window import PartitionOffsets, Snapshot
 log = logging.getLogger(__name__)
 
 
-def admin_client(conf: Mapping[str, str]) -> AdminClient:
-    """An Admin client whose librdkafka log goes to Python logging: while the broker is down it
-    reports every failed connection, which belongs at debug level in an operator's log."""
-    return AdminClient({**conf, "logger": logging.getLogger("sensorpipe.scaling.librdkafka")})
-
-
 class LagReader:
-    """Reads snapshots of consumer groups through one long-lived Admin client.
+    """Reads snapshots of consumer groups through an Admin client (the process's, from
+    ``kafka_clients``; reading holds no state, so a reader is cheap to make per poll).
 
     ``timeout`` bounds each request, so a poll against a dead broker returns (with an error)
     within a few seconds instead of blocking the operator's timer.

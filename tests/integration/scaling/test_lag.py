@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
-from sensorpipe_operator.scaling.measure import LagReader, admin_client
+from sensorpipe_operator.kafka_clients import admin_client
+from sensorpipe_operator.scaling.lag import LagReader
 from tests.integration.scaling.conftest import create_topic, produce
 
 pytestmark = pytest.mark.integration
