@@ -59,7 +59,7 @@ log "rendering the demo pipeline for Kafka at $KAFKA_BOOTSTRAP"
 sed "s|\${KAFKA_BOOTSTRAP}|$KAFKA_BOOTSTRAP|" hack/demo/pipeline.yaml >"$WORK/pipeline.yaml"
 .venv/bin/sensorpipe validate -f "$WORK/pipeline.yaml"
 # A stack kept from an earlier demo still holds its topics; a new run starts from nothing.
-.venv/bin/sensorpipe reset -f "$WORK/pipeline.yaml" --work-dir "$WORK/run"
+.venv/bin/sensorpipe-local reset -f "$WORK/pipeline.yaml" --work-dir "$WORK/run"
 
 log "starting the operator against the local API server (log: $WORK/operator.log)"
 kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
@@ -96,8 +96,9 @@ spark_reporter_pid=$!
 
 stage "$RUN"
 log "the local runner prints a line of counts every few seconds (work dir: $WORK/run)"
-.venv/bin/sensorpipe run -f "$WORK/pipeline.yaml" --work-dir "$WORK/run" \
-  --duration "$DEMO_DURATION" --firmware-node bench-node --dashboard-port 0 --drain-timeout 900 \
+.venv/bin/sensorpipe-local run -f "$WORK/pipeline.yaml" --work-dir "$WORK/run" \
+  --duration "$DEMO_DURATION" --firmware-node bench-node --firmware-build firmware/build \
+  --dashboard-port 0 --drain-timeout 900 \
   --pg-dsn "$PG_DSN" &
 run_pid=$!
 

@@ -1,5 +1,5 @@
 """The live dashboard in a real browser: headless Chromium loads the page that
-`sensorpipe run` serves while simulated readings flow, and the page shows them.
+`sensorpipe-local run` serves while simulated readings flow, and the page shows them.
 
 Chromium and its driver are Debian's (`chromium`, `chromium-driver`; flags in
 tests/browser.py), driven with selenium; the page has no external assets, so nothing leaves
@@ -24,7 +24,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS
-from tests.integration.local.conftest import SENSORPIPE, SPEC, write_manifest
+from tests.integration.local.conftest import SENSORPIPE_LOCAL, SPEC, write_manifest
 
 pytestmark = pytest.mark.e2e
 
@@ -47,7 +47,7 @@ def _wait_for_line(log: Path, proc: subprocess.Popen[bytes], pattern: str, limit
 
 @pytest.fixture
 def dashboard(stack, tmp_path) -> Iterator[tuple[str, Path]]:
-    """A running `sensorpipe run` with its dashboard; stopped with two SIGTERMs (the second
+    """A running `sensorpipe-local run` with its dashboard; stopped with two SIGTERMs (the second
     tells the runner not to wait for Spark) and checked to exit cleanly."""
     spec = dict(SPEC)
     spec["gateways"] = [
@@ -61,7 +61,7 @@ def dashboard(stack, tmp_path) -> Iterator[tuple[str, Path]]:
     work = tmp_path / "work"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [SENSORPIPE, "run", "-f", str(manifest), "--bootstrap", stack["KAFKA_BOOTSTRAP"],
+            [SENSORPIPE_LOCAL, "run", "-f", str(manifest), "--bootstrap", stack["KAFKA_BOOTSTRAP"],
              "--work-dir", str(work), "--dashboard-port", "0", "--no-report"],
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -111,6 +111,9 @@ def test_dashboard_shows_live_readings_per_device(dashboard, browser):
     assert all(device in page for device in devices)
     assert re.search(r"temperature=-?\d+(\.\d)?", page), "no temperature value on the page"
     assert browser.find_elements(By.CSS_SELECTOR, "svg.spark polyline"), "no sparkline drawn"
+    trends = {t.text.strip() for t in browser.find_elements(By.CSS_SELECTOR, ".trend")}
+    # a sparkline per declared field, labelled with its unit, not a fixed temperature one
+    assert {"temperature (°C)", "humidity (%)"} <= trends, trends
 
     shot = folder / "dashboard.png"
     assert browser.save_screenshot(str(shot))

@@ -43,12 +43,12 @@ import yaml
 
 from sensorpipe_contract.identity import API_VERSION, KIND
 from sensorpipe_edge.simulation import DEFAULT_STREAMS, Faults, Fleet
-from sensorpipe_operator.local import lakeread, measure, plan, progress, topicread
-from sensorpipe_operator.local.layout import READINGS_TABLE, Layout
-from sensorpipe_operator.local.localize import LocalOptions, localize
-from sensorpipe_operator.local.manifest import load
-from sensorpipe_operator.local.runner import create_topics, free_port, resolve_tools
-from sensorpipe_operator.local.supervisor import Running, Supervisor, log_tail
+from sensorpipe_local import lakeread, probes, processes, progress, topicread
+from sensorpipe_local.localize import LocalOptions, localize
+from sensorpipe_local.runner import create_topics, free_port, resolve_tools
+from sensorpipe_local.supervisor import Running, Supervisor, log_tail
+from sensorpipe_local.workdir import AGGREGATES_TABLE, READINGS_TABLE, WorkDir
+from sensorpipe_operator.manifest import load
 from sensorpipe_operator.model.pipeline import Pipeline
 from tests.conftest import ROOT, kubectl, wait_until
 from tests.integration.edge.helpers import scrape
@@ -66,6 +66,7 @@ FLEET = "fleet"  # the simulated gateway; its devices are named fleet-NNNNN
 FIRMWARE_NODE = "bench"
 FIRMWARE_CORRUPTIONS = 3
 FIRMWARE_REBOOTS = 1
+FIRMWARE_BUILD = ROOT / "firmware" / "build"  # `make setup` builds it (make firmware)
 SETTLE_S = 25  # data flowing between two faults
 
 
@@ -138,8 +139,8 @@ class Fault:
 class Harness:
     """The pipeline's processes, restarted after a crash the way a restart policy would."""
 
-    layout: Layout
-    children: list[plan.Child]
+    workdir: WorkDir
+    children: list[processes.Child]
     supervisor: Supervisor
     restarts: Counter[str] = field(default_factory=Counter)
     crashes: Counter[str] = field(default_factory=Counter)  # restarts by the restart policy
@@ -148,11 +149,13 @@ class Harness:
     lock: threading.Lock = field(default_factory=threading.Lock)
     held: set[str] = field(default_factory=set)  # killed on purpose: not restarted by policy
 
-    def start(self, child: plan.Child) -> None:
+    def start(self, child: processes.Child) -> None:
         if child.kind == "firmware" and child.wait_for is not None:
             child.wait_for.parent.mkdir(parents=True, exist_ok=True)
             child.wait_for.unlink(missing_ok=True)
-            self.layout.firmware_control(FIRMWARE_NODE).write_text(plan.firmware_control_text())
+            self.workdir.firmware_control(FIRMWARE_NODE).write_text(
+                processes.firmware_control_text()
+            )
         running = self.supervisor.start(child)
         self.supervisor.wait_usable(running, timeout=60)
         self.procs[child.name] = running
@@ -195,8 +198,8 @@ class Harness:
 
 def spark_processing(harness: Harness) -> bool:
     """The Spark job is alive and its ingest query has committed a batch: it really runs."""
-    commits = harness.layout.checkpoints / "ingest" / "commits"
-    return harness.alive(plan.SPARK_CHILD) and commits.is_dir() and any(commits.iterdir())
+    commits = harness.workdir.checkpoints / "ingest" / "commits"
+    return harness.alive(processes.SPARK_CHILD) and commits.is_dir() and any(commits.iterdir())
 
 
 class SparkStateReporter(threading.Thread):
@@ -333,8 +336,8 @@ def test_nothing_lost_or_doubled_through_faults(
     ns = kube_namespace
     name = f"faults-{secrets.token_hex(3)}"
     work = ROOT / ".cache" / "e2e" / name
-    layout = Layout(work)
-    layout.create()
+    workdir = WorkDir(work)
+    workdir.create()
     doc = manifest(name, ns, stack["KAFKA_BOOTSTRAP"])
     spec_file = work / "pipeline.yaml"
     spec_file.write_text(yaml.safe_dump(doc))
@@ -342,15 +345,17 @@ def test_nothing_lost_or_doubled_through_faults(
         load(spec_file),
         LocalOptions(
             bootstrap=stack["KAFKA_BOOTSTRAP"],
-            layout=layout,
+            workdir=workdir,
             pg_dsn=stack["PG_DSN"],
             firmware_node=FIRMWARE_NODE,
         ),
     )
     create_topics(pipeline)
     ports = {g.name: free_port() for g in pipeline.gateways}
-    children = plan.build(pipeline, layout, resolve_tools(pipeline), ports, stack["PG_DSN"])
-    harness = Harness(layout, children, Supervisor(layout, dict(os.environ)))
+    children = processes.build(
+        pipeline, workdir, resolve_tools(pipeline, FIRMWARE_BUILD), ports, stack["PG_DSN"]
+    )
+    harness = Harness(workdir, children, Supervisor(workdir, dict(os.environ)))
 
     # The operator reconciles the same spec against the API server.
     kubectl("-n", ns, "create", "secret", "generic", "pg", f"--from-literal=dsn={stack['PG_DSN']}")
@@ -366,7 +371,7 @@ def test_nothing_lost_or_doubled_through_faults(
     faults: list[Fault] = []
     reporter = SparkStateReporter(ns, spark_app, lambda: spark_processing(harness))
     restarter = threading.Thread(target=harness.restart_crashed, daemon=True)
-    fw_control = layout.firmware_control(FIRMWARE_NODE)
+    fw_control = workdir.firmware_control(FIRMWARE_NODE)
     try:
         harness.start_all()
         reporter.start()
@@ -401,17 +406,17 @@ def test_nothing_lost_or_doubled_through_faults(
         settle()
         corrupt_firmware_line(2)
         f = Fault("fleet gateway killed (SIGKILL), restarted", time.monotonic() - t0)
-        harness.kill(plan.gateway_child(FLEET))
+        harness.kill(processes.gateway_child(FLEET))
         time.sleep(3)
-        harness.restart(plan.gateway_child(FLEET))
+        harness.restart(processes.gateway_child(FLEET))
         f.recovered = time.monotonic() - t0
         faults.append(f)
 
         settle()
         f = Fault("Spark driver killed (SIGKILL), restarted", time.monotonic() - t0)
-        harness.kill(plan.SPARK_CHILD)
+        harness.kill(processes.SPARK_CHILD)
         time.sleep(2)
-        harness.restart(plan.SPARK_CHILD)
+        harness.restart(processes.SPARK_CHILD)
         f.recovered = time.monotonic() - t0
         faults.append(f)
 
@@ -433,7 +438,7 @@ def test_nothing_lost_or_doubled_through_faults(
         faults.append(f)
 
         settle()
-        fw_child = plan.firmware_child(FIRMWARE_NODE)
+        fw_child = processes.firmware_child(FIRMWARE_NODE)
         between_bursts(ports[FIRMWARE_NODE])
         f = Fault("firmware node power-cycled (sequence restarts at 0)", time.monotonic() - t0)
         harness.kill(fw_child)
@@ -454,16 +459,20 @@ def test_nothing_lost_or_doubled_through_faults(
         restarter.join()
         harness.supervisor.stop(kinds=("gateway",))
         harness.supervisor.stop(kinds=("firmware",))
-        assert harness.alive(plan.SPARK_CHILD), (
+        assert harness.alive(processes.SPARK_CHILD), (
             "the Spark job is not running after the faults:\n"
-            + log_tail(layout.log(plan.SPARK_CHILD))
+            + log_tail(workdir.log(processes.SPARK_CHILD))
         )
-        readings_table = Path(pipeline.processing.sinks.lake_path) / READINGS_TABLE
-        offsets = measure.TopicOffsets(pipeline.kafka.bootstrap_servers)
+        lake = Path(pipeline.processing.sinks.lake_path)
+        offsets = probes.TopicOffsets(pipeline.kafka.bootstrap_servers)
         wait_until(
             "Spark to process everything published",
-            lambda: stream_lag(pipeline, offsets, layout) == 0
-            and measure.delta_readers_caught_up(layout.checkpoints, readings_table),
+            lambda: stream_lag(pipeline, offsets) == 0
+            and probes.aggregates_caught_up(
+                lake / READINGS_TABLE,
+                lake / AGGREGATES_TABLE,
+                lambda when: offsets.written_since(pipeline.aggregates_topic, when),
+            ),
             timeout=900,
             interval=5,
         )
@@ -563,9 +572,9 @@ def test_nothing_lost_or_doubled_through_faults(
     assert aggregates["mismatches"] == []
 
 
-def stream_lag(pipeline: Pipeline, offsets: measure.TopicOffsets, layout: Layout) -> int | None:
+def stream_lag(pipeline: Pipeline, offsets: probes.TopicOffsets) -> int | None:
     """Records on the stream topics that Spark has not processed yet (None: broker away)."""
-    snap = progress.collect(pipeline, {}, offsets, layout.checkpoints, time.monotonic())
+    snap = progress.collect(pipeline, {}, offsets, time.monotonic())
     return None if snap.kafka_error else snap.lag
 
 

@@ -1,4 +1,5 @@
-"""Fixtures of the local runner's tests: a small pipeline manifest and the CLI's path."""
+"""Fixtures of the local runner's tests: a small pipeline manifest and the commands' paths
+(the operator's ``sensorpipe`` for validate and render, ``sensorpipe-local`` for the rest)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sensorpipe_contract.identity import API_VERSION, KIND
 from tests.streams import THREE_SENSOR_STREAMS
 
 SENSORPIPE = str(Path(sys.executable).parent / "sensorpipe")
+SENSORPIPE_LOCAL = str(Path(sys.executable).parent / "sensorpipe-local")
 
 # Small enough for a 2-core machine shared with other suites: three simulated devices every
 # half second for ten seconds (the gateway then ends by itself, which the runner must take as
@@ -58,7 +60,8 @@ def write_manifest(path: Path, name: str, spec: dict[str, object] | None = None)
     return path
 
 
-def sensorpipe(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def command(program: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``program`` (SENSORPIPE or SENSORPIPE_LOCAL) with ``args``, its output captured."""
     return subprocess.run(
-        [SENSORPIPE, *args], capture_output=True, text=True, timeout=timeout, check=False
+        [program, *args], capture_output=True, text=True, timeout=timeout, check=False
     )

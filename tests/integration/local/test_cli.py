@@ -1,17 +1,25 @@
-"""`sensorpipe validate`, `render` and the refusals of `run`: the operator's model and
-builders behind the CLI, and errors that say what to fix."""
+"""`sensorpipe validate`, `render` and the refusals of `sensorpipe-local run`: the operator's
+model and builders behind both commands, and errors that say what to fix."""
 
 from __future__ import annotations
 
 import copy
+import os
 import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.integration.local.conftest import SPEC, sensorpipe, write_manifest
+from tests.integration.local.conftest import (
+    SENSORPIPE,
+    SENSORPIPE_LOCAL,
+    SPEC,
+    command,
+    write_manifest,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +46,7 @@ def _broken(path: list[Any], value: Any) -> dict[str, Any]:
 )
 def test_validate_refuses_a_bad_manifest_naming_the_field(tmp_path, path, value, field):
     manifest = write_manifest(tmp_path / "bad.yaml", "bad", _broken(path, value))
-    result = sensorpipe("validate", "-f", str(manifest))
+    result = command(SENSORPIPE, "validate", "-f", str(manifest))
     assert result.returncode == 1, result.stdout + result.stderr
     assert field in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
@@ -47,20 +55,20 @@ def test_validate_refuses_a_bad_manifest_naming_the_field(tmp_path, path, value,
 def test_validate_refuses_a_file_that_is_not_a_pipeline(tmp_path):
     manifest = tmp_path / "cm.yaml"
     manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
-    result = sensorpipe("validate", "-f", str(manifest))
+    result = command(SENSORPIPE, "validate", "-f", str(manifest))
     assert result.returncode == 1
     assert "exactly one SensorPipeline" in result.stderr
 
 
 @pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*.yaml")), ids=str)
 def test_validate_accepts_every_example(example):
-    result = sensorpipe("validate", "-f", str(example))
+    result = command(SENSORPIPE, "validate", "-f", str(example))
     assert result.returncode == 0, result.stderr
     assert "is valid" in result.stdout
 
 
 def test_render_prints_the_children_the_operator_creates():
-    result = sensorpipe("render", "-f", str(ROOT / "examples" / "arduino-line.yaml"))
+    result = command(SENSORPIPE, "render", "-f", str(ROOT / "examples" / "arduino-line.yaml"))
     assert result.returncode == 0, result.stderr
     kinds = [doc["kind"] for doc in yaml.safe_load_all(result.stdout)]
     assert kinds.count("KafkaTopic") == 6  # three streams, dead-letter, aggregates, alerts
@@ -70,8 +78,15 @@ def test_render_prints_the_children_the_operator_creates():
 def test_run_refuses_a_bad_manifest_before_starting_anything(tmp_path):
     manifest = write_manifest(tmp_path / "bad.yaml", "bad", _broken(["processing", "window"], "x"))
     work = tmp_path / "work"
-    result = sensorpipe(
-        "run", "-f", str(manifest), "--bootstrap", "127.0.0.1:9", "--work-dir", str(work)
+    result = command(
+        SENSORPIPE_LOCAL,
+        "run",
+        "-f",
+        str(manifest),
+        "--bootstrap",
+        "127.0.0.1:9",
+        "--work-dir",
+        str(work),
     )
     assert result.returncode == 1
     assert "spec.processing.window" in result.stderr
@@ -83,10 +98,27 @@ def test_run_names_the_kafka_it_cannot_reach(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     manifest = write_manifest(tmp_path / "ok.yaml", "unreachable")
-    result = sensorpipe(
+    result = command(
+        SENSORPIPE_LOCAL,
         "run", "-f", str(manifest), "--bootstrap", f"127.0.0.1:{port}",
         "--work-dir", str(tmp_path / "work"),
     )  # fmt: skip
     assert result.returncode == 1
     assert f"cannot reach Kafka at 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_run_asks_where_the_firmware_is_built_before_starting_anything(tmp_path):
+    """The package cannot know where a checkout keeps firmware/build; it says how to tell it."""
+    manifest = write_manifest(tmp_path / "ok.yaml", "no-firmware")
+    work = tmp_path / "work"
+    env = {k: v for k, v in os.environ.items() if k != "SENSORPIPE_FIRMWARE_BUILD"}
+    result = subprocess.run(
+        [SENSORPIPE_LOCAL, "run", "-f", str(manifest), "--bootstrap", "127.0.0.1:9",
+         "--work-dir", str(work), "--firmware-node", "bench"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "--firmware-build" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not work.exists()

@@ -1,4 +1,4 @@
-"""`sensorpipe reset` on the real broker: an earlier run's topics, consumer groups and work
+"""`sensorpipe-local reset` on the real broker: an earlier run's topics, consumer groups and work
 directory go, other pipelines' do not, and a second reset finds nothing left."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from sensorpipe_local.runner import create_topics
 from sensorpipe_operator import topics
-from sensorpipe_operator.local.manifest import load
-from sensorpipe_operator.local.runner import create_topics
+from sensorpipe_operator.manifest import load
 from sensorpipe_operator.model.pipeline import Pipeline
-from tests.integration.local.conftest import sensorpipe, write_manifest
+from tests.integration.local.conftest import SENSORPIPE_LOCAL, command, write_manifest
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ def test_reset_removes_one_pipelines_topics_groups_and_work_dir(kafka_bootstrap,
     (work / "checkpoints").mkdir(parents=True)
 
     args = ("reset", "-f", str(tmp_path / "pipeline.yaml"), "--bootstrap", kafka_bootstrap)
-    result = sensorpipe(*args, "--work-dir", str(work), timeout=120)
+    result = command(SENSORPIPE_LOCAL, *args, "--work-dir", str(work), timeout=120)
 
     assert result.returncode == 0, result.stderr
     for topic in ours:
@@ -59,7 +59,7 @@ def test_reset_removes_one_pipelines_topics_groups_and_work_dir(kafka_bootstrap,
     assert f"{name}.spark" not in groups
     assert f"{name}x.spark" in groups
 
-    again = sensorpipe(*args, "--work-dir", str(work), timeout=120)
+    again = command(SENSORPIPE_LOCAL, *args, "--work-dir", str(work), timeout=120)
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == "nothing to remove"
     admin.delete_topics(theirs)
@@ -67,7 +67,8 @@ def test_reset_removes_one_pipelines_topics_groups_and_work_dir(kafka_bootstrap,
 
 def test_reset_names_the_kafka_it_cannot_reach(tmp_path):
     write_manifest(tmp_path / "pipeline.yaml", "unreachable")
-    result = sensorpipe(
+    result = command(
+        SENSORPIPE_LOCAL,
         "reset", "-f", str(tmp_path / "pipeline.yaml"), "--bootstrap", "127.0.0.1:9",
         "--work-dir", str(tmp_path / "work"),
     )  # fmt: skip

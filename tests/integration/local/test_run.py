@@ -1,6 +1,9 @@
-"""`sensorpipe run` end to end on the real stack: a simulated gateway and one firmware node
-under simavr, the real Spark job, then the report.
+"""`sensorpipe-local run` end to end on the real stack: a simulated gateway and one firmware
+node under simavr, the real Spark job, the dashboard, then the report.
 
+The run is the one a user gets from an installed package: ``local/`` is built and installed
+(not editable) into a folder of its own, and the run starts from a temporary directory with
+that folder on PYTHONPATH, so that nothing it needs may come from the checkout's layout.
 One run is shared by the module (Spark's start-up dominates the cost); each test checks one
 promise of the runner against what the run left behind.
 """
@@ -8,14 +11,19 @@ promise of the runner against what the run left behind.
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.local.conftest import SENSORPIPE, write_manifest
+from tests.conftest import ROOT
+from tests.integration.firmware.conftest import firmware  # noqa: F401 - shared fixture
+from tests.integration.local.conftest import write_manifest
 
 pytestmark = pytest.mark.integration
 
@@ -26,20 +34,54 @@ FIRMWARE_GATEWAY = "bench"
 
 
 @pytest.fixture(scope="module")
-def run(stack, tmp_path_factory) -> dict[str, Any]:
+def installed(tmp_path_factory) -> dict[str, Any]:
+    """sensorpipe-local built from a copy of ``local/`` and installed, not editable, into a
+    folder of its own (its dependencies are this environment's); the environment and the
+    folder a command needs to run it from there, and where it imports the package from."""
+    folder = tmp_path_factory.mktemp("installed")
+    source, site = folder / "source", folder / "site"
+    shutil.copytree(ROOT / "local", source, ignore=shutil.ignore_patterns("*.egg-info", "build"))
+    pip = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(site), str(source)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert pip.returncode == 0, pip.stdout + pip.stderr
+    shutil.rmtree(source)  # what runs is the installed copy only
+    cwd = folder / "elsewhere"
+    cwd.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    where = subprocess.run(
+        [sys.executable, "-c", "import sensorpipe_local; print(sensorpipe_local.__file__)"],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return {
+        "command": str(site / "bin" / "sensorpipe-local"),
+        "env": env,
+        "cwd": cwd,
+        "site": site,
+        "imported": Path(where.stdout.strip()),
+    }
+
+
+@pytest.fixture(scope="module")
+def run(stack, installed, firmware, tmp_path_factory) -> dict[str, Any]:  # noqa: F811
     folder = tmp_path_factory.mktemp("local-run")
     name = f"local-{secrets.token_hex(3)}"
     manifest = write_manifest(folder / "pipeline.yaml", name)
     work = folder / "work"
     proc = subprocess.run(
         [
-            SENSORPIPE, "run", "-f", str(manifest),
+            installed["command"], "run", "-f", str(manifest),
             "--bootstrap", stack["KAFKA_BOOTSTRAP"],
             "--work-dir", str(work),
             "--duration", RUN_SECONDS,
             "--drain-timeout", DRAIN_SECONDS,
             "--firmware-node", FIRMWARE_GATEWAY,
+            "--firmware-build", str(firmware),
+            "--dashboard-port", "0",
         ],
+        cwd=installed["cwd"], env=installed["env"],
         capture_output=True, text=True, timeout=1500, check=False,
     )  # fmt: skip
     logs = "\n".join(
@@ -123,9 +165,42 @@ def test_the_run_stopped_every_child_and_kept_its_pid_files_only_while_running(r
     assert "stopping gateways" in run["stdout"]
 
 
-def test_report_command_refuses_a_folder_without_a_run(tmp_path):
+def test_the_run_came_from_the_installed_package_outside_the_checkout(run, installed):
+    assert installed["imported"].is_relative_to(installed["site"]), installed["imported"]
+    assert not installed["cwd"].is_relative_to(ROOT)
+    assert "dashboard: http://127.0.0.1:" in run["stdout"]  # its page is package data
+
+
+def test_the_report_command_writes_the_report_again_from_the_work_dir(run, installed):
+    page = run["report_dir"] / "report.html"
+    page.unlink()
     result = subprocess.run(
-        [SENSORPIPE, "report", "--work-dir", str(tmp_path)],
+        [installed["command"], "report", "--work-dir", str(run["work"])],
+        cwd=installed["cwd"], env=installed["env"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(page)
+    again = json.loads((run["report_dir"] / "report.json").read_text())
+    assert again["lake_rows"] == run["report"]["lake_rows"]
+    assert again["plotted_fields"] == run["report"]["plotted_fields"]
+
+
+def test_the_report_plots_every_declared_field_with_its_unit(run):
+    report = run["report"]
+    declared = [f["name"] for f in report["fields"]]
+    assert {"temperature", "humidity"} <= set(declared), report["fields"]
+    for device, drawn in report["plotted_fields"].items():
+        assert drawn, device
+        assert set(drawn) <= set(declared), (device, drawn)
+    page = (run["report_dir"] / "report.html").read_text()
+    assert "temperature (°C)" in page
+
+
+def test_report_command_refuses_a_folder_without_a_run(tmp_path, installed):
+    result = subprocess.run(
+        [installed["command"], "report", "--work-dir", str(tmp_path)],
+        cwd=installed["cwd"], env=installed["env"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 1

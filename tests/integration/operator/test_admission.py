@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from sensorpipe_operator import crdcheck
-from sensorpipe_operator.local.manifest import admit
+from sensorpipe_operator.manifest import admit
 from sensorpipe_operator.model.errors import SpecError
 from tests.invalid_specs import CASES, Case, manifest_of
 

@@ -14,7 +14,7 @@ from kubernetes import client
 
 from sensorpipe_operator import crdcheck
 from sensorpipe_operator.kube import Kube
-from sensorpipe_operator.local.manifest import admit
+from sensorpipe_operator.manifest import admit
 from sensorpipe_operator.model.errors import SpecError
 from sensorpipe_operator.model.pipeline import parse
 from tests.invalid_specs import base

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sensorpipe_operator import crdcheck
-from sensorpipe_operator.local.manifest import admit
+from sensorpipe_operator.manifest import admit
 from sensorpipe_operator.model.errors import SpecError
 
 from .harness import kubectl_apply, pipeline

@@ -12,7 +12,12 @@ from sensorpipe_contract import identity, naming
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[3]
-PARTS = ("operator/sensorpipe_operator", "edge/sensorpipe_edge", "spark_apps/sensorpipe_spark")
+PARTS = (
+    "operator/sensorpipe_operator",
+    "edge/sensorpipe_edge",
+    "spark_apps/sensorpipe_spark",
+    "local/sensorpipe_local",
+)
 OWNED = {
     identity.GROUP: "iot.sensorpipe.dev",
     identity.API_VERSION: "iot.sensorpipe.dev/v1alpha1",

@@ -10,7 +10,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 
-from sensorpipe_operator.local.lakeread import read_table
+from sensorpipe_local.lakeread import read_table
 
 pytestmark = pytest.mark.unit
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from sensorpipe_operator.local import plots, report_page, summary
-from sensorpipe_operator.local.report import Report
+from sensorpipe_local import plots, run_report_page, summary
+from sensorpipe_local.run_report import Report
 from tests.browser import screenshot
 
 pytestmark = pytest.mark.unit
@@ -108,7 +108,7 @@ def report_with_plots(folder: Path) -> Report:
 
 def test_plots_come_first_then_the_summary_then_folded_tables(tmp_path: Path):
     report = report_with_plots(tmp_path)
-    page = report_page.render(report, tmp_path)
+    page = run_report_page.render(report, tmp_path)
     plots_at = page.index('<div class="plots">')
     summary_at = page.index("<h2>Summary (read from Kafka and the lake)</h2>")
     assert plots_at < summary_at < page.index("<details>")
@@ -132,7 +132,7 @@ def rgb(colour: str) -> tuple[int, int, int]:
 def test_the_first_screen_in_chromium_shows_the_plots(tmp_path: Path):
     report = report_with_plots(tmp_path)
     page = tmp_path / "report.html"
-    page.write_text(report_page.render(report, tmp_path))
+    page.write_text(run_report_page.render(report, tmp_path))
     shot = screenshot(page.as_uri(), tmp_path / "shot.png", tmp_path / "profile")
     colours = pixels(shot)
     line, alert = rgb(plots.LINE), rgb(plots.ALERT)
@@ -145,7 +145,7 @@ def test_a_page_without_its_plots_is_told_apart(tmp_path: Path):
     """The screenshot check can fail: the same page with its PNGs gone shows no plot line."""
     report = report_with_plots(tmp_path)
     page = tmp_path / "report.html"
-    page.write_text(report_page.render(report, tmp_path))
+    page.write_text(run_report_page.render(report, tmp_path))
     for png in report.plots.values():
         (tmp_path / png).unlink()
     shot = screenshot(page.as_uri(), tmp_path / "shot.png", tmp_path / "profile")

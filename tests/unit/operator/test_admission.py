@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from sensorpipe_operator import crdcheck
-from sensorpipe_operator.local.manifest import admit
+from sensorpipe_operator.manifest import admit
 from sensorpipe_operator.model.errors import SpecError
 from tests.invalid_specs import CASES, Case, base, manifest_of
 

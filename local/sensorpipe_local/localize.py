@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sensorpipe_operator.local.layout import Layout
+from sensorpipe_local.workdir import WorkDir
 from sensorpipe_operator.model.pipeline import Pipeline
 from sensorpipe_operator.model.sources import SerialSource, Source
 from sensorpipe_operator.model.workloads import Gateway
@@ -21,7 +21,7 @@ FIRMWARE_BAUD = 115200
 @dataclass(frozen=True)
 class LocalOptions:
     bootstrap: str
-    layout: Layout
+    workdir: WorkDir
     pg_dsn: str = ""
     mqtt_url: str = ""
     firmware_node: str = ""  # name of an extra serial gateway fed by the firmware under simavr
@@ -30,7 +30,7 @@ class LocalOptions:
 def _gateway(gateway: Gateway, opts: LocalOptions) -> Gateway:
     source = gateway.source
     if source.serial is not None:
-        serial = replace(source.serial, device=str(opts.layout.firmware_tty(gateway.name)))
+        serial = replace(source.serial, device=str(opts.workdir.firmware_tty(gateway.name)))
         source = replace(source, serial=serial)
     if source.mqtt is not None and opts.mqtt_url:
         source = replace(source, mqtt=replace(source.mqtt, url=opts.mqtt_url, credentials=None))
@@ -39,7 +39,7 @@ def _gateway(gateway: Gateway, opts: LocalOptions) -> Gateway:
 
 def firmware_gateway(name: str, opts: LocalOptions) -> Gateway:
     """A serial gateway reading the firmware node that the runner starts under simavr."""
-    device = str(opts.layout.firmware_tty(name))
+    device = str(opts.workdir.firmware_tty(name))
     return Gateway(
         name=name, source=Source(type="serial", serial=SerialSource(device, FIRMWARE_BAUD))
     )
@@ -59,10 +59,10 @@ def localize(pipeline: Pipeline, opts: LocalOptions) -> Pipeline:
         gateways.append(firmware_gateway(opts.firmware_node, opts))
     sinks = replace(
         pipeline.processing.sinks,
-        lake_path=str(opts.layout.lake),
+        lake_path=str(opts.workdir.lake),
         postgres=pipeline.processing.sinks.postgres if opts.pg_dsn else None,
     )
     processing = replace(
-        pipeline.processing, sinks=sinks, checkpoint_path=str(opts.layout.checkpoints)
+        pipeline.processing, sinks=sinks, checkpoint_path=str(opts.workdir.checkpoints)
     )
     return replace(pipeline, kafka=kafka, gateways=tuple(gateways), processing=processing)

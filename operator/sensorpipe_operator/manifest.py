@@ -1,8 +1,9 @@
 """Reading a SensorPipeline manifest file into the operator's model.
 
-The runner has no API server to apply the CRD's checks, so the file goes through the same
-``model.parse`` the operator uses; every error names the field path (``spec.streams[0]...``)
-so a user can fix the file without guessing.
+``sensorpipe validate`` and ``render`` and the local runner (``sensorpipe-local``) have no
+API server to apply the CRD's checks, so the file goes through the same ``model.parse`` the
+operator uses; every error names the field path (``spec.streams[0]...``) so a user can fix
+the file without guessing.
 """
 
 from __future__ import annotations

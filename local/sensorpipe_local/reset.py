@@ -1,4 +1,4 @@
-"""``sensorpipe reset``: remove what an earlier local run of a pipeline left behind.
+"""``sensorpipe-local reset``: remove what an earlier local run of a pipeline left behind.
 
 A local run resumes from its work directory (Spark checkpoints, the gateways' resume
 points). Delete that directory but keep the topics, and the next run replays the old

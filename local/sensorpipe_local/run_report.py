@@ -1,4 +1,4 @@
-"""``sensorpipe report``: what a local run produced, from Kafka and the lake.
+"""``sensorpipe-local report``: what a local run produced, from Kafka and the lake.
 
 Plots per device of every declared field with its unit, alerts marked; counts in and out
 read from Kafka and the lake (records each gateway put on Kafka, rows in the lake, dead
@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sensorpipe_operator.local import lakeread, plan, report_page, summary, topicread
-from sensorpipe_operator.local.layout import READINGS_TABLE, Layout
-from sensorpipe_operator.local.supervisor import log_tail
+from sensorpipe_local import lakeread, processes, run_report_page, summary, topicread
+from sensorpipe_local.supervisor import log_tail
+from sensorpipe_local.workdir import READINGS_TABLE, WorkDir
 
 MAX_PLOTS = 12
 LAKE_COLUMNS = ("device_id", "stream", "boot", "seq", "event_time", "values")
@@ -71,17 +71,19 @@ def _lake_rows(lake_path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _run_file(layout: Layout) -> dict[str, Any]:
+def _run_file(workdir: WorkDir) -> dict[str, Any]:
     try:
-        run: dict[str, Any] = json.loads(layout.run_file.read_text())
+        run: dict[str, Any] = json.loads(workdir.run_file.read_text())
     except OSError:
-        raise ReportError(f"{layout.root} holds no local run (no {layout.run_file.name})") from None
+        raise ReportError(
+            f"{workdir.root} holds no local run (no {workdir.run_file.name})"
+        ) from None
     return run
 
 
-def gather(layout: Layout, run: dict[str, Any]) -> tuple[Report, list[dict[str, Any]]]:
+def gather(workdir: WorkDir, run: dict[str, Any]) -> tuple[Report, list[dict[str, Any]]]:
     """The report's figures, and the lake's rows (for plots and the per-day reports)."""
-    status = json.loads(layout.status_file.read_text()) if layout.status_file.exists() else {}
+    status = json.loads(workdir.status_file.read_text()) if workdir.status_file.exists() else {}
     doc = run["runtimeConfig"]
     topics = doc["topics"]
     wanted = [*topics["streams"].values(), topics["deadLetter"], topics["alerts"]]
@@ -117,19 +119,19 @@ def gather(layout: Layout, run: dict[str, Any]) -> tuple[Report, list[dict[str, 
     return report, rows
 
 
-def spark_day_report(layout: Layout, run: dict[str, Any], day: str) -> str:
+def spark_day_report(workdir: WorkDir, run: dict[str, Any], day: str) -> str:
     """Run the Spark package's batch report for one day; its folder name, or the error."""
     spark = next(c for c in run["children"] if c["kind"] == "spark")
-    out = layout.report_dir / f"spark-{day}"
-    log = layout.log(f"spark-report-{day}")
-    env = {**os.environ, **plan.spark_env(plan.DEFAULT_SPARK_MASTER, sys.executable)}
+    out = workdir.report_dir / f"spark-{day}"
+    log = workdir.log(f"spark-report-{day}")
+    env = {**os.environ, **processes.spark_env(processes.DEFAULT_SPARK_MASTER, sys.executable)}
     with log.open("wb") as sink:
         result = subprocess.run(
             [
                 spark["argv"][0],
                 "report",
                 "--config",
-                str(layout.config(plan.SPARK_CHILD)),
+                str(workdir.config(processes.SPARK_CHILD)),
                 "--date",
                 day,
                 "--out",
@@ -146,16 +148,16 @@ def spark_day_report(layout: Layout, run: dict[str, Any], day: str) -> str:
     return out.name
 
 
-def write(layout: Layout, spark_report: bool = False) -> Path:
+def write(workdir: WorkDir, spark_report: bool = False) -> Path:
     """Write the report into the work dir; returns the HTML page's path."""
-    from sensorpipe_operator.local import plots  # matplotlib: only when a report is written
+    from sensorpipe_local import plots  # matplotlib: only when a report is written
 
-    run = _run_file(layout)
-    report, rows = gather(layout, run)
-    out = layout.report_dir
+    run = _run_file(workdir)
+    report, rows = gather(workdir, run)
+    out = workdir.report_dir
     out.mkdir(parents=True, exist_ok=True)
     if spark_report:
-        report.days = {day: spark_day_report(layout, run, day) for day in summary.days(rows)}
+        report.days = {day: spark_day_report(workdir, run, day) for day in summary.days(rows)}
     fields = summary.declared_fields(run["runtimeConfig"]["streams"])
     by_device = summary.series(rows, (f.name for f in fields))
     for device in summary.devices_to_plot(by_device, report.alerts, MAX_PLOTS):
@@ -166,5 +168,5 @@ def write(layout: Layout, spark_report: bool = False) -> Path:
         report.plotted_fields[device] = drawn
     (out / "report.json").write_text(json.dumps(asdict(report), indent=2, default=str) + "\n")
     page = out / "report.html"
-    page.write_text(report_page.render(report, out))
+    page.write_text(run_report_page.render(report, out))
     return page

@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sensorpipe_operator.local.layout import Layout
-from sensorpipe_operator.local.plan import Child
+from sensorpipe_local.processes import Child
+from sensorpipe_local.workdir import WorkDir
 
 LOG_TAIL_BYTES = 4000
 
@@ -48,23 +48,23 @@ class Running:
 
 
 class Supervisor:
-    def __init__(self, layout: Layout, base_env: dict[str, str]) -> None:
-        self._layout = layout
+    def __init__(self, workdir: WorkDir, base_env: dict[str, str]) -> None:
+        self._layout = workdir
         self._base_env = base_env
         self.running: list[Running] = []
         self.finished: list[Running] = []
 
     def start(self, child: Child) -> Running:
-        layout = self._layout
+        workdir = self._layout
         if child.config is not None:
-            layout.config(child.name).write_text(json.dumps(child.config, indent=2) + "\n")
+            workdir.config(child.name).write_text(json.dumps(child.config, indent=2) + "\n")
         for path, text in child.files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
         if child.wait_for is not None:
             child.wait_for.parent.mkdir(parents=True, exist_ok=True)
             child.wait_for.unlink(missing_ok=True)  # left by an earlier run in this work dir
-        with layout.log(child.name).open("ab") as log:
+        with workdir.log(child.name).open("ab") as log:
             proc = subprocess.Popen(
                 child.argv,
                 env={**self._base_env, **child.env},
@@ -73,7 +73,7 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        layout.pid(child.name).write_text(f"{proc.pid}\n")
+        workdir.pid(child.name).write_text(f"{proc.pid}\n")
         running = Running(child, proc)
         self.running.append(running)
         return running

@@ -16,7 +16,7 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
-from sensorpipe_operator.local.view import PipelineView
+from sensorpipe_local.view import PipelineView
 from sensorpipe_operator.model.pipeline import Pipeline
 
 log = logging.getLogger(__name__)

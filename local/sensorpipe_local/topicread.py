@@ -13,7 +13,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from sensorpipe_operator.local.measure import TopicOffsets
+from sensorpipe_local.probes import TopicOffsets
 
 POLL_SECONDS = 1.0
 IDLE_LIMIT = 30  # polls without a record before giving up on a partition's end

@@ -30,10 +30,12 @@ class DeviceView:
 
 
 class PipelineView:
-    """Thread-safe: a Kafka thread writes, HTTP threads read."""
+    """Thread-safe: a Kafka thread writes, HTTP threads read. ``fields`` are the declared
+    fields (name, label with unit) whose history the page draws, in the spec's order."""
 
-    def __init__(self, pipeline: str) -> None:
+    def __init__(self, pipeline: str, fields: list[tuple[str, str]]) -> None:
         self.pipeline = pipeline
+        self.fields = fields
         self._lock = threading.Lock()
         self._devices: dict[str, DeviceView] = {}
         self._alerts: deque[dict[str, Any]] = deque(maxlen=RECENT_ALERTS)
@@ -97,6 +99,7 @@ class PipelineView:
             devices = sorted(self._devices.values(), key=lambda d: (-d.last_seen, d.device_id))
             return {
                 "pipeline": self.pipeline,
+                "fields": [{"name": name, "label": label} for name, label in self.fields],
                 "totals": dict(self.totals),
                 "device_count": len(self._devices),
                 "devices": [

@@ -12,14 +12,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from urllib.parse import parse_qs, urlparse
 
-from sensorpipe_operator.local.view import PipelineView
+from sensorpipe_local.view import PipelineView
 
 PAGE = "dashboard.html"
 DEFAULT_LIMIT = 200
 
 
 def page() -> bytes:
-    return resources.files("sensorpipe_operator.local").joinpath("static", PAGE).read_bytes()
+    return resources.files("sensorpipe_local").joinpath("static", PAGE).read_bytes()
 
 
 def serve(view: PipelineView, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:

@@ -1,6 +1,6 @@
 """The progress of a local run: one snapshot of the counters, and its one-line rendering.
 
-``collect`` talks to the gateways, the broker and the checkpoints; ``render`` is pure, so
+``collect`` talks to the gateways and the broker; ``render`` is pure, so
 the display's wording is testable without a pipeline. Snapshots are also written to the
 work dir (status.json), which is how the report knows what each gateway produced after the
 gateways are gone.
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaException
 
-from sensorpipe_operator.local import measure
+from sensorpipe_contract.naming import spark_group
+from sensorpipe_local import probes
 from sensorpipe_operator.model.pipeline import Pipeline
 
 
@@ -44,16 +44,17 @@ def stream_topics(pipeline: Pipeline) -> set[str]:
 def collect(
     pipeline: Pipeline,
     gateway_ports: dict[str, int],
-    offsets: measure.TopicOffsets,
-    checkpoints: Path,
+    offsets: probes.TopicOffsets,
     started: float,
     last: Snapshot | None = None,
 ) -> Snapshot:
     """A snapshot now. A gateway that does not answer keeps its last known counters, so a
-    stopped gateway's final numbers survive into the report."""
+    stopped gateway's final numbers survive into the report. Spark's figures come from the
+    offsets it commits to its consumer group: what its ingest query has put into the lake
+    (or dead-lettered)."""
     snap = Snapshot(elapsed=time.monotonic() - started)
     for name, port in gateway_ports.items():
-        counters = measure.scrape_gateway(port)
+        counters = probes.scrape_gateway(port)
         if counters is None and last is not None:
             counters = last.gateways.get(name)
         snap.gateways[name] = counters
@@ -67,12 +68,11 @@ def collect(
         counts = offsets.records(
             [pipeline.alerts_topic, pipeline.dead_letter_topic, pipeline.aggregates_topic]
         )
-    except KafkaException as exc:
-        snap.kafka_error = str(exc)
+        committed = offsets.committed(spark_group(pipeline.name))
+    except (KafkaException, TimeoutError) as exc:
+        snap.kafka_error = str(exc) or "timed out"
         return snap
-    snap.processed, snap.lag = measure.processed_and_lag(
-        marks, measure.spark_positions(checkpoints, streams)
-    )
+    snap.processed, snap.lag = probes.processed_and_lag(marks, committed)
     snap.alerts = counts[pipeline.alerts_topic]
     snap.dead_letter = counts[pipeline.dead_letter_topic]
     snap.aggregates = counts[pipeline.aggregates_topic]

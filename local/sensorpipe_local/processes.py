@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sensorpipe_local.workdir import WorkDir
 from sensorpipe_operator import runtime_config as rc
-from sensorpipe_operator.local.layout import Layout
 from sensorpipe_operator.model.pipeline import Pipeline
 from sensorpipe_operator.model.workloads import Gateway
 
@@ -56,7 +56,7 @@ def firmware_control_text() -> str:
     return "".join(f"{k}={v}\n" for k, v in FIRMWARE_WORLD.items())
 
 
-def _firmware(gateway: Gateway, layout: Layout, tools: Tools) -> Child:
+def _firmware(gateway: Gateway, workdir: WorkDir, tools: Tools) -> Child:
     return Child(
         name=firmware_child(gateway.name),
         kind="firmware",
@@ -64,28 +64,28 @@ def _firmware(gateway: Gateway, layout: Layout, tools: Tools) -> Child:
             tools.firmware_sim,
             tools.firmware_elf,
             "--control",
-            str(layout.firmware_control(gateway.name)),
+            str(workdir.firmware_control(gateway.name)),
             "--link",
-            str(layout.firmware_tty(gateway.name)),
+            str(workdir.firmware_tty(gateway.name)),
             "--speed",
             "1",
         ),
-        files={layout.firmware_control(gateway.name): firmware_control_text()},
-        wait_for=layout.firmware_tty(gateway.name),
+        files={workdir.firmware_control(gateway.name): firmware_control_text()},
+        wait_for=workdir.firmware_tty(gateway.name),
     )
 
 
 def _gateway(
-    pipeline: Pipeline, gateway: Gateway, layout: Layout, tools: Tools, port: int
+    pipeline: Pipeline, gateway: Gateway, workdir: WorkDir, tools: Tools, port: int
 ) -> Child:
     name = gateway_child(gateway.name)
     return Child(
         name=name,
         kind="gateway",
-        argv=(tools.gateway, "--config", str(layout.config(name))),
+        argv=(tools.gateway, "--config", str(workdir.config(name))),
         env={
             "KAFKA_BOOTSTRAP": pipeline.kafka.bootstrap_servers,
-            "SENSORPIPE_SPOOL_DIR": str(layout.spool(gateway.name)),
+            "SENSORPIPE_SPOOL_DIR": str(workdir.spool(gateway.name)),
             "SENSORPIPE_HTTP_PORT": str(port),
         },
         config=rc.render(pipeline, gateway),
@@ -98,14 +98,14 @@ def spark_env(master: str, python: str) -> dict[str, str]:
     return {"SENSORPIPE_SPARK_MASTER": master, "PYSPARK_PYTHON": python}
 
 
-def _spark(pipeline: Pipeline, layout: Layout, tools: Tools, pg_dsn: str, master: str) -> Child:
+def _spark(pipeline: Pipeline, workdir: WorkDir, tools: Tools, pg_dsn: str, master: str) -> Child:
     env = spark_env(master, tools.python)
     if pipeline.processing.sinks.postgres is not None:
         env[rc.PG_DSN_ENV] = pg_dsn
     return Child(
         name=SPARK_CHILD,
         kind="spark",
-        argv=(tools.spark, "stream", "--config", str(layout.config(SPARK_CHILD))),
+        argv=(tools.spark, "stream", "--config", str(workdir.config(SPARK_CHILD))),
         env=env,
         config=rc.render(pipeline),
     )
@@ -113,7 +113,7 @@ def _spark(pipeline: Pipeline, layout: Layout, tools: Tools, pg_dsn: str, master
 
 def build(
     pipeline: Pipeline,
-    layout: Layout,
+    workdir: WorkDir,
     tools: Tools,
     ports: dict[str, int],
     pg_dsn: str = "",
@@ -121,9 +121,9 @@ def build(
 ) -> list[Child]:
     """Children in start order: Spark first (its JVM takes longest to come up), then each
     firmware node before the gateway that reads its pty, then the gateways."""
-    children = [_spark(pipeline, layout, tools, pg_dsn, spark_master)]
+    children = [_spark(pipeline, workdir, tools, pg_dsn, spark_master)]
     for gw in pipeline.gateways:
         if gw.source.serial is not None:
-            children.append(_firmware(gw, layout, tools))
-        children.append(_gateway(pipeline, gw, layout, tools, ports[gw.name]))
+            children.append(_firmware(gw, workdir, tools))
+        children.append(_gateway(pipeline, gw, workdir, tools, ports[gw.name]))
     return children

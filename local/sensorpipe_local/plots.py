@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from sensorpipe_operator.local.summary import Field
+from sensorpipe_local.summary import Field
 
 LINE = "#1f77b4"
 ALERT = "#d62728"

@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-READINGS_TABLE = "readings"  # the lake's table of valid readings (sensorpipe_spark.config)
+# The lake's tables, as sensorpipe_spark.config names them under the lake path.
+READINGS_TABLE = "readings"
+AGGREGATES_TABLE = "aggregates"
 
 
 @dataclass(frozen=True)
-class Layout:
+class WorkDir:
     root: Path
 
     @property

@@ -13,10 +13,10 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sensorpipe_operator.local.summary import UNIT_LABELS
+from sensorpipe_local.summary import UNIT_LABELS
 
 if TYPE_CHECKING:
-    from sensorpipe_operator.local.report import Report
+    from sensorpipe_local.run_report import Report
 
 DEVICE_TABLE = "device_averages.csv"
 STYLE = """body{font-family:sans-serif;margin:20px;color:#222}
