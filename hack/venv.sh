@@ -10,8 +10,8 @@ STAMP="$VENV/.sensorpipe-stamp"
 # edge's C extension is compiled by the install: its source counts like a pyproject.
 want=$(cat "$ROOT_DIR"/contract/pyproject.toml "$ROOT_DIR"/operator/pyproject.toml \
   "$ROOT_DIR"/edge/pyproject.toml "$ROOT_DIR"/edge/setup.py \
-  "$ROOT_DIR"/edge/sensorpipe_edge/_fastpath.c "$ROOT_DIR"/spark_apps/pyproject.toml "$ROOT_DIR"/local/pyproject.toml \
-  "$HACK_DIR/requirements-dev.txt" | sha256sum | cut -c1-16)
+  "$ROOT_DIR"/edge/sensorpipe_edge/_fastpath.c "$ROOT_DIR"/spark_apps/pyproject.toml \
+  "$ROOT_DIR"/local/pyproject.toml "$HACK_DIR/requirements-dev.txt" | sha256sum | cut -c1-16)
 if [[ -f $STAMP && $(cat "$STAMP") == "$want" ]]; then exit 0; fi
 [[ -x $VENV/bin/python ]] || step venv-create python3 -m venv "$VENV"
 "$VENV/bin/python" -c 'import pathlib, sys, sysconfig
