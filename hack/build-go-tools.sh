@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes control plane (kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubectl) and the real node's kubelet and kube-proxy, etcd, kwok and helm from the Go module proxy into
-# .cache/bin/<tool>-<version>/. Idempotent: a binary that exists is kept.
+# .cache/bin/<tool>-<version>/, and the project's own device plugin (hack/deviceplugin) into
+# .cache/bin/deviceplugin-<source hash>/. Idempotent: a binary that exists is kept.
 # Kubernetes' own go.mod points its staging modules at local folders, so it is
 # built through a small wrapper module that replaces each with its published tag.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -111,18 +112,42 @@ build_helm() {
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }
 
+# The project's serial device plugin (hack/deviceplugin), keyed by its sources so that an edit
+# rebuilds. Prints the binary's path, for the tests that start it.
+DEVICEPLUGIN_SRC="$HACK_DIR/deviceplugin"
+deviceplugin_bin() {
+  local hash
+  hash=$(cat "$DEVICEPLUGIN_SRC"/go.mod "$DEVICEPLUGIN_SRC"/go.sum "$DEVICEPLUGIN_SRC"/*.go | sha256sum | cut -c1-12)
+  echo "$BIN_ROOT/deviceplugin-$hash/sensorpipe-device-plugin"
+}
+
+build_deviceplugin() {
+  local bin
+  bin=$(deviceplugin_bin)
+  if [[ ! -x $bin ]]; then
+    mkdir -p "$(dirname "$bin")"
+    # vetted and its tests run once per source hash, before the binary exists
+    (cd "$DEVICEPLUGIN_SRC" && step deviceplugin-check bash -c 'go vet ./... && go test ./...' &&
+      step deviceplugin-build go build -trimpath -ldflags "-s -w" -o "$bin.part" . &&
+      mv "$bin.part" "$bin")
+  fi
+  echo "$bin"
+}
+
 which=${1:-all}
 case $which in
   kubernetes) build_kubernetes ;;
   etcd) build_etcd ;;
   kwok) build_go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" ;;
   helm) build_helm ;;
+  deviceplugin) build_deviceplugin ;;
   all)
     build_etcd
     build_go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
     build_helm
     build_kubernetes
+    build_deviceplugin >/dev/null
     ;;
-  *) die "unknown tool '$which' (kubernetes, etcd, kwok, helm, all)" ;;
+  *) die "unknown tool '$which' (kubernetes, etcd, kwok, helm, deviceplugin, all)" ;;
 esac
 log "go tools ready: $which"

@@ -105,6 +105,14 @@ def _serial(device: str) -> Callable[[Manifest], None]:
     return change
 
 
+def _serial_resource(resource: str) -> Callable[[Manifest], None]:
+    def change(m: Manifest) -> None:
+        serial = {"device": "/dev/ttyS0", "resource": resource}
+        _spec(m)["gateways"][0]["source"] = {"type": "serial", "serial": serial}
+
+    return change
+
+
 def _both(*changes: Callable[[Manifest], None]) -> Callable[[Manifest], None]:
     def change(m: Manifest) -> None:
         for one in changes:
@@ -129,6 +137,7 @@ def _at(path: str, value: Any) -> Callable[[Manifest], None]:
 SIM = "spec.gateways[0].source.simulated"
 MQTT = "spec.gateways[0].source.mqtt.topicFilter"
 SERIAL = "spec.gateways[0].source.serial.device"
+SERIAL_RESOURCE = "spec.gateways[0].source.serial.resource"
 THRESHOLDS = "spec.processing.alerts.thresholds"
 RETENTION = "spec.kafka.topicDefaults.retention"
 
@@ -214,6 +223,15 @@ CASES = [
             ("/dev/../dev/mem", "/dev/mem", "/dev/sda", "/dev/serial/by-id/../../mem")
         )
     ),
+    # device plugin resources no kubelet would advertise: no domain, a bad domain or name,
+    # or Kubernetes' own domain
+    *(
+        Case(f"device-resource-{i}", _serial_resource(v), SERIAL_RESOURCE)
+        for i, v in enumerate(
+            ("serial", "Sensorpipe.dev/serial", "sensorpipe/serial", "sensorpipe.dev/-tty", "")
+        )
+    ),
+    Case("device-resource-k8s", _serial_resource("devices.kubernetes.io/tty"), SERIAL_RESOURCE),
     # misspelt keys the API server refuses (and validate used to accept)
     Case("typo-maximum", _at("streams.0.fields.0.maximum", 80), "maximum"),
     Case("typo-device", _simulated(device=3), "simulated.device"),

@@ -29,7 +29,9 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"error: no CRD at {args.crd}: pass --crd crds/sensorpipeline.yaml", file=sys.stderr)
         return 2
     pipeline = admit(read_document(args.file), crdcheck.load_schema(args.crd))
-    device_policy.check(pipeline, comma_list(args.allowed_devices))
+    device_policy.check(
+        pipeline, comma_list(args.allowed_devices), comma_list(args.allowed_device_resources)
+    )
     print(
         f"{args.file}: SensorPipeline {pipeline.namespace}/{pipeline.name} is valid "
         f"({len(pipeline.streams)} streams, {len(pipeline.gateways)} gateways)"
@@ -65,6 +67,13 @@ def parser() -> argparse.ArgumentParser:
         default=",".join(Settings.from_env(env).allowed_devices),
         help="comma-separated patterns of the serial devices the cluster admin allows (the "
         "chart's devices.allowedPaths); default: SENSORPIPE_ALLOWED_DEVICES or the operator's",
+    )
+    sub.choices["validate"].add_argument(
+        "--allowed-device-resources",
+        default=",".join(Settings.from_env(env).allowed_device_resources),
+        help="comma-separated patterns of the device plugin resources the cluster admin allows "
+        "(the chart's devices.allowedResources); default: SENSORPIPE_ALLOWED_DEVICE_RESOURCES "
+        "or the operator's",
     )
     return top
 

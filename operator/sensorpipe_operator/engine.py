@@ -34,7 +34,7 @@ from sensorpipe_operator.kafka_clients import KafkaClients
 from sensorpipe_operator.kube import KAFKA_TOPICS, KINDS, PIPELINES, Kind, Kube, KubeError
 from sensorpipe_operator.model.errors import SpecError
 from sensorpipe_operator.model.pipeline import Pipeline, parse
-from sensorpipe_operator.settings import DEFAULT_DEVICE_PATHS, Images
+from sensorpipe_operator.settings import DEFAULT_DEVICE_PATHS, DEFAULT_DEVICE_RESOURCES, Images
 from sensorpipe_operator.topics import TopicBackend, desired_topics
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ class Engine:
     kafka: KafkaClients
     images: Images
     allowed_devices: tuple[str, ...] = DEFAULT_DEVICE_PATHS
+    allowed_device_resources: tuple[str, ...] = DEFAULT_DEVICE_RESOURCES
     children: dict[PipelineKey, dict[plan.ChildKey, dict[str, Any]]] = field(default_factory=dict)
     pipelines: dict[PipelineKey, dict[str, Any]] = field(default_factory=dict)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
@@ -142,7 +143,7 @@ class Engine:
         """The model and the children (owned and labelled) of a pipeline body."""
         meta = body["metadata"]
         model = parse(body.get("spec"), meta["name"], meta["namespace"])
-        device_policy.check(model, self.allowed_devices)
+        device_policy.check(model, self.allowed_devices, self.allowed_device_resources)
         topic_kind = self.topic_api.kind
         children = desired_children(
             model, self.images, topic_kind.api_version if topic_kind else None

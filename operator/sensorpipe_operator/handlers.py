@@ -96,7 +96,11 @@ def register(
         # missing: two replicas must never both act.
         settings.peering.mandatory = bool(config.peering)
         engine = Engine(
-            process_kube(memo), process_kafka(memo), config.images, config.allowed_devices
+            process_kube(memo),
+            process_kafka(memo),
+            config.images,
+            config.allowed_devices,
+            config.allowed_device_resources,
         )
         memo.engine = engine
         memo.may_act = (

@@ -82,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         log_level=args.log_level,
         resync_seconds=args.resync_seconds,
         allowed_devices=env.allowed_devices,
+        allowed_device_resources=env.allowed_device_resources,
     )
     kopf.configure(
         verbose=settings.log_level == "DEBUG",

@@ -20,6 +20,10 @@ DEFAULT_DEVICE_PATHS = (
     "/dev/serial/by-id/*",
     "/dev/serial/by-path/*",
 )
+# The device plugin resources a serial gateway may ask for while the cluster admin names
+# none: the project's own plugin's (hack/deviceplugin). Others must be allowed in the chart's
+# devices.allowedResources.
+DEFAULT_DEVICE_RESOURCES = ("sensorpipe.dev/serial",)
 
 
 def comma_list(text: str) -> tuple[str, ...]:
@@ -50,6 +54,9 @@ class Settings:
     # (SENSORPIPE_ALLOWED_DEVICES, comma-separated): the cluster admin's choice, not the
     # spec author's.
     allowed_devices: tuple[str, ...] = DEFAULT_DEVICE_PATHS
+    # Shell-style patterns of the device plugin resources serial gateways may ask for
+    # (SENSORPIPE_ALLOWED_DEVICE_RESOURCES, comma-separated), likewise the admin's.
+    allowed_device_resources: tuple[str, ...] = DEFAULT_DEVICE_RESOURCES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -71,4 +78,6 @@ class Settings:
             resync_seconds=float(env.get("SENSORPIPE_RESYNC_SECONDS", "5")),
             allowed_devices=comma_list(env.get("SENSORPIPE_ALLOWED_DEVICES", ""))
             or DEFAULT_DEVICE_PATHS,
+            allowed_device_resources=comma_list(env.get("SENSORPIPE_ALLOWED_DEVICE_RESOURCES", ""))
+            or DEFAULT_DEVICE_RESOURCES,
         )

@@ -1,8 +1,14 @@
 """The edge gateway Deployment, one per ``spec.gateways[]`` entry.
 
-A serial gateway reads a USB serial device on an edge node: the device is mounted from the
-host as a CharDevice and the pod joins the device's group (dialout) instead of running
-privileged; one process may hold the port, hence Recreate and at most one replica.
+A serial gateway reads a USB serial device on an edge node, and the pod joins the device's
+group (dialout) instead of running privileged; one process may hold the port, hence Recreate
+and at most one replica. The device arrives one of two ways. With ``serial.resource`` the pod
+asks for one unit of that device plugin resource, and the plugin's allocation puts the device
+at ``serial.device`` in the container (a real device also gets its rule in the container's
+device cgroup): the way a real kubelet lets an unprivileged container open a char device,
+and the pod names no node path. Without it, the node's
+device is mounted as a hostPath CharDevice, which only a runtime that already allows the
+device (a pty, or a permissive device cgroup) lets the container open.
 """
 
 from __future__ import annotations
@@ -67,12 +73,16 @@ def build(pipeline: Pipeline, gateway: Gateway, default_image: str) -> dict[str,
         "automountServiceAccountToken": False,
         "volumes": volumes,
     }
+    resources = {k: dict(v) for k, v in gateway.resources.items()}
     serial = gateway.source.serial
     if serial is not None:
-        volumes.append(
-            {"name": "serial", "hostPath": {"path": serial.device, "type": "CharDevice"}}
-        )
-        mounts.append({"name": "serial", "mountPath": serial.device})
+        if serial.resource is not None:
+            resources.setdefault("limits", {})[serial.resource] = "1"
+        else:
+            volumes.append(
+                {"name": "serial", "hostPath": {"path": serial.device, "type": "CharDevice"}}
+            )
+            mounts.append({"name": "serial", "mountPath": serial.device})
         pod_spec["securityContext"] = {"supplementalGroups": [DIALOUT_GID]}
     pod_spec.update(placement_fields(gateway.placement))
     container: dict[str, Any] = {
@@ -85,8 +95,8 @@ def build(pipeline: Pipeline, gateway: Gateway, default_image: str) -> dict[str,
         "readinessProbe": http_probe("/readyz", 5),
         "volumeMounts": mounts,
     }
-    if gateway.resources:
-        container["resources"] = {k: dict(v) for k, v in gateway.resources.items()}
+    if resources:
+        container["resources"] = resources
     deployment = hardened_deployment(
         pipeline,
         name=name,

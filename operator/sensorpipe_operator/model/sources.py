@@ -30,12 +30,20 @@ SIMULATOR_FAULTS = ("stuck", "spike", "dropout", "silent", "corrupt")
 MQTT_FILTER_PATTERN = r"^(#|(\+|[^#+/\x00]*)(/(\+|[^#+/\x00]*))*(/#)?)$"
 # Serial devices only: a gateway mounts this path from the node, so never /dev/mem or ../.
 SERIAL_DEVICE_PATTERN = r"^/dev/(tty[A-Za-z]+[0-9]+|serial/by-(id|path)/[A-Za-z0-9._:+-]+)$"
+# A device plugin's extended resource: <DNS subdomain with a dot>/<name> (the CRD's pattern).
+DEVICE_RESOURCE_PATTERN = (
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+"
+    r"/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
 
 
 @dataclass(frozen=True)
 class SerialSource:
     device: str
     baud_rate: int = 115200
+    # A device plugin's resource that hands the gateway its device (``device`` is then the
+    # path inside the container); None mounts the node's ``device`` by hostPath.
+    resource: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,7 @@ def parse_source(cur: Cursor, streams: tuple[Stream, ...]) -> Source:
             serial=SerialSource(
                 device=block.string("device", pattern=SERIAL_DEVICE_PATTERN),
                 baud_rate=_baud(block),
+                resource=_device_resource(block),
             ),
         )
     if stype == "mqtt":
@@ -190,6 +199,16 @@ def parse_source(cur: Cursor, streams: tuple[Stream, ...]) -> Source:
             faults=faults,
         ),
     )
+
+
+def _device_resource(block: Cursor) -> str | None:
+    """``serial.resource`` as the CRD's pattern and CEL rule admit it, or None."""
+    if not block.has("resource"):
+        return None
+    value = block.string("resource", pattern=DEVICE_RESOURCE_PATTERN, max_len=253)
+    if value.startswith("kubernetes.io/") or ".kubernetes.io/" in value:
+        raise SpecError(block.at("resource"), "a device plugin resource is not in kubernetes.io")
+    return value
 
 
 def _baud(block: Cursor) -> int:

@@ -82,6 +82,7 @@ WRONG_VALUES = {
     "bad-namespace": ["--set", "watch.scope=namespaces", "--set", "watch.namespaces[0]=Not_DNS"],
     "log-level": ["--set", "operator.logLevel=chatty"],
     "device-outside-dev": ["--set", "devices.allowedPaths[0]=/etc/shadow"],
+    "device-resource-without-domain": ["--set", "devices.allowedResources[0]=serial"],
     "no-dropped-caps": ["--set", "operator.securityContext.capabilities.drop[0]=NET_RAW"],
 }
 
@@ -124,6 +125,7 @@ def test_probes_ports_and_env_follow_the_operator_contract(defaults: list[dict[s
     for child in ("GATEWAY", "SPARK", "CONSUMER"):
         assert env[f"SENSORPIPE_{child}_IMAGE"].startswith("ghcr.io/sensorpipe/")
     assert "SENSORPIPE_ALLOWED_DEVICES" not in env  # the operator's own default
+    assert "SENSORPIPE_ALLOWED_DEVICE_RESOURCES" not in env
     assert deployment["spec"]["strategy"]["type"] == "Recreate"
 
 
@@ -134,6 +136,15 @@ def test_the_admin_allows_devices_through_the_chart(helm: str) -> None:
     ]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["SENSORPIPE_ALLOWED_DEVICES"] == "/dev/ttyAMA0,/dev/ttyUSB*"
+
+
+def test_the_admin_allows_device_plugin_resources_through_the_chart(helm: str) -> None:
+    args = ["--set", "devices.allowedResources={sensorpipe.dev/serial,vendor.example/*}"]
+    (container,) = only(template(helm, *args), "Deployment")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SENSORPIPE_ALLOWED_DEVICE_RESOURCES"] == "sensorpipe.dev/serial,vendor.example/*"
 
 
 def test_service_selects_the_operator_metrics_port(defaults: list[dict[str, Any]]) -> None:

@@ -130,3 +130,26 @@ def test_the_validate_command_checks_devices_as_the_operator_does(tmp_path: Path
         [*validate, "--allowed-devices", "/dev/ttyS*"], capture_output=True, text=True, check=False
     )
     assert allowed.returncode == 0, allowed.stderr
+
+
+def test_the_validate_command_checks_device_resources_as_the_operator_does(tmp_path: Path):
+    serial = {"device": "/dev/ttyS0", "resource": "vendor.example/uart"}
+    manifest = base()
+    manifest["spec"]["gateways"] = [
+        {"name": "uart", "source": {"type": "serial", "serial": serial}}
+    ]
+    path = tmp_path / "uart.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    validate = [str(Path(sys.executable).parent / "sensorpipe"), "validate", "-f", str(path)]
+    refused = subprocess.run(validate, capture_output=True, text=True, check=False)
+    assert refused.returncode == 1
+    assert "spec.gateways[0].source.serial.resource: vendor.example/uart is not among" in (
+        refused.stderr
+    )
+    allowed = subprocess.run(
+        [*validate, "--allowed-device-resources", "vendor.example/*"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert allowed.returncode == 0, allowed.stderr

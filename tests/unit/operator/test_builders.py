@@ -242,6 +242,22 @@ def test_serial_gateway_reads_the_device_without_privilege():
     )
 
 
+def test_a_serial_gateway_with_a_device_plugin_resource_asks_for_it_and_mounts_nothing():
+    spec = full()
+    spec["gateways"][0]["source"]["serial"] = {"device": "/dev/ttyS0", "resource": "a.example/tty"}
+    spec["gateways"][0]["resources"] = {"limits": {"memory": "64Mi"}}
+    p = parse(spec, "farm", "iot")
+    pod = gateway.build(p, p.gateways[0], "gw:1")["spec"]["template"]["spec"]
+    box = pod["containers"][0]
+    assert box["resources"]["limits"] == {"memory": "64Mi", "a.example/tty": "1"}
+    assert not any("hostPath" in v for v in pod["volumes"])
+    assert all(m["mountPath"] != "/dev/ttyS0" for m in box["volumeMounts"])
+    assert box["securityContext"]["privileged"] is False
+    assert pod["securityContext"]["supplementalGroups"] == [20]
+    # the spec's own resources are not changed by the build
+    assert p.gateways[0].resources == {"limits": {"memory": "64Mi"}}
+
+
 def test_mqtt_and_simulated_gateways_need_no_device():
     spec = with_change(
         full(),
