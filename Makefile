@@ -6,7 +6,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
-LINT_PATHS := operator edge spark_apps local tests hack deploy
+LINT_PATHS := contract operator edge spark_apps local tests hack deploy
 
 # Plain `make` prints what there is to run.
 .DEFAULT_GOAL := help
@@ -60,7 +60,8 @@ lint: venv
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 
 types: venv
-	$(VENV)/bin/mypy operator/sensorpipe_operator edge/sensorpipe_edge spark_apps/sensorpipe_spark local/sensorpipe_local tests \
+	$(VENV)/bin/mypy contract/sensorpipe_contract operator/sensorpipe_operator edge/sensorpipe_edge \
+	  spark_apps/sensorpipe_spark local/sensorpipe_local tests \
 	  deploy hack/gen-chart-docs.py hack/gen-api-docs.py hack/kafka_ready.py
 
 # Every test, the end-to-end fault suite included (it prints its table of faults and of lost

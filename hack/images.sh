@@ -70,9 +70,9 @@ repo_files() {
 # Per image: the repository paths its build copies, its Containerfile, and its build arguments
 # (other than the bases, which image_args adds).
 declare -A PATHS=(
-  [operator]="operator/Dockerfile operator/pyproject.toml operator/sensorpipe_operator"
-  [edge]="edge/Dockerfile edge/pyproject.toml edge/setup.py edge/sensorpipe_edge schemas"
-  [spark]="spark_apps/Dockerfile spark_apps/pyproject.toml spark_apps/entrypoint.sh spark_apps/sensorpipe_spark schemas"
+  [operator]="operator/Dockerfile operator/pyproject.toml operator/sensorpipe_operator contract"
+  [edge]="edge/Dockerfile edge/pyproject.toml edge/setup.py edge/sensorpipe_edge schemas contract"
+  [spark]="spark_apps/Dockerfile spark_apps/pyproject.toml spark_apps/entrypoint.sh spark_apps/sensorpipe_spark schemas contract"
 )
 IMAGES=(operator edge spark)
 

@@ -24,6 +24,7 @@ from sensorpipe_edge.protocol import Line, Rejected, parse
 from sensorpipe_edge.simulation import Faults, Fleet, simulate
 from sensorpipe_spark.config import from_document
 from sensorpipe_spark.detect import Alert, Detector, Rules
+from tests import documents
 from tests.streams import HOT_THRESHOLD, THREE_SENSOR_STREAMS
 
 SEED = 11
@@ -92,10 +93,10 @@ def parsed(line: bytes) -> Line | None:
 def rules() -> Rules:
     """:data:`ALERT_RULES` as the Spark job resolves them."""
     doc = {
-        "pipeline": {"name": "sim"},
-        "kafka": {"bootstrapServers": "unused:9092"},
+        **documents.head("sim", "unused:9092"),
+        "topics": documents.topics("sim", THREE_SENSOR_STREAMS),
         "streams": THREE_SENSOR_STREAMS,
-        "processing": {"alerts": ALERT_RULES},
+        "processing": {"checkpointPath": "/unused", "alerts": ALERT_RULES},
     }
     return Rules.from_config(from_document(doc))
 

@@ -1,8 +1,9 @@
-"""The gateway's settings: the runtime config document (docs/contracts.md §2) + environment.
+"""The gateway's settings: the runtime config document, read with the contract's reader
+(``sensorpipe_contract.runtime``), plus the environment.
 
 The document is what the operator renders into the gateway's ConfigMap; the environment
 overrides exist for the local runner and the tests, which start gateways against
-loopback services and temporary directories. Readers ignore keys they do not know.
+loopback services and temporary directories.
 """
 
 from __future__ import annotations
@@ -14,21 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DEFAULT_CONFIG_PATH = "/etc/sensorpipe/pipeline.json"
+from sensorpipe_contract import identity, runtime
+from sensorpipe_contract.fields import FieldSpec
+
 DEFAULT_SPOOL_DIR = "/var/lib/sensorpipe/spool"
 DEFAULT_HTTP_ADDRESS = "0.0.0.0"  # a pod's probes and scrapes come to its IP
 
 
 @dataclass(frozen=True, slots=True)
-class FieldSpec:
-    name: str
-    type: str  # "number" | "boolean"
-    min: float | None = None
-    max: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class StreamSpec:
+    """A stream as the gateway's hot loop looks it up: its fields by name."""
+
     name: str
     topic: str
     fields: dict[str, FieldSpec]
@@ -73,35 +70,24 @@ def kafka_client_config(bootstrap: str, auth: Mapping[str, Any] | None) -> dict[
     return conf
 
 
-def parse_streams(doc: Mapping[str, Any]) -> dict[str, StreamSpec]:
-    """Streams with their topic and field ranges, by stream name."""
-    pipeline = doc["pipeline"]["name"]
-    topics = doc.get("topics", {}).get("streams", {})
-    out: dict[str, StreamSpec] = {}
-    for s in doc.get("streams", []):
-        fields = {
-            f["name"]: FieldSpec(f["name"], f.get("type", "number"), f.get("min"), f.get("max"))
-            for f in s.get("fields", [])
-        }
-        out[s["name"]] = StreamSpec(
-            s["name"], topics.get(s["name"]) or f"{pipeline}.{s['name']}", fields
-        )
-    return out
+def stream_index(doc: runtime.Document) -> dict[str, StreamSpec]:
+    """Streams with their topic and fields, by stream name."""
+    return {s.name: StreamSpec(s.name, s.topic, {f.name: f for f in s.fields}) for s in doc.streams}
 
 
 def from_document(doc: Mapping[str, Any], env: Mapping[str, str]) -> GatewayConfig:
     """Settings from a parsed runtime config document and an environment."""
-    pipeline = doc["pipeline"]["name"]
-    gateway = doc.get("gateway") or {"name": "gateway", "source": {"type": "serial"}}
-    kafka = doc.get("kafka", {})
+    typed = runtime.read(doc)
+    if typed.gateway is None:
+        raise runtime.ContractError("gateway is missing: the document is not a gateway's")
     return GatewayConfig(
-        pipeline=pipeline,
-        gateway=env.get("SENSORPIPE_GATEWAY_NAME") or gateway["name"],
-        bootstrap_servers=env.get("KAFKA_BOOTSTRAP") or kafka["bootstrapServers"],
-        kafka_auth=kafka.get("authentication"),
-        streams=parse_streams(doc),
-        dead_letter_topic=doc.get("topics", {}).get("deadLetter") or f"{pipeline}.deadletter",
-        source=gateway["source"],
+        pipeline=typed.pipeline,
+        gateway=env.get("SENSORPIPE_GATEWAY_NAME") or typed.gateway.name,
+        bootstrap_servers=env.get("KAFKA_BOOTSTRAP") or typed.bootstrap_servers,
+        kafka_auth=None if typed.authentication is None else dict(typed.authentication),
+        streams=stream_index(typed),
+        dead_letter_topic=typed.dead_letter_topic,
+        source=dict(typed.gateway.source),
         spool_dir=Path(env.get("SENSORPIPE_SPOOL_DIR", DEFAULT_SPOOL_DIR)),
         spool_max_bytes=int(env.get("SENSORPIPE_SPOOL_MAX_BYTES", 256 * 1024 * 1024)),
         http_port=int(env.get("SENSORPIPE_HTTP_PORT", "8080")),
@@ -110,8 +96,13 @@ def from_document(doc: Mapping[str, Any], env: Mapping[str, str]) -> GatewayConf
     )
 
 
+def config_path(path: str | None, env: Mapping[str, str]) -> str:
+    """The document's path: ``path``, else $SENSORPIPE_CONFIG, else where the operator
+    mounts it."""
+    return path or env.get("SENSORPIPE_CONFIG") or identity.CONFIG_PATH
+
+
 def load(path: str | None = None, env: Mapping[str, str] | None = None) -> GatewayConfig:
     """Settings from the document at ``path`` (or $SENSORPIPE_CONFIG) and the environment."""
     env = os.environ if env is None else env
-    path = path or env.get("SENSORPIPE_CONFIG") or DEFAULT_CONFIG_PATH
-    return from_document(json.loads(Path(path).read_text()), env)
+    return from_document(json.loads(Path(config_path(path, env)).read_text()), env)

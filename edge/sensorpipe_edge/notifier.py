@@ -1,11 +1,12 @@
 """``sensorpipe-notify``: the alert notifier the operator's consumer Deployments run.
 
-Consumes ``<pipeline>.alerts`` as consumer group ``<pipeline>.<consumer-name>`` and
-delivers each alert to the consumer's webhook (HTTP POST, JSON body) or, without one, to
-the log. Offsets are stored only after an alert was delivered, so a crash redelivers
-rather than loses (at least once); a webhook that fails is retried with backoff and the
-partition does not move on meanwhile. Replicas share the work through the group, which
-is what lets the operator scale them with consumer lag.
+Consumes the topic, as the consumer group, that its entry of the runtime config document's
+``consumers`` names (the entry called $SENSORPIPE_CONSUMER_NAME), and delivers each alert to
+the consumer's webhook (HTTP POST, JSON body) or, without one, to the log. Offsets are stored
+only after an alert was delivered, so a crash redelivers rather than loses (at least once); a
+webhook that fails is retried with backoff and the partition does not move on meanwhile.
+Replicas share the work through the group, which is what lets the operator scale them with
+consumer lag.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from urllib.parse import urlsplit
 from confluent_kafka import Consumer, KafkaError, Message
 from prometheus_client import CollectorRegistry, Counter
 
+from sensorpipe_contract import runtime
 from sensorpipe_edge.cli import config_argument, stop_on_signals
-from sensorpipe_edge.config import DEFAULT_CONFIG_PATH, DEFAULT_HTTP_ADDRESS, kafka_client_config
+from sensorpipe_edge.config import DEFAULT_HTTP_ADDRESS, config_path, kafka_client_config
 from sensorpipe_edge.metrics import serve
 
 log = logging.getLogger("sensorpipe_edge.notifier")
@@ -45,16 +47,17 @@ class NotifierConfig:
 
 
 def notifier_config(doc: Mapping[str, Any], env: Mapping[str, str]) -> NotifierConfig:
-    """The notifier's settings from the runtime config document and the environment."""
-    pipeline = doc["pipeline"]["name"]
-    name = env.get("SENSORPIPE_CONSUMER_NAME", "notifier")
-    entry: dict[str, Any] = next((c for c in doc.get("consumers", []) if c.get("name") == name), {})
+    """The notifier's settings from its entry in the runtime config document (topic, group,
+    where the webhook URL is) and the environment (which entry, local endpoints)."""
+    typed = runtime.read(doc)
+    entry = typed.consumer(env.get("SENSORPIPE_CONSUMER_NAME", "notifier"))
     return NotifierConfig(
-        bootstrap=env.get("KAFKA_BOOTSTRAP") or doc["kafka"]["bootstrapServers"],
-        auth=doc["kafka"].get("authentication"),
-        topic=doc.get("topics", {}).get("alerts") or f"{pipeline}.alerts",
-        group=env.get("SENSORPIPE_CONSUMER_GROUP") or f"{pipeline}.{name}",
-        webhook_url=env.get(entry.get("webhookEnv") or "SENSORPIPE_WEBHOOK_URL", ""),
+        bootstrap=env.get("KAFKA_BOOTSTRAP") or typed.bootstrap_servers,
+        auth=None if typed.authentication is None else dict(typed.authentication),
+        topic=entry.topic,
+        group=entry.group,
+        # No webhook variable: alerts go to the log.
+        webhook_url=env.get(entry.webhook_env, "") if entry.webhook_env else "",
         http_port=int(env.get("SENSORPIPE_HTTP_PORT", "8080")),
         http_address=env.get("SENSORPIPE_HTTP_ADDRESS", DEFAULT_HTTP_ADDRESS),
     )
@@ -156,8 +159,7 @@ class Notifier:
 
 
 def main(argv: list[str] | None = None) -> None:
-    path = config_argument(__doc__, argv) or os.environ.get("SENSORPIPE_CONFIG")
-    path = path or DEFAULT_CONFIG_PATH
+    path = config_path(config_argument(__doc__, argv), os.environ)
     cfg = notifier_config(json.loads(Path(path).read_text()), os.environ)
     registry = CollectorRegistry()
     notifier = Notifier(cfg, webhook(cfg.webhook_url) if cfg.webhook_url else to_log, registry)

@@ -15,12 +15,12 @@ of the work, and gives back by position whatever it is not sure of, for ``readin
 
 from __future__ import annotations
 
-import math
 import re
-from typing import Any
+from typing import Any, cast
 
+from sensorpipe_contract.fields import FieldSpec, check
 from sensorpipe_edge import layout
-from sensorpipe_edge.config import FieldSpec, GatewayConfig, StreamSpec
+from sensorpipe_edge.config import GatewayConfig, StreamSpec
 from sensorpipe_edge.payload import Extracted
 from sensorpipe_edge.protocol import Line, Rejected, parse, raw_text
 from sensorpipe_edge.schema import SchemaError, Validator
@@ -28,7 +28,6 @@ from sensorpipe_edge.shortcut import Record, Shortcut
 
 _NUMBER_RE = r"-?(?:0|[1-9]\d{0,15})(?:\.\d{1,9})?(?:[eE][-+]?\d{1,3})?"
 _NUMBER = re.compile(_NUMBER_RE)
-MAX_INTEGER = 10**16  # _NUMBER's integer part has at most 16 digits
 _TRUE = frozenset({"1", "true"})
 _FALSE = frozenset({"0", "false"})
 MAX_KNOWN_SHAPES = 200_000  # (device, stream) pairs the shortcut remembers
@@ -44,47 +43,33 @@ def _json_scalar(v: float | int | bool) -> str:
 
 
 def convert(spec: FieldSpec, text: str, device_id: str) -> float | int | bool:
-    """One field's text as its declared type, inside its declared range."""
-    if spec.type == "boolean":
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise Rejected("wrong_type", f"{spec.name}={text[:40]!r} is not a boolean", device_id)
-    if not _NUMBER.fullmatch(text):
-        raise Rejected("wrong_type", f"{spec.name}={text[:40]!r} is not a number", device_id)
-    value: float | int = int(text) if text.lstrip("-").isdigit() else float(text)
-    return in_range(spec, value, text, device_id)
+    """One field's text as the JSON value it stands for, if the contract's rules for the field
+    (``sensorpipe_contract.fields``, which Spark applies too) accept that value."""
+    value: object = text  # text that is neither a boolean nor a number is refused as it is
+    if spec.is_boolean:
+        value = True if text in _TRUE else False if text in _FALSE else text
+    elif _NUMBER.fullmatch(text):
+        value = int(text) if text.lstrip("-").isdigit() else float(text)
+    return checked(spec, value, device_id)
 
 
-def in_range(spec: FieldSpec, value: float | int, shown: str, device_id: str) -> float | int:
-    """A number that is finite and inside the field's declared range, or Rejected."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise Rejected("wrong_type", f"{spec.name}={shown[:40]!r} is not finite", device_id)
-    if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
-        raise Rejected(
-            "out_of_range", f"{spec.name}={value} outside [{spec.min}, {spec.max}]", device_id
-        )
-    return value
+def checked(spec: FieldSpec, value: object, device_id: str) -> float | int | bool:
+    """``value`` if the field's rules accept it, else Rejected with the rule's reason."""
+    violation = check(spec, value)
+    if violation is not None:
+        raise Rejected(violation.reason, violation.detail, device_id)
+    return cast(float | int | bool, value)  # the rules accept nothing else
 
 
 def json_value(spec: FieldSpec, value: Any, device_id: str) -> float | int | bool:
-    """A field's value as a foreign JSON payload gave it, as its declared type: JSON
-    numbers and booleans as they are (0 and 1 stand for booleans too, as on the serial
-    line), and text exactly as the line protocol's text is read."""
+    """A field's value as a foreign JSON payload gave it: JSON numbers and booleans as they
+    are (0 and 1 stand for booleans too, as on the serial line), and text exactly as the line
+    protocol's text is read."""
     if isinstance(value, str):
         return convert(spec, value, device_id)
-    if spec.type == "boolean":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
-        raise Rejected("wrong_type", f"{spec.name}={str(value)[:40]} is not a boolean", device_id)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise Rejected("wrong_type", f"{spec.name}={str(value)[:40]} is not a number", device_id)
-    if isinstance(value, int) and abs(value) >= MAX_INTEGER:  # as the line protocol's digits
-        raise Rejected("wrong_type", f"{spec.name}={str(value)[:40]} is too large", device_id)
-    return in_range(spec, value, str(value), device_id)
+    if spec.is_boolean and type(value) is int and value in (0, 1):
+        value = bool(value)
+    return checked(spec, value, device_id)
 
 
 def typed_values(stream: StreamSpec, line: Line) -> dict[str, float | int | bool]:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import math
 
+from sensorpipe_contract.fields import FieldSpec
 from sensorpipe_edge import layout
 from sensorpipe_edge._fastpath import Step
-from sensorpipe_edge.config import FieldSpec, StreamSpec
+from sensorpipe_edge.config import StreamSpec
 from sensorpipe_edge.protocol import MAX_LINE_BYTES
 
 Record = tuple[str, bytes, bytes]
@@ -42,6 +43,10 @@ def _bound(limit: float | None, default: float) -> float | None:
 
 def _field(spec: FieldSpec) -> tuple[bytes, bytes, bool, float, float] | None:
     """What the step needs of a field (see ``_fastpath.pyi``), None if it cannot take it."""
+    if spec.is_integer:
+        # The step knows numbers and booleans only; an integer field's "1.5" or "2.0" must be
+        # refused (sensorpipe_contract.fields), so its streams are left to Python.
+        return None
     lo, hi = _bound(spec.min, -math.inf), _bound(spec.max, math.inf)
     name = spec.name
     if lo is None or hi is None or not name.isascii() or not name.isprintable():

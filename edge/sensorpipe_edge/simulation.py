@@ -25,7 +25,8 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from sensorpipe_edge.config import FieldSpec, StreamSpec
+from sensorpipe_contract.fields import FieldSpec
+from sensorpipe_edge.config import StreamSpec
 from sensorpipe_edge.protocol import encode
 
 _MASK = (1 << 64) - 1
@@ -73,12 +74,12 @@ DEFAULT_STREAMS = {
         "climate",
         "climate",
         {
-            "temperature": FieldSpec("temperature", "number", -40, 80),
-            "humidity": FieldSpec("humidity", "number", 0, 100),
+            "temperature": FieldSpec("temperature", "number", min=-40, max=80),
+            "humidity": FieldSpec("humidity", "number", min=0, max=100),
         },
     ),
     "distance": StreamSpec(
-        "distance", "distance", {"distance": FieldSpec("distance", "number", 2, 400)}
+        "distance", "distance", {"distance": FieldSpec("distance", "number", min=2, max=400)}
     ),
     "motion": StreamSpec("motion", "motion", {"motion": FieldSpec("motion", "boolean")}),
 }

@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sensorpipe_edge.config import load
+from sensorpipe_contract import runtime
+from sensorpipe_edge.config import stream_index
 from sensorpipe_edge.ptydevice import PtyDevice
 from sensorpipe_edge.simulation import Faults, Fleet
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     faults = Faults.from_mapping(
         {k: float(v) for k, _, v in (f.partition("=") for f in args.fault)}
     )
-    streams = load(args.config).streams if args.config else None
+    streams = stream_index(runtime.load(args.config)) if args.config else None
     fleet = Fleet(
         args.devices, round(args.interval * 1000), args.seed, streams, faults, args.prefix
     )

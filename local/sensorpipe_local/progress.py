@@ -14,9 +14,9 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
+from sensorpipe_contract.naming import spark_group
 from sensorpipe_local import probes
 from sensorpipe_operator.model.pipeline import Pipeline
-from sensorpipe_operator.scaling.targets import spark_group
 
 
 @dataclass
@@ -68,7 +68,7 @@ def collect(
         counts = offsets.records(
             [pipeline.alerts_topic, pipeline.dead_letter_topic, pipeline.aggregates_topic]
         )
-        committed = offsets.committed(spark_group(pipeline))
+        committed = offsets.committed(spark_group(pipeline.name))
     except (KafkaException, TimeoutError) as exc:
         snap.kafka_error = str(exc) or "timed out"
         return snap

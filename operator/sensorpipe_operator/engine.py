@@ -19,18 +19,17 @@ from typing import Any, cast
 
 import kopf
 
+from sensorpipe_contract.identity import AUTOSCALER_MANAGER, PIPELINE_LABEL
 from sensorpipe_operator import (
     admin_topics,
     device_policy,
     metrics,
-    ownership,
     plan,
     status,
     strimzi,
 )
 from sensorpipe_operator.builders import autoscaled_fields, desired_children
 from sensorpipe_operator.builders.common import consumer_name, gateway_name, spark_name
-from sensorpipe_operator.identity import PIPELINE_LABEL
 from sensorpipe_operator.kafka_clients import KafkaClients
 from sensorpipe_operator.kube import KAFKA_TOPICS, KINDS, PIPELINES, Kind, Kube, KubeError
 from sensorpipe_operator.model.errors import SpecError
@@ -344,9 +343,7 @@ class Engine:
         autoscaler has just set is never written back. The watch event of that change plans
         the child again."""
         try:
-            handed = await asyncio.to_thread(
-                self.kube.apply, handover, ownership.AUTOSCALER_MANAGER, False
-            )
+            handed = await asyncio.to_thread(self.kube.apply, handover, AUTOSCALER_MANAGER, False)
         except KubeError as exc:
             if exc.status != HTTP_CONFLICT:
                 raise

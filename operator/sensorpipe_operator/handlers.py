@@ -19,9 +19,9 @@ from typing import Any
 
 import kopf
 
+from sensorpipe_contract.identity import FINALIZER, GROUP, MANAGED
 from sensorpipe_operator import loop
 from sensorpipe_operator.engine import Engine
-from sensorpipe_operator.identity import GROUP, MANAGED
 from sensorpipe_operator.kafka_clients import KafkaClients
 from sensorpipe_operator.kube import CHILD_KINDS, PIPELINES, VERSIONLESS, Kube, KubeError
 from sensorpipe_operator.metrics import count_write
@@ -84,7 +84,7 @@ def register(
 
     @kopf.on.startup(id="sensorpipe-start", registry=registry)
     async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-        settings.persistence.finalizer = f"{GROUP}/finalizer"
+        settings.persistence.finalizer = FINALIZER
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
         # Only explicit events (engine._event) and warnings become Kubernetes Events: kopf

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sensorpipe_operator.identity import TIME_FORMAT
+from sensorpipe_contract.identity import TIME_FORMAT
 
 NO_PROGRESS_SECONDS = 120.0
 SPARK_STATES = (

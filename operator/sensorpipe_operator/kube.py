@@ -20,8 +20,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from sensorpipe_operator.identity import API_VERSION
-from sensorpipe_operator.ownership import OPERATOR_MANAGER
+from sensorpipe_contract.identity import API_VERSION, KIND, OPERATOR_MANAGER, PLURAL
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ CHILD_KINDS = (
     Kind("apps/v1", "Deployment", "deployments"),
 )
 KINDS = {k.kind: k for k in CHILD_KINDS}
-PIPELINES = Kind(API_VERSION, "SensorPipeline", "sensorpipelines")
+PIPELINES = Kind(API_VERSION, KIND, PLURAL)
 SECRETS = Kind("v1", "Secret", "secrets")  # read only: Kafka credentials (kafka_clients)
 EVENTS = Kind("v1", "Event", "events")  # the autoscaler's; the engine's go through kopf
 

@@ -13,12 +13,11 @@ from typing import Any
 
 import yaml
 
+from sensorpipe_contract.identity import API_VERSION, KIND
 from sensorpipe_operator import crdcheck
-from sensorpipe_operator.identity import API_VERSION
 from sensorpipe_operator.model.errors import SpecError
 from sensorpipe_operator.model.pipeline import Pipeline, parse
 
-KIND = "SensorPipeline"
 DEFAULT_NAMESPACE = "default"
 
 

@@ -23,8 +23,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-OPERATOR_MANAGER = "sensorpipe"
-AUTOSCALER_MANAGER = "sensorpipe-autoscaler"
+from sensorpipe_contract.identity import OPERATOR_MANAGER
+
 Path = tuple[str, ...]
 _MISSING = object()
 

@@ -1,4 +1,5 @@
-"""The runtime config document (docs/contracts.md §2) that gateways, Spark and consumers read.
+"""Renders the runtime config document that gateways, Spark and consumers read; its shape is
+``sensorpipe_contract/runtime-config.schema.json`` and its readers ``sensorpipe_contract.runtime``.
 
 Pure: model in, JSON-ready dict out. It never holds a secret's value, only the names of the
 environment variables or files where the operator mounts the secret, so ConfigMaps stay safe
@@ -12,6 +13,8 @@ import hashlib
 import json
 from typing import Any
 
+from sensorpipe_contract.identity import TLS_DIR
+from sensorpipe_contract.runtime import VERSION
 from sensorpipe_operator.model.alerts import Alerts
 from sensorpipe_operator.model.cursor import SecretRef
 from sensorpipe_operator.model.kafka import KafkaAuth
@@ -20,11 +23,6 @@ from sensorpipe_operator.model.processing import Processing, RestartPolicy
 from sensorpipe_operator.model.sources import PayloadMapping
 from sensorpipe_operator.model.workloads import Gateway
 
-VERSION = 1
-CONFIG_KEY = "pipeline.json"
-CONFIG_DIR = "/etc/sensorpipe"
-CONFIG_PATH = f"{CONFIG_DIR}/{CONFIG_KEY}"
-TLS_DIR = f"{CONFIG_DIR}/kafka-tls"
 KAFKA_USERNAME_ENV = "KAFKA_USERNAME"
 KAFKA_PASSWORD_ENV = "KAFKA_PASSWORD"
 MQTT_USERNAME_ENV = "MQTT_USERNAME"

@@ -14,8 +14,8 @@ import datetime as dt
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from sensorpipe_contract.identity import TIME_FORMAT
 from sensorpipe_operator import health
-from sensorpipe_operator.identity import TIME_FORMAT
 
 Check = health.Verdict  # one condition's verdict: ok, reason, message, failed (Stalled)
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sensorpipe_contract import naming
 from sensorpipe_operator.model.pipeline import Pipeline
 from sensorpipe_operator.status import Check
 
@@ -37,7 +38,7 @@ def desired_topics(pipeline: Pipeline) -> list[DesiredTopic]:
     }
     topics = [
         DesiredTopic(
-            key=f"stream-{s.name}",
+            key=naming.stream_topic_key(s.name),
             name=pipeline.stream_topic(s),
             partitions=pipeline.stream_partitions(s),
             replicas=defaults.replicas,

@@ -34,7 +34,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sensorpipe_spark.config import AlertSpec, JobConfig
+from sensorpipe_contract.runtime import AlertSpec
+from sensorpipe_spark.config import JobConfig
 
 MAX_HISTORY = 600
 _MAD_SCALE = 0.6745  # median absolute deviation of a normal distribution, in sigmas

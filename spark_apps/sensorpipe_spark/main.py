@@ -24,6 +24,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file by spark-submit: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sensorpipe_contract import identity
 from sensorpipe_spark import config, offsets, report, schema, session, streaming
 
 
@@ -33,8 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--config",
-        default=os.environ.get("SENSORPIPE_CONFIG", "/etc/sensorpipe/pipeline.json"),
-        help="runtime config document (docs/contracts.md §2)",
+        default=os.environ.get("SENSORPIPE_CONFIG", identity.CONFIG_PATH),
+        help="runtime config document (sensorpipe_contract/runtime-config.schema.json)",
     )
     common.add_argument(
         "--lake-path",

@@ -30,6 +30,7 @@ from pyspark.sql.streaming.listener import (
     StreamingQueryListener,
 )
 
+from sensorpipe_contract import naming
 from sensorpipe_spark.config import JobConfig
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ Offsets = dict[tuple[str, int], int]
 
 def group(cfg: JobConfig) -> str:
     """The consumer group the autoscaler measures Spark by (contracts §6)."""
-    return f"{cfg.pipeline}.spark"
+    return naming.spark_group(cfg.pipeline)
 
 
 def end_offsets(sources: Iterable[Any], topics: Iterable[str]) -> Offsets:

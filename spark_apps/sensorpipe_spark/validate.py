@@ -21,13 +21,22 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from sensorpipe_spark.config import JobConfig, StreamSpec
+from sensorpipe_contract.fields import MAX_INTEGER, SPARK_TYPES
+from sensorpipe_contract.runtime import StreamSpec
+from sensorpipe_spark.config import JobConfig
 from sensorpipe_spark.schema import VALUES_PROPERTY, PropertyRule, ReadingSchema
 
 _SPARK_TYPES: dict[str, T.DataType] = {
     "string": T.StringType(),
     "integer": T.LongType(),
     "number": T.DoubleType(),
+    "boolean": T.BooleanType(),
+}
+# A field's values parse into the Spark type its rules name (sensorpipe_contract.fields):
+# a JSON number with a fraction does not parse into bigint, which makes it wrong_type.
+_SQL_TYPES: dict[str, T.DataType] = {
+    "double": T.DoubleType(),
+    "bigint": T.LongType(),
     "boolean": T.BooleanType(),
 }
 # from_json accepts a map type at run time; its type hints only name struct and array.
@@ -54,7 +63,10 @@ def value_fields(streams: Iterable[StreamSpec]) -> dict[str, str]:
 def reading_struct(schema: ReadingSchema, streams: Iterable[StreamSpec]) -> T.StructType:
     """The typed Spark schema of a reading: the file's properties, `values` from the spec."""
     values = T.StructType(
-        [T.StructField(name, _SPARK_TYPES[kind]) for name, kind in value_fields(streams).items()]
+        [
+            T.StructField(name, _SQL_TYPES[SPARK_TYPES[kind]])
+            for name, kind in value_fields(streams).items()
+        ]
     )
     return T.StructType(
         [
@@ -140,7 +152,10 @@ def _field_failures(
         on = stream == s.name
         for f in s.fields:
             v = typed[f.name]
-            wrong.append(F.when(on & raw[f.name].isNotNull() & v.isNull(), F.lit(f.name)))
+            unparsed = raw[f.name].isNotNull() & v.isNull()
+            if f.is_integer:  # the contract's bound, beyond which bigint would still parse
+                unparsed = unparsed | (F.abs(v) >= F.lit(MAX_INTEGER))
+            wrong.append(F.when(on & unparsed, F.lit(f.name)))
             if f.is_boolean:
                 continue
             broken.append(F.when(on & (F.isnan(v) | (F.abs(v) == float("inf"))), F.lit(f.name)))
@@ -286,10 +301,10 @@ def parse_and_validate(records: DataFrame, cfg: JobConfig, schema: ReadingSchema
     typed_only = [typed.isNull(), expected.isNull(), by_topic.isNull() | (by_topic != stream)]
     for rule in schema.properties:
         typed_only += [c for c, _ in _rule_checks(rule, typed[rule.name], typed[rule.name])]
-    _, typed_broken, typed_outside = _field_failures(
+    typed_wrong, typed_broken, typed_outside = _field_failures(
         streams, stream, typed[VALUES_PROPERTY], typed[VALUES_PROPERTY]
     )
-    typed_only += [typed_broken != "", typed_outside != ""]
+    typed_only += [typed_wrong != "", typed_broken != "", typed_outside != ""]
     happy = _happy(
         F.col("raw_value").cast("string"), F.col("_utf8"), typed, schema, streams, typed_only
     )

@@ -41,6 +41,7 @@ import psycopg
 import pytest
 import yaml
 
+from sensorpipe_contract.identity import API_VERSION, KIND
 from sensorpipe_edge.simulation import DEFAULT_STREAMS, Faults, Fleet
 from sensorpipe_local import lakeread, probes, processes, progress, topicread
 from sensorpipe_local.localize import LocalOptions, localize
@@ -85,8 +86,8 @@ def manifest(name: str, namespace: str, bootstrap: str) -> dict[str, Any]:
         for s in DEFAULT_STREAMS.values()
     ]
     return {
-        "apiVersion": "iot.sensorpipe.dev/v1alpha1",
-        "kind": "SensorPipeline",
+        "apiVersion": API_VERSION,
+        "kind": KIND,
         "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "kafka": {

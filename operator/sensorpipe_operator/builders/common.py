@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sensorpipe_operator import runtime_config as rc
-from sensorpipe_operator.identity import (
+from sensorpipe_contract import identity, naming
+from sensorpipe_contract.identity import (
     CONFIG_HASH_ANNOTATION,
     MANAGED,
     PART_LABEL,
     PIPELINE_LABEL,
 )
+from sensorpipe_operator import runtime_config as rc
 from sensorpipe_operator.model.pipeline import Pipeline
 from sensorpipe_operator.model.workloads import Placement
 
@@ -48,19 +49,19 @@ def metadata(pipeline: Pipeline, name: str, component: str, part: str = "") -> d
 
 
 def config_map_name(pipeline: Pipeline) -> str:
-    return f"{pipeline.name}-config"
+    return naming.config_map(pipeline.name)
 
 
 def gateway_name(pipeline: Pipeline, gateway: str) -> str:
-    return f"{pipeline.name}-gw-{gateway}"
+    return naming.gateway_child(pipeline.name, gateway)
 
 
 def consumer_name(pipeline: Pipeline, consumer: str) -> str:
-    return f"{pipeline.name}-consumer-{consumer}"
+    return naming.consumer_child(pipeline.name, consumer)
 
 
 def spark_name(pipeline: Pipeline) -> str:
-    return f"{pipeline.name}-processing"
+    return naming.spark_application(pipeline.name)
 
 
 def scaled_by_autoscaler(pipeline: Pipeline, target: str) -> bool:
@@ -70,7 +71,7 @@ def scaled_by_autoscaler(pipeline: Pipeline, target: str) -> bool:
 
 
 def service_account_name(pipeline: Pipeline, role: str) -> str:
-    return f"{pipeline.name}-{role}"
+    return naming.service_account(pipeline.name, role)
 
 
 def secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
@@ -99,14 +100,14 @@ def kafka_volumes(pipeline: Pipeline) -> tuple[list[dict[str, Any]], list[dict[s
         secret["items"] = [{"key": "ca.crt", "path": "ca.crt"}]
     return (
         [{"name": "kafka-tls", "secret": secret}],
-        [{"name": "kafka-tls", "mountPath": rc.TLS_DIR, "readOnly": True}],
+        [{"name": "kafka-tls", "mountPath": identity.TLS_DIR, "readOnly": True}],
     )
 
 
 def config_volume(config_map: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return (
         {"name": "config", "configMap": {"name": config_map}},
-        {"name": "config", "mountPath": rc.CONFIG_DIR, "readOnly": True},
+        {"name": "config", "mountPath": identity.CONFIG_DIR, "readOnly": True},
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sensorpipe_contract import identity
 from sensorpipe_operator import runtime_config as rc
 from sensorpipe_operator.builders.common import config_map_name, gateway_name, metadata
 from sensorpipe_operator.model.pipeline import Pipeline
@@ -23,7 +24,7 @@ def _config_map(
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata(pipeline, name, component, part),
-        "data": {rc.CONFIG_KEY: body},
+        "data": {identity.CONFIG_KEY: body},
     }
 
 

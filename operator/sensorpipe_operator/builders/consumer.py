@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sensorpipe_contract import identity
 from sensorpipe_operator import runtime_config as rc
 from sensorpipe_operator.builders.common import (
     HTTP_PORT,
@@ -48,11 +49,10 @@ def build(pipeline: Pipeline, consumer: Consumer, default_image: str) -> dict[st
     container = {
         "name": "consumer",
         "image": consumer.image or default_image,
-        "command": [COMMANDS[consumer.type], "--config", rc.CONFIG_PATH],
+        "command": [COMMANDS[consumer.type], "--config", identity.CONFIG_PATH],
         "env": [
-            {"name": "SENSORPIPE_CONFIG", "value": rc.CONFIG_PATH},
+            {"name": "SENSORPIPE_CONFIG", "value": identity.CONFIG_PATH},
             {"name": "SENSORPIPE_CONSUMER_NAME", "value": consumer.name},
-            {"name": "SENSORPIPE_CONSUMER_GROUP", "value": pipeline.consumer_group(consumer)},
             *kafka_env(pipeline),
             *_webhook_env(consumer),
         ],

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sensorpipe_contract import identity
 from sensorpipe_operator import runtime_config as rc
 from sensorpipe_operator.builders.common import (
     DIALOUT_GID,
@@ -37,7 +38,7 @@ SPOOL_DIR = "/var/lib/sensorpipe/spool"
 
 def _env(pipeline: Pipeline, gateway: Gateway) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
-        {"name": "SENSORPIPE_CONFIG", "value": rc.CONFIG_PATH},
+        {"name": "SENSORPIPE_CONFIG", "value": identity.CONFIG_PATH},
         {"name": "SENSORPIPE_SPOOL_DIR", "value": SPOOL_DIR},
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
     ]
@@ -87,7 +88,7 @@ def build(pipeline: Pipeline, gateway: Gateway, default_image: str) -> dict[str,
     container: dict[str, Any] = {
         "name": "gateway",
         "image": gateway.image or default_image,
-        "command": ["sensorpipe-gateway", "--config", rc.CONFIG_PATH],
+        "command": ["sensorpipe-gateway", "--config", identity.CONFIG_PATH],
         "env": _env(pipeline, gateway),
         "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
         "livenessProbe": http_probe("/healthz", 10),

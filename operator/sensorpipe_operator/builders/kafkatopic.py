@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sensorpipe_contract import naming
 from sensorpipe_operator.builders.common import metadata
 from sensorpipe_operator.kube import KAFKA_TOPICS
 from sensorpipe_operator.model.pipeline import Pipeline
@@ -20,7 +21,7 @@ CLUSTER_LABEL = "strimzi.io/cluster"
 
 
 def resource_name(pipeline: Pipeline, topic: DesiredTopic) -> str:
-    return f"{pipeline.name}-{topic.key}"
+    return naming.topic_object(pipeline.name, topic.key)
 
 
 def _config_value(value: str) -> int | str:

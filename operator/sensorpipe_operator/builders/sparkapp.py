@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sensorpipe_contract import identity
+from sensorpipe_contract.identity import CONFIG_HASH_ANNOTATION
 from sensorpipe_operator import runtime_config as rc
 from sensorpipe_operator.builders.common import (
     config_map_name,
@@ -27,7 +29,6 @@ from sensorpipe_operator.builders.common import (
     service_account_name,
     spark_name,
 )
-from sensorpipe_operator.identity import CONFIG_HASH_ANNOTATION
 from sensorpipe_operator.model.pipeline import Pipeline
 
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
@@ -170,7 +171,7 @@ def build(pipeline: Pipeline, default_image: str) -> dict[str, Any]:
         "image": proc.image or default_image,
         "imagePullPolicy": "IfNotPresent",
         "mainApplicationFile": MAIN_FILE,
-        "arguments": ["stream", "--config", rc.CONFIG_PATH],
+        "arguments": ["stream", "--config", identity.CONFIG_PATH],
         "sparkVersion": proc.spark_version,
         "sparkConf": _spark_conf(pipeline),
         "deps": {"packages": packages(pipeline)},

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sensorpipe_contract import naming
 from sensorpipe_operator.model import consistency
 from sensorpipe_operator.model.autoscaling import Scaling, parse_scaling
 from sensorpipe_operator.model.cursor import NAME_PATTERN, Cursor
@@ -41,29 +42,29 @@ class Pipeline:
     scaling: Scaling = field(default_factory=Scaling)
 
     def stream_topic(self, stream: Stream) -> str:
-        return stream.topic or f"{self.name}.{stream.name}"
+        return stream.topic or naming.stream_topic(self.name, stream.name)
 
     def stream_partitions(self, stream: Stream) -> int:
         return stream.partitions or self.kafka.topic_defaults.partitions
 
     @property
     def dead_letter_topic(self) -> str:
-        return self.kafka.dead_letter_topic or f"{self.name}.deadletter"
+        return self.kafka.dead_letter_topic or naming.dead_letter_topic(self.name)
 
     @property
     def aggregates_topic(self) -> str:
-        return self.kafka.aggregates_topic or f"{self.name}.aggregates"
+        return self.kafka.aggregates_topic or naming.aggregates_topic(self.name)
 
     @property
     def alerts_topic(self) -> str:
-        return self.kafka.alerts_topic or f"{self.name}.alerts"
+        return self.kafka.alerts_topic or naming.alerts_topic(self.name)
 
     @property
     def checkpoint_path(self) -> str:
-        return self.processing.checkpoint_path or f"/data/checkpoints/{self.namespace}/{self.name}"
+        return self.processing.checkpoint_path or naming.checkpoint_path(self.namespace, self.name)
 
     def consumer_group(self, consumer: Consumer) -> str:
-        return f"{self.name}.{consumer.name}"
+        return naming.consumer_group(self.name, consumer.name)
 
     def source_group(self, gateway: Gateway) -> str:
         """The consumer group of a gateway's Kafka source (never a consumer's: those names
@@ -72,7 +73,7 @@ class Pipeline:
         return (
             kafka.group
             if kafka is not None and kafka.group
-            else f"{self.name}.gateway.{gateway.name}"
+            else naming.gateway_source_group(self.name, gateway.name)
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sensorpipe_contract.runtime import LAKE_FORMATS
 from sensorpipe_operator.model.alerts import Alerts, parse_alerts
 from sensorpipe_operator.model.cursor import Cursor, SecretRef, secret_ref
 from sensorpipe_operator.model.errors import SpecError
@@ -11,7 +12,6 @@ from sensorpipe_operator.model.streams import Stream
 
 # The Spark lines the job and its Delta jars support (builders/sparkapp.DELTA_FOR_SPARK).
 SPARK_VERSION_PATTERN = r"^4\.[02]\.[0-9]+$"
-LAKE_FORMATS = ("delta", "parquet")
 RESTART_TYPES = ("Always", "OnFailure")
 MAX_WATERMARK_SECONDS = 86400.0
 

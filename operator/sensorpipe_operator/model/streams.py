@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sensorpipe_contract.fields import FIELD_TYPES
 from sensorpipe_operator.model.cursor import (
     CHILD_NAME_MAX,
     NAME_PATTERN,
@@ -14,7 +15,6 @@ from sensorpipe_operator.model.cursor import (
 from sensorpipe_operator.model.errors import SpecError
 
 FIELD_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
-FIELD_TYPES = ("number", "integer", "boolean")
 
 
 @dataclass(frozen=True)

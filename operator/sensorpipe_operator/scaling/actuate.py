@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sensorpipe_contract.identity import AUTOSCALER_MANAGER
 from sensorpipe_operator.builders.sparkapp import floor
 from sensorpipe_operator.kube import KINDS, Kube
-from sensorpipe_operator.ownership import AUTOSCALER_MANAGER
 from sensorpipe_operator.scaling.targets import Kind, ScaleTarget
 
 DEPLOYMENTS = KINDS["Deployment"]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sensorpipe_operator.identity import TIME_FORMAT
+from sensorpipe_contract.identity import TIME_FORMAT
 from sensorpipe_operator.kafka_clients import KafkaClients
 from sensorpipe_operator.kube import Kube, KubeError
 from sensorpipe_operator.model.errors import SpecError

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sensorpipe_operator.identity import TIME_FORMAT
+from sensorpipe_contract.identity import TIME_FORMAT
 from sensorpipe_operator.scaling.policy import Decision, PolicyState
 from sensorpipe_operator.scaling.targets import ScaleTarget
 from sensorpipe_operator.scaling.window import Observation

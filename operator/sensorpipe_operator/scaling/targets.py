@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
+from sensorpipe_contract import naming
 from sensorpipe_operator.builders.common import consumer_name, spark_name
 from sensorpipe_operator.model.pipeline import Pipeline
 from sensorpipe_operator.model.workloads import Consumer
@@ -37,13 +38,6 @@ class ScaleTarget:
     group: str
     topics: tuple[str, ...]
     config: PolicyConfig
-
-
-def spark_group(pipeline: Pipeline) -> str:
-    """The group under which the Spark job commits the offsets it has processed (the
-    Structured Streaming source keeps offsets in its checkpoint, not in Kafka), see
-    docs/contracts.md §6."""
-    return f"{pipeline.name}.spark"
 
 
 def consumer_topics(pipeline: Pipeline, consumer: Consumer) -> tuple[str, ...]:
@@ -76,7 +70,7 @@ def targets(pipeline: Pipeline) -> tuple[ScaleTarget, ...]:
             ScaleTarget(
                 Kind.SPARK,
                 spark_name(pipeline),
-                spark_group(pipeline),
+                naming.spark_group(pipeline.name),
                 tuple(pipeline.stream_topic(s) for s in pipeline.streams),
                 policy_config(pipeline, Kind.SPARK),
             ),

@@ -71,7 +71,13 @@ def test_alerts_reach_the_webhook_through_failures_and_kill_9(
     doc["topics"]["alerts"] = topic
     hook = Webhook(refuse=3)
     doc["consumers"] = [
-        {"name": "notifier", "type": "alert-notifier", "webhookEnv": "SENSORPIPE_WEBHOOK_URL"}
+        {
+            "name": "notifier",
+            "type": "alert-notifier",
+            "group": f"{unique_name}.notifier",
+            "topic": topic,
+            "webhookEnv": "SENSORPIPE_WEBHOOK_URL",
+        }
     ]
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})  # kept alive until done
     admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(30)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from sensorpipe_contract.identity import API_VERSION, KIND
 from tests.streams import THREE_SENSOR_STREAMS
 
 SENSORPIPE = str(Path(sys.executable).parent / "sensorpipe")
@@ -50,8 +51,8 @@ SPEC: dict[str, object] = {
 
 def write_manifest(path: Path, name: str, spec: dict[str, object] | None = None) -> Path:
     doc = {
-        "apiVersion": "iot.sensorpipe.dev/v1alpha1",
-        "kind": "SensorPipeline",
+        "apiVersion": API_VERSION,
+        "kind": KIND,
         "metadata": {"name": name},
         "spec": spec if spec is not None else SPEC,
     }

@@ -11,6 +11,12 @@ from tests.node import apply, pod, wait_phase
 
 pytestmark = pytest.mark.integration
 
+# The contract package is in the gateway and Spark images, the operator's Kubernetes stack not.
+CONTRACT_ONLY = (
+    "import importlib.util as u, sensorpipe_contract.runtime as r; "
+    "print('contract', r.VERSION, [m for m in ('kopf', 'kubernetes') if u.find_spec(m)])"
+)
+
 # image (a key of node_images), the command to run, what its output must say
 ENTRY_POINTS = [
     ("image", ["sensorpipe-operator", "--help"], "usage: sensorpipe-operator"),
@@ -26,6 +32,8 @@ ENTRY_POINTS = [
         ],
         "job imports",
     ),
+    ("childImages.gateway", ["python3", "-c", CONTRACT_ONLY], "contract 1 []"),
+    ("childImages.spark", ["python3", "-c", CONTRACT_ONLY], "contract 1 []"),
 ]
 
 

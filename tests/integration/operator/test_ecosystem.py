@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from sensorpipe_contract.identity import OPERATOR_MANAGER
 from sensorpipe_operator.kube import KINDS, PIPELINES, Kube
 from sensorpipe_operator.model.pipeline import parse
-from sensorpipe_operator.ownership import OPERATOR_MANAGER
 from sensorpipe_operator.scaling.actuate import Actuator
 from sensorpipe_operator.scaling.targets import targets
 from tests.conftest import kubectl

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 
+from sensorpipe_contract.identity import AUTOSCALER_MANAGER
 from sensorpipe_operator import ownership, plan
 from sensorpipe_operator.builders import autoscaled_fields, desired_children
 from sensorpipe_operator.builders.rolebinding import SPARK_DRIVER_CLUSTER_ROLE
@@ -348,7 +349,7 @@ def test_the_autoscalers_spark_floor_survives_every_reconcile(
     hand_edit_restored()
     assert dyn() == {"enabled": True, "minExecutors": 2, "initialExecutors": 2, "maxExecutors": 6}
     floor = ("spec", "dynamicAllocation", "minExecutors")
-    assert ownership.owners(app(), floor) == {ownership.AUTOSCALER_MANAGER}
+    assert ownership.owners(app(), floor) == {AUTOSCALER_MANAGER}
 
     # 2. The autoscaler raises the floor (its own actuation code, its own field manager).
     target = targets(parse(manifest["spec"], name, shared_namespace))[0]
@@ -379,7 +380,7 @@ def test_a_handover_computed_from_a_stale_view_is_refused(admin, kube_namespace,
 
     Actuator(admin).set(kube_namespace, targets(model)[0], 5)
     with pytest.raises(KubeError) as refused:
-        admin.apply(handover, ownership.AUTOSCALER_MANAGER, False)
+        admin.apply(handover, AUTOSCALER_MANAGER, False)
     assert refused.value.status == 409
     spark = admin.get(KINDS["SparkApplication"], kube_namespace, key[1])
     assert spark is not None

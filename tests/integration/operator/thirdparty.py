@@ -23,6 +23,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 from kubernetes import client
 
+from sensorpipe_contract.identity import TIME_FORMAT
 from sensorpipe_operator import strimzi
 from sensorpipe_operator.kube import KAFKA_TOPICS, KINDS, Kind, Kube
 
@@ -113,7 +114,7 @@ def kind_of(kube: Kube, kind: str) -> Kind | None:
 
 
 def now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime(TIME_FORMAT)
 
 
 def create_as_topic_operator(bootstrap: str, topics: list[dict[str, Any]]) -> None:

@@ -22,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from urllib3.exceptions import HTTPError
 
+from sensorpipe_contract.identity import API_VERSION, KIND
 from sensorpipe_operator import plan
 from sensorpipe_operator.builders import autoscaled_fields, desired_children
 from sensorpipe_operator.kafka_clients import KafkaClients
@@ -98,8 +99,8 @@ def create_pipeline(
     minimum), created in the real API server; the reconciler is not running, so this stands
     in for its first pass."""
     body = {
-        "apiVersion": "iot.sensorpipe.dev/v1alpha1",
-        "kind": "SensorPipeline",
+        "apiVersion": API_VERSION,
+        "kind": KIND,
         "metadata": {"name": name, "namespace": namespace},
         "spec": spec,
     }

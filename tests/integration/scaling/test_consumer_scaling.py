@@ -13,6 +13,7 @@ from kopf.testing import KopfRunner
 from kubernetes import client
 from prometheus_client import REGISTRY
 
+from sensorpipe_contract.identity import GROUP, PLURAL, VERSION
 from sensorpipe_operator.scaling import handlers
 from tests.conftest import wait_until
 from tests.integration.scaling.conftest import (
@@ -49,7 +50,7 @@ class StatusLog:
     def __init__(self, api: client.ApiClient, namespace: str, name: str, deployment: str):
         self._custom = client.CustomObjectsApi(api)
         self._apps = client.AppsV1Api(api)
-        self._args = ("iot.sensorpipe.dev", "v1alpha1", namespace, "sensorpipelines", name)
+        self._args = (GROUP, VERSION, namespace, PLURAL, name)
         self._namespace = namespace
         self._deployment = deployment
         self.polls: list[dict[str, Any]] = []

@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from sensorpipe_contract.naming import spark_group
 from sensorpipe_operator.scaling.actuate import (
     SPARK_APPLICATIONS,
     spark_executors,
 )
 from sensorpipe_operator.scaling.controller import PipelineMemory
-from sensorpipe_operator.scaling.targets import SPARK_RESTART_COST, spark_group
+from sensorpipe_operator.scaling.targets import SPARK_RESTART_COST
 from tests.integration.scaling.conftest import (
     SlowGroup,
     create_pipeline,
@@ -90,7 +91,7 @@ def test_spark_floor_moves_only_when_the_backlog_pays_for_a_restart(
 
     # 1. A backlog one executor (20 records/s) drains within the catch-up time: no restart.
     produce(kafka_bootstrap, topic, 300, PARTITIONS)
-    with SlowGroup(kafka_bootstrap, spark_group(pipeline), topic, executors, rate=20) as job:
+    with SlowGroup(kafka_bootstrap, spark_group(pipeline.name), topic, executors, rate=20) as job:
         poll_until(lambda: job.consumed >= 300, polls=40)
         assert executors() == 1
         # 2. A backlog it would take minutes to drain: worth the restart once the rate is known.

@@ -16,6 +16,7 @@ import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from tests import documents
 from tests.simulated_faults import ALERT_RULES
 
 STREAMS = [
@@ -49,15 +50,8 @@ def pipeline_doc(
 ) -> dict[str, Any]:
     """A runtime config document (docs/contracts.md §2) for a test pipeline called ``name``."""
     return {
-        "version": 1,
-        "pipeline": {"name": name, "namespace": "test"},
-        "kafka": {"bootstrapServers": bootstrap, "authentication": None},
-        "topics": {
-            "streams": {s["name"]: f"{name}.{s['name']}" for s in STREAMS},
-            "deadLetter": f"{name}.deadletter",
-            "aggregates": f"{name}.aggregates",
-            "alerts": f"{name}.alerts",
-        },
+        **documents.head(name, bootstrap),
+        "topics": documents.topics(name, STREAMS),
         "streams": STREAMS,
         "processing": {
             "triggerInterval": 1.0,

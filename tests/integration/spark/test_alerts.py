@@ -33,7 +33,8 @@ pytestmark = pytest.mark.integration
 
 def gateway_records(doc: dict[str, Any], fleets: dict[str, Any]) -> list[tuple[str, Any, bytes]]:
     """(topic, key, value) of every line of the hour, as the gateway would produce them."""
-    builder = RecordBuilder(gateway_config(doc, {}), compile_validator())
+    gateway = {"name": "sim", "source": {"type": "simulated"}}
+    builder = RecordBuilder(gateway_config({**doc, "gateway": gateway}, {}), compile_validator())
     out: list[tuple[str, Any, bytes]] = []
     for t, _device, _seq, raw in sim.hour(fleets):
         received = t + 5

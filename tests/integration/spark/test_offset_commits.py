@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from sensorpipe_contract.naming import spark_group
 from sensorpipe_operator.kafka_clients import admin_client
 from sensorpipe_operator.scaling.lag import LagReader
 from tests.integration.spark import helpers as h
@@ -52,7 +53,7 @@ def test_job_commits_its_end_offsets_and_the_autoscaler_measures_them(
     sent = h.produce_readings(kafka_bootstrap, name, readings(0, 40))
     stream_topics = list(doc["topics"]["streams"].values())
     reader = LagReader(admin_client({"bootstrap.servers": kafka_bootstrap}), timeout=30)
-    group = f"{name}.spark"
+    group = spark_group(name)
     assert all(p.committed is None for p in reader.snapshot(group, stream_topics).partitions)
 
     log = tmp_path / "job.log"

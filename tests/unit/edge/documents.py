@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from tests import documents
 from tests.streams import THREE_SENSOR_STREAMS
 
 
@@ -12,13 +13,8 @@ def pipeline_document(
     name: str = "farm", bootstrap: str = "127.0.0.1:9", source: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     return {
-        "version": 1,
-        "pipeline": {"name": name, "namespace": "iot"},
-        "kafka": {"bootstrapServers": bootstrap, "authentication": None},
-        "topics": {
-            "streams": {s: f"{name}.{s}" for s in ("climate", "distance", "motion")},
-            "deadLetter": f"{name}.deadletter",
-        },
+        **documents.head(name, bootstrap, "iot"),
+        "topics": documents.topics(name, THREE_SENSOR_STREAMS),
         "streams": copy.deepcopy(THREE_SENSOR_STREAMS),
         "gateway": {
             "name": "bench",

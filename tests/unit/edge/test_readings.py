@@ -56,7 +56,7 @@ def test_device_clock_is_the_event_time_and_booleans_are_booleans(builder):
         (encode("d1", 1, "climate", {"temperature": 5}), "missing_field"),
         (encode("d1", 1, "distance", {"distance": "far"}), "wrong_type"),
         (encode("d1", 1, "distance", {"distance": "nan"}), "wrong_type"),
-        (encode("d1", 1, "distance", {"distance": "1e999"}), "wrong_type"),
+        (encode("d1", 1, "distance", {"distance": "1e999"}), "sensor_error"),  # not finite
         (encode("d1", 1, "motion", {"motion": 2}), "wrong_type"),
         (encode("d1", 1, "distance", {"distance": 401}), "out_of_range"),
         (encode("d1", 1, "climate", {"temperature": -40.5, "humidity": 5}), "out_of_range"),

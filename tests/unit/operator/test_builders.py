@@ -3,6 +3,7 @@ from typing import Any
 
 import pytest
 
+from sensorpipe_contract.identity import CONFIG_HASH_ANNOTATION
 from sensorpipe_operator import runtime_config as rc
 from sensorpipe_operator.builders import (
     autoscaled_fields,
@@ -15,7 +16,6 @@ from sensorpipe_operator.builders import (
     serviceaccount,
     sparkapp,
 )
-from sensorpipe_operator.identity import CONFIG_HASH_ANNOTATION
 from sensorpipe_operator.model.errors import SpecError
 from sensorpipe_operator.model.pipeline import Pipeline, parse
 from sensorpipe_operator.settings import Images
@@ -297,7 +297,9 @@ def test_consumer_deployment_and_autoscaler_ownership_of_replicas():
     box = dep["spec"]["template"]["spec"]["containers"][0]
     assert dep["metadata"]["name"] == "farm-consumer-notifier"
     assert box["command"] == ["sensorpipe-notify", "--config", "/etc/sensorpipe/pipeline.json"]
-    assert {"name": "SENSORPIPE_CONSUMER_GROUP", "value": "farm.notifier"} in box["env"]
+    # The group comes from the runtime document only (sensorpipe_contract.runtime).
+    assert {"name": "SENSORPIPE_CONSUMER_NAME", "value": "notifier"} in box["env"]
+    assert not any(e["name"] == "SENSORPIPE_CONSUMER_GROUP" for e in box["env"])
     assert "replicas" not in dep["spec"]  # scaling.enabled with target consumers
     assert consumer.autoscaled(p) == {"spec": {"replicas": 1}}  # where a new one starts
     unscaled = _p(with_change(full(), "scaling.enabled", False))

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sensorpipe_contract.identity import APPLIED_ANNOTATION
 from sensorpipe_operator import plan
 from sensorpipe_operator.builders import desired_children
 from sensorpipe_operator.compare import contains, needs_apply, quantity, stamp
-from sensorpipe_operator.identity import APPLIED_ANNOTATION
 from sensorpipe_operator.model.pipeline import parse
 from sensorpipe_operator.settings import Images
 

@@ -4,7 +4,8 @@ from typing import Any
 import pytest
 import yaml
 
-from sensorpipe_operator.model import autoscaling, kafka, sources, streams
+from sensorpipe_contract.fields import FIELD_TYPES
+from sensorpipe_operator.model import autoscaling, kafka, sources
 
 from .conftest import CRD
 
@@ -55,7 +56,7 @@ def test_enums_match_the_model(crd_schema):
     assert tuple(gw["type"]["enum"]) == sources.SOURCE_TYPES
     assert tuple(gw["serial"]["properties"]["baudRate"]["enum"]) == sources.BAUD_RATES
     fields = spec["streams"]["items"]["properties"]["fields"]["items"]["properties"]
-    assert tuple(fields["type"]["enum"]) == streams.FIELD_TYPES
+    assert tuple(fields["type"]["enum"]) == FIELD_TYPES
     assert tuple(spec["scaling"]["properties"]["target"]["enum"]) == autoscaling.SCALING_TARGETS
 
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from sensorpipe_contract.identity import AUTOSCALER_MANAGER, OPERATOR_MANAGER
 from sensorpipe_operator import ownership, plan
 from sensorpipe_operator.builders import autoscaled_fields, desired_children
 from sensorpipe_operator.model.pipeline import parse
-from sensorpipe_operator.ownership import AUTOSCALER_MANAGER, OPERATOR_MANAGER
 from sensorpipe_operator.settings import Images
 
 from .specs import full, with_change

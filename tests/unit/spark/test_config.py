@@ -4,6 +4,7 @@ import copy
 
 import pytest
 
+from sensorpipe_contract.runtime import AlertSpec, ContractError, PostgresSink
 from sensorpipe_spark import config, session
 from tests.streams import HOT_THRESHOLD
 
@@ -14,7 +15,7 @@ DOC = {
     "pipeline": {"name": "farm", "namespace": "iot"},
     "kafka": {"bootstrapServers": "k:9092", "authentication": None},
     "topics": {
-        "streams": {"climate": "farm.climate-x"},
+        "streams": {"climate": "farm.climate-x", "motion": "farm.motion"},
         "deadLetter": "farm.dl",
         "aggregates": "farm.agg",
         "alerts": "farm.al",
@@ -33,6 +34,7 @@ DOC = {
         "triggerInterval": 5.0,
         "window": 900.0,
         "watermark": 600.0,
+        "checkpointPath": "/data/checkpoints/iot/farm",
         "alerts": {
             "thresholds": [HOT_THRESHOLD],
             "anomaly": {"enabled": True, "zScore": 4, "history": 1800.0, "minSamples": 10},
@@ -70,7 +72,7 @@ def test_document_resolves_topics_fields_and_rules():
     assert cfg.checkpoint("ingest") == "/data/checkpoints/iot/farm/ingest"
     assert cfg.readings_path == "/data/lake/readings"
     assert cfg.lake_format == "delta"
-    assert cfg.postgres == config.PostgresSink(dsn_env="PG_DSN", table="agg")
+    assert cfg.postgres == PostgresSink(dsn_env="PG_DSN", table="agg")
 
 
 def test_overrides_change_only_local_paths_and_endpoints():
@@ -88,37 +90,37 @@ def test_overrides_change_only_local_paths_and_endpoints():
     assert cfg.window == 900.0
 
 
-def test_defaults_follow_design_names_and_optional_sinks():
-    doc = {
-        "pipeline": {"name": "p"},
-        "kafka": {"bootstrapServers": "k:1"},
-        "streams": [{"name": "distance", "fields": [{"name": "distance"}]}],
-        "processing": {"sinks": {"aggregatesTopic": False}},
-    }
+def test_optional_sinks_and_rules_take_the_contract_defaults():
+    doc = copy.deepcopy(DOC)
+    doc["processing"] = {"checkpointPath": "/c", "sinks": {"aggregatesTopic": False}}
     cfg = config.from_document(doc)
-    assert cfg.streams[0].topic == "p.distance"
-    assert cfg.alerts_topic == "p.alerts"
     assert cfg.aggregates_topic is None
     assert cfg.postgres is None
-    assert cfg.alerts == config.AlertSpec()
+    assert cfg.alerts == AlertSpec()
+    assert not cfg.alerts.jump_enabled  # as the CRD and the operator's model
+
+
+@pytest.mark.parametrize("name", ["deadLetter", "aggregates", "alerts"])
+def test_names_come_from_the_document_only(name):
+    doc = copy.deepcopy(DOC)
+    del doc["topics"][name]  # type: ignore[attr-defined]
+    with pytest.raises(ContractError, match=f"topics.{name} is missing"):
+        config.from_document(doc)
 
 
 @pytest.mark.parametrize(
     "doc",
     [
-        {"kafka": {"bootstrapServers": "k:1"}, "streams": [{"name": "a"}]},
-        {"pipeline": {"name": "p"}, "kafka": {"bootstrapServers": "k:1"}, "streams": []},
-        {"pipeline": {"name": "p"}, "streams": [{"name": "a"}]},
-        {
-            "pipeline": {"name": "p"},
-            "kafka": {"bootstrapServers": "k:1"},
-            "streams": [{"name": "a"}],
-            "processing": {"sinks": {"lake": {"format": "csv"}}},
-        },
+        {k: v for k, v in DOC.items() if k != "pipeline"},
+        {**DOC, "streams": []},
+        {k: v for k, v in DOC.items() if k != "kafka"},
+        {k: v for k, v in DOC.items() if k != "processing"},
+        {**DOC, "processing": {"checkpointPath": "/c", "sinks": {"lake": {"format": "csv"}}}},
+        {**DOC, "processing": {"window": 1.0}},  # no checkpointPath
     ],
 )
 def test_incomplete_documents_are_refused(doc):
-    with pytest.raises(config.ConfigError):
+    with pytest.raises(ContractError):
         config.from_document(doc)
 
 
@@ -136,7 +138,7 @@ def test_max_offsets_per_trigger_is_read_and_must_be_positive():
     doc["processing"]["maxOffsetsPerTrigger"] = 5000  # type: ignore[index]
     assert config.from_document(doc).max_offsets_per_trigger == 5000
     doc["processing"]["maxOffsetsPerTrigger"] = 0  # type: ignore[index]
-    with pytest.raises(config.ConfigError, match="positive integer"):
+    with pytest.raises(ContractError, match="positive integer"):
         config.from_document(doc)
 
 

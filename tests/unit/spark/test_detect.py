@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from sensorpipe_spark.config import AlertSpec, ThresholdRule
+from sensorpipe_contract.runtime import AlertSpec, ThresholdRule
 from sensorpipe_spark.detect import (
     MAX_HISTORY,
     Alert,
@@ -30,6 +30,7 @@ RULES = Rules(
         z_score=3.5,
         history=3600.0,
         min_samples=20,
+        jump_enabled=True,
         max_delta={"temperature": 10.0},
         stuck_after=600.0,
         silence_after=300.0,
