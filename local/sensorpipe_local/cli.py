@@ -21,8 +21,8 @@ from sensorpipe_local import run_report
 from sensorpipe_local.reset import ResetError, reset
 from sensorpipe_local.runner import FIRMWARE_BUILD_ENV, Run, RunError, RunOptions
 from sensorpipe_local.workdir import WorkDir
+from sensorpipe_operator import cli
 from sensorpipe_operator.manifest import load
-from sensorpipe_operator.model.errors import SpecError
 
 DEFAULT_WORK_DIR = ".cache/local-run"
 
@@ -130,10 +130,4 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
-    try:
-        code = args.func(args)
-    except SpecError as exc:
-        print(f"error: {args.file}: {exc}", file=sys.stderr)
-        code = 1
-    sys.exit(code)
+    cli.run(parser(), argv)

@@ -78,11 +78,17 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+def run(top: argparse.ArgumentParser, argv: list[str] | None = None) -> None:
+    """Run the subcommand ``argv`` names and exit with its code; a spec it cannot use is one
+    line naming the file and the field, not a traceback (``sensorpipe-local`` too)."""
+    args = top.parse_args(argv)
     try:
         code = args.func(args)
     except SpecError as exc:
         print(f"error: {args.file}: {exc}", file=sys.stderr)
         code = 1
     sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    run(parser(), argv)
