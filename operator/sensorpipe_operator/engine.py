@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import kopf
 
@@ -35,6 +35,7 @@ from sensorpipe_operator.kube import KAFKA_TOPICS, KINDS, PIPELINES, Kind, Kube,
 from sensorpipe_operator.model.errors import SpecError
 from sensorpipe_operator.model.pipeline import Pipeline, parse
 from sensorpipe_operator.settings import DEFAULT_DEVICE_PATHS, DEFAULT_DEVICE_RESOURCES, Images
+from sensorpipe_operator.status_writer import StatusWriter, event
 from sensorpipe_operator.topics import TopicBackend, desired_topics
 
 log = logging.getLogger(__name__)
@@ -50,12 +51,6 @@ CONDITION_OF_KIND = {
     "ServiceAccount": status.PROCESSING,
     "RoleBinding": status.PROCESSING,
 }
-
-
-def _event(owner: Mapping[str, Any], *, reason: str, message: str, warning: bool = False) -> None:
-    """A Kubernetes Event on the pipeline (kopf posts it in the background)."""
-    body = kopf.Body(cast(kopf.RawBody, dict(owner)))
-    kopf.event(body, type="Warning" if warning else "Normal", reason=reason, message=message)
 
 
 def _rv(obj: Mapping[str, Any]) -> int:
@@ -75,8 +70,7 @@ class Engine:
     children: dict[PipelineKey, dict[plan.ChildKey, dict[str, Any]]] = field(default_factory=dict)
     pipelines: dict[PipelineKey, dict[str, Any]] = field(default_factory=dict)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
-    written_status: dict[str, dict[str, Any]] = field(default_factory=dict)
-    phases: dict[str, str] = field(default_factory=dict)  # uid -> phase, for the gauges
+    status_writer: StatusWriter = field(default_factory=StatusWriter)
     # The last failure reported per (namespace, kind, name): a child that keeps failing is
     # announced once, not on every resync tick.
     failures: dict[tuple[str, str, str], str] = field(default_factory=dict)
@@ -127,10 +121,9 @@ class Engine:
     def forget(self, key: PipelineKey, uid: str) -> None:
         self.pipelines.pop(key, None)
         self.children.pop(key, None)
-        self.written_status.pop(uid, None)
+        self.status_writer.forget(uid)
         for backend in self.topic_backends.values():
             backend.forget(uid)
-        self.phases.pop(uid, None)
         metrics.pipeline_phase(*key, None)
         self._gauges()
 
@@ -173,7 +166,7 @@ class Engine:
                 await self._reconcile(body, patch_status)
             except SpecError as exc:
                 result = "invalid"
-                self._write_status(
+                self.status_writer.write(
                     body, patch_status, status.invalid(meta.get("generation", 1), str(exc))
                 )
             except Exception:
@@ -215,7 +208,7 @@ class Engine:
             checks[ctype] = status.Check(False, "ApplyFailed", "; ".join(messages), failed=True)
         new = status.compute(meta.get("generation", 1), checks)
         new["topics"] = topics.listed
-        self._write_status(body, patch_status, new)
+        self.status_writer.write(body, patch_status, new)
 
     def _checks(
         self,
@@ -243,48 +236,10 @@ class Engine:
         kinds = Counter(kind for known in self.children.values() for kind, _ in known)
         for kind in KINDS:
             metrics.CHILDREN.labels(kind=kind).set(kinds.get(kind, 0))
-        phases = Counter(self.phases.values())
-        for phase in status.PHASES:
-            metrics.PIPELINES.labels(phase=phase).set(phases.get(phase, 0))
-
-    def _write_status(
-        self, body: Mapping[str, Any], patch_status: MutableMapping[str, Any], new: dict[str, Any]
-    ) -> None:
-        """The one place status is written. A status we wrote whose watch event has not come
-        back yet is not written twice."""
-        uid = body["metadata"]["uid"]
-        self.phases[uid] = new["phase"]
-        metrics.pipeline_phase(
-            body["metadata"]["namespace"], body["metadata"]["name"], new["phase"]
-        )
-        current = dict(body.get("status") or {})
-        pending = self.written_status.get(uid)
-        if pending:
-            current.update(pending)
-        written = status.write(patch_status, current, new)
-        if written:
-            self.written_status[uid] = {**(pending or {}), **written}
-            if "phase" in written:
-                _event(
-                    body,
-                    reason=f"Phase{written['phase']}",
-                    message=self._ready_message(new),
-                    warning=written["phase"] in ("Degraded", "Failed"),
-                )
-
-    @staticmethod
-    def _ready_message(new: Mapping[str, Any]) -> str:
-        for cond in new.get("conditions", []):
-            if cond["type"] == status.READY:
-                return str(cond["message"])
-        return ""
+        self.status_writer.phase_gauges()
 
     def status_seen(self, body: Mapping[str, Any]) -> None:
-        """Drop the memo of written status once the object shows it."""
-        uid = body.get("metadata", {}).get("uid", "")
-        pending = self.written_status.get(uid)
-        if pending and all((body.get("status") or {}).get(k) == v for k, v in pending.items()):
-            del self.written_status[uid]
+        self.status_writer.seen(body)
 
     # ----------------------------------------------------------------------- child writes
 
@@ -330,12 +285,12 @@ class Engine:
             errors.setdefault(CONDITION_OF_KIND[key[0]], []).append(message)
             if self.failures.get((pkey[0], *key)) != message:
                 self.failures[(pkey[0], *key)] = message
-                _event(owner, warning=True, reason="ApplyFailed", message=message)
+                event(owner, warning=True, reason="ApplyFailed", message=message)
             return
         self.failures.pop((pkey[0], *key), None)
         self.observe_child("MODIFIED", result)
         verb = "Updated" if existed else "Created"
-        _event(owner, reason=verb, message=f"{verb.lower()} {key[0]} {key[1]}")
+        event(owner, reason=verb, message=f"{verb.lower()} {key[0]} {key[1]}")
 
     async def _hand_over(self, handover: dict[str, Any]) -> bool:
         """Apply ``handover`` as the autoscaler's field manager; False when the child changed
@@ -369,7 +324,7 @@ class Engine:
                 )
                 return
         self.children.get(pkey, {}).pop(key, None)
-        _event(owner, reason="Deleted", message=f"deleted {key[0]} {key[1]}")
+        event(owner, reason="Deleted", message=f"deleted {key[0]} {key[1]}")
 
     async def _still_there(self, meta: Mapping[str, Any]) -> bool:
         """Whether the pipeline still exists and is not being deleted, asked of the server:
@@ -411,7 +366,7 @@ class Engine:
                 autoscaled_fields(model),
             )
             if todo.apply:
-                _event(owner, reason="DriftRepaired", message=f"restoring {key[0]} {key[1]}")
+                event(owner, reason="DriftRepaired", message=f"restoring {key[0]} {key[1]}")
                 await self._carry_out(
                     owner, pkey, plan.Plan(apply=todo.apply, handovers=todo.handovers)
                 )
@@ -426,6 +381,6 @@ class Engine:
         errors = await self.topic_backends[model.kafka.topic_backend].delete(model)
         if errors:
             raise kopf.TemporaryError(f"deleting topics failed: {errors}", delay=5)
-        _event(
+        event(
             body, reason="TopicsDeleted", message=", ".join(t.name for t in desired_topics(model))
         )

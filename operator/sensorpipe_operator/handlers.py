@@ -37,7 +37,7 @@ def _deletes_admin_topics(spec: kopf.Spec, **_: Any) -> bool:
 
 async def resync(engine: Engine, body: Mapping[str, Any]) -> None:
     """Reconcile one pipeline as a resync tick, writing its status if it changed (the one
-    status writer, ``Engine._write_status``, fills the patch)."""
+    status writer, ``status_writer.StatusWriter``, fills the patch)."""
     patch: dict[str, Any] = {}
     await engine.reconcile(body, patch, trigger="timer")
     if not patch:
