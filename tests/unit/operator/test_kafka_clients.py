@@ -111,7 +111,9 @@ def test_rotating_many_times_holds_one_client_and_closes_the_others():
     gc.collect()
     assert len(kafka) == 1
     assert [ref() is not None for ref in made] == [False] * 5 + [True]
-    assert native_threads() == with_one_client  # the replaced clients' threads have ended
+    # the replaced clients' threads have ended: no more threads than with one client (in a
+    # long session other tests' threads may end meanwhile, so fewer is possible)
+    assert native_threads() <= with_one_client
 
 
 def test_keys_hold_no_secret():
